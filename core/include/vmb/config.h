@@ -1,0 +1,123 @@
+/*
+** config.h - every setting of the bridge (SPEC section 7).
+**
+** Sources, highest precedence first: command-line flags, environment,
+** a config file (APP_CONFIG_FILE, else config.json / config.yaml /
+** config.toml in the working directory), built-in defaults. One table in
+** config.c names each setting once: its environment name, its flag
+** (--vault-addr for VAULT_ADDR), its type, limits, default, and whether it
+** is secret (redacted by --check-config and never logged).
+**
+** A loaded vmb_config is immutable and shared read-only by all threads.
+*/
+#ifndef VMB_CONFIG_H
+#define VMB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct vmb_config {
+  /* server */
+  char *host;
+  long port;
+  char *listen;               /* --listen 127.0.0.1:9000 | /path.sock | "" (fd 0) */
+  long threads;               /* 0 = number of cores */
+  char *base_path;            /* mount prefix stripped before routing */
+  long max_body_bytes;
+  char *log_level;
+  char *log_dir;
+  char *run_dir;              /* shared memory files for the host's pool */
+  bool expose_rest_routes;
+  char *cors_allow_origins;
+
+  /* authentication */
+  bool auth_api_key_enabled;
+  char *api_keys_json;
+  bool auth_jwt_enabled;
+  char *jwt_issuer;
+  char *jwt_audience;
+  char *jwt_hs256_secret;
+  char *jwt_jwks_url;
+  char *jwt_jwks_file;
+  long jwt_jwks_cache_seconds;
+  bool jwt_require_kid;
+  bool jwt_validate_issuer;
+  bool jwt_validate_audience;
+  char *oauth_authorization_servers;
+  bool auth_mtls_enabled;
+  char *mtls_identity_header;
+  char *mtls_verify_header;
+  char *mtls_subject_cn_prefix;
+  bool mtls_trust_proxy_headers;
+
+  /* rate limits */
+  bool rate_limit_enabled;
+  long rate_limit_requests;
+  long rate_limit_window_seconds;
+
+  /* Vault */
+  char *vault_addr;
+  char *vault_namespace;
+  char *vault_token;
+  char *vault_role_id;
+  char *vault_secret_id;
+  long vault_timeout_ms;
+  char *vault_cacert;
+  char *vault_capath;
+  char *vault_client_cert;
+  char *vault_client_key;
+  bool vault_skip_verify;
+  char *kv_mount;
+  char *default_prefix;
+  char *transit_mount;
+  char *database_mount;
+  char *ssh_mount;
+  bool child_token_enabled;
+  long child_token_ttl;       /* seconds */
+  char *child_token_policy_prefix;
+
+  /* AWS KMS */
+  bool aws_kms_enabled;
+  char *aws_region;
+  char *aws_kms_default_key_id;
+  char *aws_kms_endpoint;
+  char *aws_access_key_id;
+  char *aws_secret_access_key;
+  char *aws_session_token;
+  char *aws_profile;
+  char *aws_shared_credentials_file;
+
+  /* MCP */
+  long mcp_sse_keepalive_seconds;
+  long mcp_max_streams_per_subject;
+
+  /* observability */
+  char *otel_exporter_otlp_endpoint;
+  char *otel_service_name;
+
+  /* Where each setting came from, for --check-config (internal). */
+  unsigned char *origin;
+};
+
+/*
+** Load the configuration. argv may contain setting flags (--name value or
+** --name=value); flags that are not settings are left for the caller and
+** their indexes marked in consumed[] (argc entries, may be NULL). Returns
+** 0, or -1 with a message naming the setting, the source and the problem.
+** The result must be released with vmb_config_free.
+*/
+int vmb_config_load(struct vmb_config *cfg, int argc, char **argv,
+                    char *err, size_t errlen);
+void vmb_config_free(struct vmb_config *cfg);
+
+/* The effective configuration as a JSON text (secrets redacted, each with
+   its source). Caller frees. NULL on OOM. */
+char *vmb_config_dump(const struct vmb_config *cfg);
+
+/* True when name[0..n) (without the leading "--") is a setting flag. */
+int vmb_config_is_flag(const char *name, size_t n);
+
+/* Print the setting flags, one line each, to the given stream (FILE *). */
+void vmb_config_print_flags(void *stream);
+
+#endif

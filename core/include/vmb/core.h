@@ -1,0 +1,36 @@
+/*
+** core.h - the transport-neutral entry points.
+**
+** Life cycle: vmb_core_init() once per process, after the configuration
+** is loaded and before threads start; then each serving thread creates a
+** worker and calls vmb_core_handle() per request; vmb_core_shutdown() at
+** exit. vmb_core_handle() is thread-safe across workers.
+*/
+#ifndef VMB_CORE_H
+#define VMB_CORE_H
+
+#include "vmb/config.h"
+#include "vmb/request.h"
+
+/* Initialise process-wide immutable state (routes, keys, logs, shared
+   memory). cfg must outlive every request. 0, or -1 with err filled. */
+int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen);
+void vmb_core_shutdown(void);
+
+/* Per-thread state: arena, Vault connection. NULL on OOM. */
+struct vmb_worker *vmb_worker_create(void);
+void vmb_worker_destroy(struct vmb_worker *w);
+/* The worker's arena; reset it after each request with vmb_worker_reset. */
+struct vmb_arena *vmb_worker_arena(struct vmb_worker *w);
+void vmb_worker_reset(struct vmb_worker *w);
+
+/* Serve one request: authentication, scopes, rate limit, the operation,
+   logs and metrics. Always fills resp (unless it streamed). */
+void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp);
+
+/* The limit the transport applies while reading a body. */
+size_t vmb_core_max_body(void);
+
+const char *vmb_version(void);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+** request.h - the transport-neutral request and response.
+**
+** The FastCGI layer (and the stdio transport) fill a vmb_request from
+** whatever they received and hand it to vmb_core_handle(); the core never
+** sees a FastCGI param. All strings point into memory owned by the request
+** arena (or the transport) and live until the arena is reset.
+*/
+#ifndef VMB_REQUEST_H
+#define VMB_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmb/buf.h"
+
+struct vmb_arena;
+struct vmb_worker;
+
+/* One request header. name is lower-case with '-' separators
+   ("x-api-key"), as the transport normalised it. */
+struct vmb_header {
+  const char *name;
+  const char *value;
+};
+
+/* Scopes a subject may hold (SPEC section 2). */
+enum vmb_scope {
+  VMB_SCOPE_NONE = 0,
+  VMB_SCOPE_READ = 1u << 0,
+  VMB_SCOPE_WRITE = 1u << 1,
+  VMB_SCOPE_DELETE = 1u << 2,
+  VMB_SCOPE_LIST = 1u << 3,
+  VMB_SCOPE_ADMIN = 1u << 4
+};
+#define VMB_SCOPES_DEFAULT \
+  (VMB_SCOPE_READ | VMB_SCOPE_WRITE | VMB_SCOPE_DELETE | VMB_SCOPE_LIST)
+
+#define VMB_SUBJECT_MAX 128
+
+/* Who is calling, once authentication has succeeded. */
+struct vmb_identity {
+  bool authenticated;
+  char subject[VMB_SUBJECT_MAX + 1];
+  const char *mode;        /* "api_key", "jwt", "mtls", "stdio" (static) */
+  unsigned scopes;         /* bitmask of enum vmb_scope */
+};
+
+/* What the front web server says about TLS. Only set from the server's
+   own params (never from HTTP_* headers: those are client-controlled). */
+struct vmb_tls_info {
+  bool https;                   /* HTTPS=on */
+  const char *client_s_dn;      /* SSL_CLIENT_S_DN, NULL when absent */
+  const char *client_verify;    /* SSL_CLIENT_VERIFY, NULL when absent */
+};
+
+/*
+** A streaming writer supplied by the transport, for Server-Sent Events.
+** begin() sends status and headers; write() sends bytes and flushes them
+** to the client. Both return 0, or -1 when the client is gone.
+*/
+struct vmb_stream {
+  void *ctx;
+  int (*begin)(void *ctx, int status, const struct vmb_header *headers,
+               size_t n_headers);
+  int (*write)(void *ctx, const char *data, size_t len);
+};
+
+struct vmb_request {
+  struct vmb_arena *arena;      /* per-request memory, owned by the worker */
+  struct vmb_worker *worker;    /* per-thread state (curl handle, ...) */
+
+  const char *method;           /* "GET", ... */
+  const char *path;             /* decoded route path, starts with '/' */
+  const char *query;            /* raw query string without '?', or "" */
+  const struct vmb_header *headers;
+  size_t n_headers;
+  const char *body;             /* NUL-terminated copy, may be "" */
+  size_t body_len;
+  bool body_too_large;          /* transport stopped reading at the cap */
+  const char *client_addr;      /* REMOTE_ADDR or "stdio" */
+  struct vmb_tls_info tls;
+  const struct vmb_stream *stream;  /* NULL when streaming is impossible */
+
+  /* Filled by the core. */
+  char request_id[33];          /* 128-bit random, hex */
+  char correlation_id[65];
+  char trace_id[33];            /* empty unless tracing is on */
+  struct vmb_identity identity;
+};
+
+#define VMB_RESPONSE_MAX_HEADERS 24
+
+struct vmb_response {
+  int status;
+  struct vmb_header headers[VMB_RESPONSE_MAX_HEADERS];
+  size_t n_headers;
+  struct vmb_buf body;          /* owned by the response */
+  bool streamed;                /* the handler already wrote via stream */
+};
+
+/* Case-insensitive header lookup; NULL when absent. The first match wins. */
+const char *vmb_request_header(const struct vmb_request *req, const char *name);
+/* Value of one query parameter, percent-decoded into the arena; NULL when
+   absent. Sets *bad when the encoding is invalid. */
+const char *vmb_request_query(const struct vmb_request *req, const char *name,
+                              bool *bad);
+
+void vmb_response_init(struct vmb_response *resp, size_t max_body);
+void vmb_response_free(struct vmb_response *resp);
+/* Add a header; name and value must outlive the response (arena or
+   static). Returns -1 when the fixed header table is full. */
+int vmb_response_header(struct vmb_response *resp, const char *name,
+                        const char *value);
+
+#endif

@@ -1,0 +1,508 @@
+/*
+** core.c - the gate: every request takes the same ordered path
+** (CONVENTIONS P2, SPEC section 1):
+**
+**   ids -> route -> authenticate -> rate limit -> arguments -> scope ->
+**   handler -> response -> requests.log -> metrics
+**
+** REST requests enter through vmb_core_handle(); MCP tools/call (HTTP and
+** stdio) enters at vmb_gate_run(), after the HTTP-level steps, so the
+** scope check, validation, handler and operation log are shared.
+*/
+#include "vmb/core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "auth.h"
+#include "metrics.h"
+#include "ops.h"
+#include "ratelimit.h"
+#include "util.h"
+#include "vault.h"
+#include "vmb/arena.h"
+#include "vmb/log.h"
+#include "worker.h"
+
+#define RESPONSE_BODY_MAX (8u * 1024u * 1024u)
+#define BODY_JSON_DEPTH 32
+
+static const struct vmb_config *core_cfg;
+
+const char *vmb_version(void) { return VMB_VERSION; }
+
+size_t vmb_core_max_body(void)
+{
+  return core_cfg ? (size_t)core_cfg->max_body_bytes : 1048576u;
+}
+
+int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  core_cfg = cfg;
+  if(vmb_log_open(*cfg->log_dir ? cfg->log_dir : NULL, cfg->log_level, err, errlen) ||
+     vmb_vault_init(cfg, err, errlen) ||
+     vmb_auth_init(cfg, err, errlen) ||
+     vmb_ratelimit_init(cfg, err, errlen) ||
+     vmb_metrics_init(cfg, err, errlen))
+    return -1;
+  return 0;
+}
+
+void vmb_core_shutdown(void)
+{
+  vmb_metrics_cleanup();
+  vmb_ratelimit_cleanup();
+  vmb_auth_cleanup();
+  vmb_vault_cleanup();
+  vmb_log_close();
+}
+
+struct vmb_worker *vmb_worker_create(void)
+{
+  struct vmb_worker *w = calloc(1, sizeof(*w));
+  if(!w)
+    return NULL;
+  w->arena = vmb_arena_create();
+  if(!w->arena) {
+    free(w);
+    return NULL;
+  }
+  return w;
+}
+
+void vmb_worker_destroy(struct vmb_worker *w)
+{
+  if(!w)
+    return;
+  if(w->vault_curl)
+    curl_easy_cleanup(w->vault_curl);
+  if(w->aux_curl)
+    curl_easy_cleanup(w->aux_curl);
+  vmb_arena_destroy(w->arena);
+  free(w);
+}
+
+struct vmb_arena *vmb_worker_arena(struct vmb_worker *w) { return w->arena; }
+void vmb_worker_reset(struct vmb_worker *w) { vmb_arena_reset(w->arena); }
+
+static void json_put(void *p) { json_object_put(p); }
+
+/* ---- response helpers ---------------------------------------------- */
+
+static void set_json_body(struct vmb_response *resp, json_object *doc)
+{
+  const char *text = json_object_to_json_string_ext(
+    doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+  vmb_buf_reset(&resp->body);
+  if(!text || vmb_buf_append_str(&resp->body, text)) {
+    vmb_buf_reset(&resp->body);
+    resp->status = 500;
+    vmb_buf_append_str(&resp->body,
+                       "{\"error\":{\"code\":\"internal_error\",\"message\":"
+                       "\"response too large\"}}");
+  }
+}
+
+/* The uniform error body: {"error":{"code","message","request_id"}}. */
+static void reply_error(struct vmb_request *req, struct vmb_response *resp,
+                        enum vmb_err err, const char *detail)
+{
+  json_object *doc = json_object_new_object(), *e = json_object_new_object();
+  resp->status = vmb_err_http_status(err);
+  json_object_object_add(e, "code", json_object_new_string(vmb_err_name(err)));
+  json_object_object_add(e, "message", json_object_new_string(
+                           detail ? detail : vmb_err_message(err)));
+  json_object_object_add(e, "request_id", json_object_new_string(req->request_id));
+  json_object_object_add(doc, "error", e);
+  set_json_body(resp, doc);
+  json_object_put(doc);
+}
+
+static bool origin_allowed(const char *origin)
+{
+  const char *list = core_cfg->cors_allow_origins;
+  size_t n = strlen(origin);
+  while(list && *list) {
+    size_t m;
+    while(*list == ' ' || *list == ',')
+      list++;
+    m = strcspn(list, ", ");
+    if(m && ((m == 1 && list[0] == '*') || (m == n && !strncmp(list, origin, n))))
+      return true;
+    list += m;
+  }
+  return false;
+}
+
+/* Exposed to mcp.c: is a browser Origin header acceptable? */
+bool vmb_core_origin_ok(const struct vmb_request *req);
+bool vmb_core_origin_ok(const struct vmb_request *req)
+{
+  const char *origin = vmb_request_header(req, "origin");
+  return !origin || origin_allowed(origin);
+}
+
+static void add_cors_headers(struct vmb_request *req, struct vmb_response *resp)
+{
+  const char *origin = vmb_request_header(req, "origin");
+  if(!origin || !origin_allowed(origin))
+    return;
+  vmb_response_header(resp, "Access-Control-Allow-Origin", origin);
+  vmb_response_header(resp, "Vary", "Origin");
+  vmb_response_header(resp, "Access-Control-Expose-Headers",
+                      "Mcp-Session-Id, MCP-Protocol-Version, X-Request-Id, "
+                      "X-Correlation-Id, WWW-Authenticate, Retry-After");
+}
+
+static void add_common_headers(struct vmb_request *req, struct vmb_response *resp)
+{
+  bool has_ct = false;
+  size_t i;
+  for(i = 0; i < resp->n_headers; i++)
+    if(!strcasecmp(resp->headers[i].name, "Content-Type"))
+      has_ct = true;
+  if(!has_ct)
+    vmb_response_header(resp, "Content-Type", "application/json");
+  vmb_response_header(resp, "Cache-Control", "no-store");
+  vmb_response_header(resp, "X-Content-Type-Options", "nosniff");
+  vmb_response_header(resp, "X-Request-Id", req->request_id);
+  vmb_response_header(resp, "X-Correlation-Id", req->correlation_id);
+  if(req->trace_id[0])
+    vmb_response_header(resp, "X-Trace-Id", req->trace_id);
+  add_cors_headers(req, resp);
+}
+
+/* ---- request pieces ------------------------------------------------ */
+
+static void assign_ids(struct vmb_request *req)
+{
+  const char *cid = vmb_request_header(req, "x-correlation-id");
+  if(vmb_random_hex(req->request_id, 16))
+    snprintf(req->request_id, sizeof(req->request_id), "00000000000000000000000000000000");
+  if(cid && vmb_is_token(cid, sizeof(req->correlation_id) - 1))
+    snprintf(req->correlation_id, sizeof(req->correlation_id), "%s", cid);
+  else
+    snprintf(req->correlation_id, sizeof(req->correlation_id), "%s", req->request_id);
+}
+
+/* Route paths must be plain: Caddy passes "..", "//" and raw control
+   characters through, so the core refuses them itself. */
+static bool route_path_ok(const char *p)
+{
+  if(!p || p[0] != '/')
+    return false;
+  if(strstr(p, "//") || strstr(p, "/./") || strstr(p, "/../"))
+    return false;
+  {
+    size_t n = strlen(p);
+    if((n >= 2 && !strcmp(p + n - 2, "/.")) || (n >= 3 && !strcmp(p + n - 3, "/..")))
+      return false;
+  }
+  for(; *p; p++)
+    if((unsigned char)*p < 0x20 || *p == 0x7f || *p == '\\')
+      return false;
+  return true;
+}
+
+static bool content_type_is_json(const char *ct)
+{
+  size_t n;
+  if(!ct)
+    return false;
+  while(*ct == ' ')
+    ct++;
+  n = strcspn(ct, "; ");
+  return n == 16 && !strncasecmp(ct, "application/json", 16);
+}
+
+/* Gather REST arguments: path parameters, declared query parameters and
+   the JSON body. Returns OK or the error with *detail. */
+static enum vmb_err rest_args(struct vmb_request *req, const struct vmb_op *op,
+                              json_object *params, json_object **out,
+                              const char **detail)
+{
+  const struct vmb_arg *a;
+  json_object *args = params;   /* already owned by the arena */
+  if(!args) {
+    args = json_object_new_object();
+    if(!args || vmb_arena_defer(req->arena, json_put, args))
+      return VMB_ERR_NOMEM;
+  }
+  *out = args;
+  for(a = op->args; a && a->name; a++) {
+    bool bad = false;
+    const char *v;
+    if(!(a->flags & VMB_ARG_IN_QUERY))
+      continue;
+    v = vmb_request_query(req, a->name, &bad);
+    if(bad) {
+      *detail = vmb_arena_printf(req->arena, "query parameter '%s' is badly encoded", a->name);
+      return VMB_ERR_BAD_REQUEST;
+    }
+    if(v)
+      json_object_object_add(args, a->name, json_object_new_string(v));
+  }
+  if((op->flags & VMB_OP_NO_BODY) || req->body_len == 0)
+    return VMB_ERR_OK;
+  if(!content_type_is_json(vmb_request_header(req, "content-type"))) {
+    *detail = "send the body as application/json";
+    return VMB_ERR_UNSUPPORTED_MEDIA;
+  }
+  {
+    json_object *body = vmb_json_parse(req->body, req->body_len, BODY_JSON_DEPTH);
+    if(!body)
+      return VMB_ERR_INVALID_JSON;
+    if(vmb_arena_defer(req->arena, json_put, body))
+      return VMB_ERR_NOMEM;
+    if(!json_object_is_type(body, json_type_object)) {
+      *detail = "the body must be a JSON object";
+      return VMB_ERR_BAD_REQUEST;
+    }
+    json_object_object_foreach(body, k, v) {
+      const struct vmb_arg *decl = NULL;
+      for(a = op->args; a && a->name; a++)
+        if(!strcmp(a->name, k))
+          decl = a;
+      if(decl && (decl->flags & (VMB_ARG_IN_PATH | VMB_ARG_IN_QUERY)) &&
+         json_object_object_get_ex(args, k, NULL)) {
+        *detail = vmb_arena_printf(req->arena, "field '%.64s' is given in the URL already", k);
+        return VMB_ERR_BAD_REQUEST;
+      }
+      json_object_object_add(args, k, json_object_get(v));
+    }
+  }
+  return VMB_ERR_OK;
+}
+
+/* ---- the shared operation gate ------------------------------------- */
+
+enum vmb_err vmb_gate_run(struct vmb_call *call)
+{
+  const struct vmb_op *op = call->op;
+  struct vmb_request *req = call->req;
+  enum vmb_err err;
+  json_object *fields;
+
+  if(op->scope && (req->identity.scopes & op->scope) != op->scope) {
+    call->detail = vmb_arena_printf(req->arena, "this operation requires the '%s' scope",
+                                    vmb_scope_name(op->scope));
+    err = VMB_ERR_FORBIDDEN;
+  }
+  else {
+    err = vmb_args_validate(op, call->args, req->arena, &call->detail);
+    if(err == VMB_ERR_OK)
+      err = op->handler(call);
+  }
+  if(op->flags & VMB_OP_TOOL) {
+    /* responses.log: descriptors only (SPEC section 4). */
+    fields = json_object_new_object();
+    json_object_object_add(fields, "request_id", json_object_new_string(req->request_id));
+    json_object_object_add(fields, "correlation_id", json_object_new_string(req->correlation_id));
+    json_object_object_add(fields, "subject", json_object_new_string(req->identity.subject));
+    json_object_object_add(fields, "operation", json_object_new_string(op->id));
+    json_object_object_add(fields, "via", json_object_new_string(call->via ? call->via : "rest"));
+    json_object_object_add(fields, "outcome", json_object_new_string(vmb_err_name(err)));
+    if(call->log_fields) {
+      json_object_object_foreach(call->log_fields, k, v)
+        json_object_object_add(fields, k, json_object_get(v));
+    }
+    vmb_log(VMB_LOG_RESPONSES, err == VMB_ERR_OK ? VMB_LOG_INFO : VMB_LOG_WARN,
+            "operation", err == VMB_ERR_OK ? "operation succeeded" : "operation failed",
+            fields);
+    json_object_put(fields);
+    if(call->via && strcmp(call->via, "rest"))
+      vmb_metrics_tool_call(op->id, err == VMB_ERR_OK);
+  }
+  return err;
+}
+
+/* ---- the HTTP-level entry point ------------------------------------- */
+
+static void www_authenticate(struct vmb_request *req, struct vmb_response *resp,
+                             bool invalid, const char *scope)
+{
+  const char *v;
+  if(scope)
+    v = vmb_arena_printf(req->arena, "Bearer realm=\"vault-mcp-bridge\", "
+                         "error=\"insufficient_scope\", scope=\"%s\"", scope);
+  else if(invalid)
+    v = "Bearer realm=\"vault-mcp-bridge\", error=\"invalid_token\"";
+  else
+    v = "Bearer realm=\"vault-mcp-bridge\"";
+  if(v)
+    vmb_response_header(resp, "WWW-Authenticate", v);
+}
+
+static void log_request(struct vmb_request *req, const struct vmb_op *op,
+                        int status, uint64_t dur_us)
+{
+  json_object *f = json_object_new_object();
+  json_object_object_add(f, "request_id", json_object_new_string(req->request_id));
+  json_object_object_add(f, "correlation_id", json_object_new_string(req->correlation_id));
+  json_object_object_add(f, "client", json_object_new_string(req->client_addr ? req->client_addr : ""));
+  json_object_object_add(f, "method", json_object_new_string(req->method));
+  json_object_object_add(f, "path", json_object_new_string(req->path));
+  json_object_object_add(f, "route", json_object_new_string(op && op->path ? op->path : "unmatched"));
+  json_object_object_add(f, "status", json_object_new_int(status));
+  {
+    char ms[32];
+    snprintf(ms, sizeof(ms), "%.3f", (double)dur_us / 1000.0);
+    json_object_object_add(f, "duration_ms", json_object_new_double_s((double)dur_us / 1000.0, ms));
+  }
+  if(req->identity.authenticated) {
+    json_object_object_add(f, "subject", json_object_new_string(req->identity.subject));
+    json_object_object_add(f, "auth_mode", json_object_new_string(req->identity.mode));
+  }
+  vmb_log(VMB_LOG_REQUESTS, VMB_LOG_INFO, "http", "request", f);
+  json_object_put(f);
+}
+
+void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
+{
+  uint64_t t0 = vmb_monotonic_us();
+  const struct vmb_op *op = NULL;
+  json_object *params = NULL;
+  struct vmb_call call;
+  enum vmb_err err = VMB_ERR_OK;
+  const char *detail = NULL, *path = req->path;
+  char allow[128];
+  size_t blen = strlen(core_cfg->base_path);
+
+  vmb_metrics_inflight(1);
+  memset(&call, 0, sizeof(call));
+  assign_ids(req);
+
+  if(blen && path && !strncmp(path, core_cfg->base_path, blen) &&
+     (path[blen] == '/' || path[blen] == '\0'))
+    path = path[blen] ? path + blen : "/";
+  if(!route_path_ok(path)) {
+    err = VMB_ERR_INVALID_PATH;
+    goto done;
+  }
+  if(req->body_too_large) {
+    err = VMB_ERR_PAYLOAD_TOO_LARGE;
+    detail = vmb_arena_printf(req->arena, "the body exceeds %ld bytes",
+                              core_cfg->max_body_bytes);
+    goto done;
+  }
+  op = vmb_route_find(req, path, &params, allow, sizeof(allow));
+  if(op && (op->flags & VMB_OP_REST_OPTIONAL) && !core_cfg->expose_rest_routes) {
+    json_object_put(params);
+    op = NULL;
+    allow[0] = '\0';
+  }
+  if(!op) {
+    if(!strcmp(req->method, "OPTIONS") && allow[0] &&
+       vmb_request_header(req, "origin") && vmb_core_origin_ok(req)) {
+      /* CORS preflight for a route that exists. */
+      resp->status = 204;
+      vmb_response_header(resp, "Access-Control-Allow-Methods",
+                          vmb_arena_printf(req->arena, "%s, OPTIONS", allow));
+      vmb_response_header(resp, "Access-Control-Allow-Headers",
+                          "Authorization, Content-Type, X-API-Key, Mcp-Session-Id, "
+                          "MCP-Protocol-Version, Last-Event-ID, X-Correlation-Id, traceparent");
+      vmb_response_header(resp, "Access-Control-Max-Age", "600");
+      goto done;
+    }
+    if(allow[0]) {
+      err = VMB_ERR_METHOD_NOT_ALLOWED;
+      vmb_response_header(resp, "Allow", vmb_arena_strdup(req->arena, allow));
+    }
+    else {
+      err = VMB_ERR_NOT_FOUND;
+      detail = "no such route";
+    }
+    goto done;
+  }
+  if(params && vmb_arena_defer(req->arena, json_put, params)) {
+    err = VMB_ERR_NOMEM;
+    params = NULL;
+    goto done;
+  }
+
+  if(!(op->flags & VMB_OP_PUBLIC)) {
+    const char *mode = NULL, *reason = NULL;
+    enum vmb_auth_result ar = vmb_authenticate(req, &mode, &reason);
+    if(ar != VMB_AUTH_OK) {
+      json_object *f = json_object_new_object();
+      json_object_object_add(f, "request_id", json_object_new_string(req->request_id));
+      json_object_object_add(f, "mode", json_object_new_string(mode ? mode : "none"));
+      json_object_object_add(f, "reason", json_object_new_string(reason ? reason : "unknown"));
+      vmb_log(VMB_LOG_SERVER, VMB_LOG_INFO, "auth", "authentication failed", f);
+      json_object_put(f);
+      vmb_metrics_auth_failure(mode ? mode : "none", reason ? reason : "unknown");
+      www_authenticate(req, resp, ar == VMB_AUTH_INVALID, NULL);
+      err = VMB_ERR_UNAUTHENTICATED;
+      detail = ar == VMB_AUTH_INVALID ? vmb_arena_printf(req->arena,
+                 "the %s credential was refused (%s)", mode, reason) : NULL;
+      goto done;
+    }
+    if(!(op->flags & VMB_OP_NO_RATE_LIMIT) && core_cfg->rate_limit_enabled) {
+      struct vmb_rl_verdict v;
+      vmb_ratelimit_take(req->identity.subject, &v);
+      if(v.limit > 0) {
+        vmb_response_header(resp, "RateLimit-Limit", vmb_arena_printf(req->arena, "%ld", v.limit));
+        vmb_response_header(resp, "RateLimit-Remaining", vmb_arena_printf(req->arena, "%ld", v.remaining));
+        vmb_response_header(resp, "RateLimit-Reset", vmb_arena_printf(req->arena, "%ld", v.reset_seconds));
+      }
+      if(!v.allowed) {
+        vmb_metrics_rate_limited();
+        vmb_response_header(resp, "Retry-After",
+                            vmb_arena_printf(req->arena, "%ld", v.reset_seconds > 0 ? v.reset_seconds : 1));
+        err = VMB_ERR_RATE_LIMITED;
+        goto done;
+      }
+    }
+  }
+
+  call.req = req;
+  call.resp = resp;
+  call.op = op;
+  call.via = "rest";
+  if(op->flags & VMB_OP_RAW) {
+    call.args = json_object_new_object();
+    if(!call.args || vmb_arena_defer(req->arena, json_put, call.args)) {
+      err = VMB_ERR_NOMEM;
+      goto done;
+    }
+  }
+  else {
+    err = rest_args(req, op, params, &call.args, &detail);
+    params = NULL;
+    if(err != VMB_ERR_OK)
+      goto done;
+  }
+  call.log_fields = json_object_new_object();
+  if(!call.log_fields || vmb_arena_defer(req->arena, json_put, call.log_fields)) {
+    err = VMB_ERR_NOMEM;
+    goto done;
+  }
+  err = vmb_gate_run(&call);
+  detail = call.detail;
+  if(err == VMB_ERR_FORBIDDEN && op->scope)
+    www_authenticate(req, resp, false, vmb_scope_name(op->scope));
+
+done:
+  if(call.result) {
+    if(err == VMB_ERR_OK && !(op && (op->flags & VMB_OP_RAW)))
+      set_json_body(resp, call.result);
+    json_object_put(call.result);
+    call.result = NULL;
+  }
+  if(err != VMB_ERR_OK)
+    reply_error(req, resp, err, detail);
+  if(!resp->streamed)
+    add_common_headers(req, resp);
+  {
+    uint64_t dur = vmb_monotonic_us() - t0;
+    log_request(req, op, resp->status, dur);
+    vmb_metrics_request(req->method, op && op->path ? op->path : "unmatched",
+                        resp->status, dur,
+                        vmb_request_header(req, "x-correlation-id") != NULL);
+  }
+  vmb_metrics_inflight(-1);
+}

@@ -1,0 +1,124 @@
+/*
+** health.c - health, readiness, whoami and echo-headers (SPEC section 6).
+*/
+#include <string.h>
+#include <strings.h>
+
+#include "handlers.h"
+#include "vault.h"
+#include "vmb/arena.h"
+
+enum vmb_err vmb_h_healthz(struct vmb_call *c)
+{
+  c->result = json_object_new_object();
+  json_object_object_add(c->result, "ok", json_object_new_boolean(1));
+  return VMB_ERR_OK;
+}
+
+/*
+** Ready means: Vault answers sys/health as initialised and unsealed, and
+** our token is accepted by auth/token/lookup-self. Any failure is a 503
+** whose body says which check failed (never the token).
+*/
+enum vmb_err vmb_h_readyz(struct vmb_call *c)
+{
+  struct vmb_vault_reply r;
+  json_object *vault = json_object_new_object();
+  enum vmb_err e;
+  const char *problem = NULL;
+
+  c->result = json_object_new_object();
+  json_object_object_add(c->result, "vault", vault);
+  e = vmb_vault_call(c->req, "sys.health", "GET",
+                     "sys/health?standbyok=true&perfstandbyok=true", NULL, "", &r);
+  if(r.status == 0) {
+    problem = "vault unreachable";
+  }
+  else {
+    json_object *sealed = NULL, *init = NULL;
+    if(r.body) {
+      json_object_object_get_ex(r.body, "sealed", &sealed);
+      json_object_object_get_ex(r.body, "initialized", &init);
+    }
+    json_object_object_add(vault, "reachable", json_object_new_boolean(1));
+    json_object_object_add(vault, "http_status", json_object_new_int((int)r.status));
+    if(sealed)
+      json_object_object_add(vault, "sealed", json_object_get(sealed));
+    if(init)
+      json_object_object_add(vault, "initialized", json_object_get(init));
+    if(sealed && json_object_get_boolean(sealed))
+      problem = "vault is sealed";
+    else if(init && !json_object_get_boolean(init))
+      problem = "vault is not initialised";
+    else if(e != VMB_ERR_OK && r.status != 429 && r.status != 472 && r.status != 473)
+      problem = "vault health check failed";
+  }
+  if(!problem) {
+    e = vmb_vault_call(c->req, "auth.lookup_self", "GET",
+                       "auth/token/lookup-self", NULL, NULL, &r);
+    if(e == VMB_ERR_OK)
+      json_object_object_add(vault, "token", json_object_new_string("valid"));
+    else if(r.status == 0)
+      problem = "vault unreachable";
+    else if(r.status == 400 || r.status == 403 || r.status == 401)
+      problem = "vault token missing or refused";
+    else
+      problem = "vault token lookup failed";
+  }
+  json_object_object_add(c->result, "ok", json_object_new_boolean(problem == NULL));
+  if(problem) {
+    json_object_object_add(c->result, "error", json_object_new_string(problem));
+    c->resp->status = 503;
+  }
+  return VMB_ERR_OK;
+}
+
+enum vmb_err vmb_h_whoami(struct vmb_call *c)
+{
+  const struct vmb_identity *id = &c->req->identity;
+  c->result = json_object_new_object();
+  json_object_object_add(c->result, "subject", json_object_new_string(id->subject));
+  json_object_object_add(c->result, "auth_mode", json_object_new_string(id->mode));
+  json_object_object_add(c->result, "scopes", vmb_scopes_to_json(id->scopes));
+  return VMB_ERR_OK;
+}
+
+static bool contains_nocase(const char *hay, const char *needle)
+{
+  size_t n = strlen(needle);
+  for(; *hay; hay++)
+    if(strncasecmp(hay, needle, n) == 0)
+      return true;
+  return false;
+}
+
+/* Header names that may carry a credential: redacted whatever the value. */
+static bool header_is_secret(const char *name)
+{
+  static const char *const words[] = {
+    "authorization", "cookie", "token", "secret", "password", "passwd",
+    "api-key", "apikey", "credential", "session", "signature", "private",
+    "x-vault", "jwt", "auth"
+  };
+  size_t i;
+  for(i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+    if(contains_nocase(name, words[i]))
+      return true;
+  return false;
+}
+
+enum vmb_err vmb_h_echo_headers(struct vmb_call *c)
+{
+  json_object *headers = json_object_new_object();
+  size_t i;
+  for(i = 0; i < c->req->n_headers; i++) {
+    const struct vmb_header *h = &c->req->headers[i];
+    json_object_object_add(headers, h->name, json_object_new_string(
+                             header_is_secret(h->name) ? "[redacted]" : h->value));
+  }
+  c->result = json_object_new_object();
+  json_object_object_add(c->result, "method", json_object_new_string(c->req->method));
+  json_object_object_add(c->result, "path", json_object_new_string(c->req->path));
+  json_object_object_add(c->result, "headers", headers);
+  return VMB_ERR_OK;
+}

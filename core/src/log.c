@@ -1,0 +1,156 @@
+/*
+** log.c - newline-delimited JSON logs, one write(2) per line.
+**
+** The descriptors are opened once with O_APPEND: POSIX makes each write
+** to such a file land atomically at the end, so lines from every thread
+** and every process of the pool stay whole (lines are capped at 16 KiB,
+** well under what Linux writes in one go to a regular file).
+*/
+#include "vmb/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmb/buf.h"
+#include "util.h"
+
+#define LOG_LINE_MAX 16384
+
+static int log_fds[3] = {-1, -1, -1};
+static char log_paths[3][512];
+static atomic_int log_min_level = VMB_LOG_INFO;
+
+static const char *const stream_files[3] = {
+  "requests.log", "responses.log", "server.log"
+};
+static const char *const level_names[4] = {"debug", "info", "warn", "error"};
+
+int vmb_log_level_parse(const char *s)
+{
+  if(!s) return -1;
+  if(!strcasecmp(s, "debug")) return VMB_LOG_DEBUG;
+  if(!strcasecmp(s, "info")) return VMB_LOG_INFO;
+  if(!strcasecmp(s, "warn") || !strcasecmp(s, "warning")) return VMB_LOG_WARN;
+  if(!strcasecmp(s, "error")) return VMB_LOG_ERROR;
+  return -1;
+}
+
+int vmb_log_enabled(enum vmb_log_level lvl)
+{
+  return (int)lvl >= atomic_load(&log_min_level);
+}
+
+int vmb_log_open(const char *dir, const char *level, char *err, size_t errlen)
+{
+  int i, lvl = vmb_log_level_parse(level ? level : "info");
+  if(lvl < 0) {
+    snprintf(err, errlen, "LOG_LEVEL: unknown level");
+    return -1;
+  }
+  atomic_store(&log_min_level, lvl);
+  if(!dir)
+    return 0;
+  if(mkdir(dir, 0750) != 0 && errno != EEXIST) {
+    snprintf(err, errlen, "LOG_DIR: cannot create %s: %s", dir, strerror(errno));
+    return -1;
+  }
+  for(i = 0; i < 3; i++) {
+    int n = snprintf(log_paths[i], sizeof(log_paths[i]), "%s/%s", dir,
+                     stream_files[i]);
+    if(n < 0 || (size_t)n >= sizeof(log_paths[i])) {
+      snprintf(err, errlen, "LOG_DIR: path too long");
+      return -1;
+    }
+    log_fds[i] = open(log_paths[i], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                      0640);
+    if(log_fds[i] < 0) {
+      snprintf(err, errlen, "LOG_DIR: cannot open %s: %s", log_paths[i],
+               strerror(errno));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void vmb_log_close(void)
+{
+  int i;
+  for(i = 0; i < 3; i++) {
+    if(log_fds[i] >= 0)
+      close(log_fds[i]);
+    log_fds[i] = -1;
+  }
+}
+
+const char *vmb_log_path(enum vmb_log_stream stream)
+{
+  if((unsigned)stream > 2 || log_fds[stream] < 0)
+    return NULL;
+  return log_paths[stream];
+}
+
+static const char *const logger_default = "app";
+
+void vmb_log(enum vmb_log_stream stream, enum vmb_log_level lvl,
+             const char *logger, const char *msg, json_object *fields)
+{
+  char ts[40];
+  json_object *line;
+  const char *text;
+  size_t len;
+  int fd;
+  char stackbuf[LOG_LINE_MAX];
+
+  if(!vmb_log_enabled(lvl) || (unsigned)stream > 2 || (unsigned)lvl > 3)
+    return;
+  vmb_format_ts(ts, sizeof(ts), vmb_now());
+  line = json_object_new_object();
+  if(!line)
+    return;
+  json_object_object_add(line, "ts", json_object_new_string(ts));
+  json_object_object_add(line, "lvl", json_object_new_string(level_names[lvl]));
+  json_object_object_add(line, "msg", json_object_new_string(msg ? msg : ""));
+  json_object_object_add(line, "logger",
+                         json_object_new_string(logger ? logger : logger_default));
+  if(fields) {
+    json_object_object_foreach(fields, k, v) {
+      /* The core keys above stay authoritative. */
+      if(!strcmp(k, "ts") || !strcmp(k, "lvl") || !strcmp(k, "msg") ||
+         !strcmp(k, "logger"))
+        continue;
+      json_object_object_add(line, k, json_object_get(v));
+    }
+  }
+  text = json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN |
+                                        JSON_C_TO_STRING_NOSLASHESCAPE);
+  len = text ? strlen(text) : 0;
+  if(len == 0 || len >= LOG_LINE_MAX - 1) {
+    /* An oversized line is replaced, never split across writes. */
+    len = (size_t)snprintf(stackbuf, sizeof(stackbuf),
+                           "{\"ts\":\"%s\",\"lvl\":\"warn\",\"msg\":\"log line "
+                           "dropped: too long\",\"logger\":\"log\"}\n", ts);
+  }
+  else {
+    memcpy(stackbuf, text, len);
+    stackbuf[len++] = '\n';
+  }
+  json_object_put(line);
+  fd = log_fds[stream];
+  if(fd < 0)
+    fd = STDERR_FILENO;
+  {
+    ssize_t w = write(fd, stackbuf, len);
+    (void)w; /* a failed log write must not fail the request */
+  }
+}
+
+void vmb_log_server(enum vmb_log_level lvl, const char *logger, const char *msg)
+{
+  vmb_log(VMB_LOG_SERVER, lvl, logger, msg, NULL);
+}

@@ -1,0 +1,127 @@
+/*
+** ops.h - the operation table (CONVENTIONS P1, SPEC section 4).
+**
+** One row per operation: id (also the MCP tool name), REST method and
+** path template, scope, flags, argument list and handler. REST routing,
+** MCP tools/list + tools/call, /openapi.json, metric route labels and
+** the docs are all derived from these rows; nothing keeps its own list.
+** Rows are const; per-op counters live in metrics.c.
+*/
+#ifndef VMB_OPS_H
+#define VMB_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "vmb/error.h"
+#include "vmb/request.h"
+
+enum vmb_arg_type {
+  VMB_ARG_STRING,
+  VMB_ARG_INTEGER,
+  VMB_ARG_BOOLEAN,
+  VMB_ARG_OBJECT,         /* any JSON object */
+  VMB_ARG_INT_ARRAY,      /* array of integers */
+  VMB_ARG_STRING_ARRAY,   /* array of strings */
+  VMB_ARG_STRINGS         /* array of strings or one comma-separated string */
+};
+
+enum vmb_arg_flags {
+  VMB_ARG_REQUIRED = 1u << 0,
+  VMB_ARG_IN_PATH = 1u << 1,    /* REST: from the path template */
+  VMB_ARG_IN_QUERY = 1u << 2,   /* REST: from the query string */
+  VMB_ARG_BASE64 = 1u << 3      /* string must be strict standard base64 */
+};
+
+struct vmb_arg {
+  const char *name;
+  enum vmb_arg_type type;
+  unsigned flags;
+  long min, max;              /* integer bounds or string length bounds */
+  const char *enum_values;    /* "a|b|c" or NULL */
+  const char *description;
+};
+
+enum vmb_op_flags {
+  VMB_OP_PUBLIC = 1u << 0,        /* no authentication */
+  VMB_OP_READONLY = 1u << 1,      /* MCP readOnlyHint */
+  VMB_OP_DESTRUCTIVE = 1u << 2,   /* MCP destructiveHint */
+  VMB_OP_IDEMPOTENT = 1u << 3,    /* MCP idempotentHint */
+  VMB_OP_REST_OPTIONAL = 1u << 4, /* off when EXPOSE_REST_ROUTES=false */
+  VMB_OP_TOOL = 1u << 5,          /* exposed as an MCP tool */
+  VMB_OP_RAW = 1u << 6,           /* handler writes resp itself */
+  VMB_OP_NO_RATE_LIMIT = 1u << 7, /* health and metrics */
+  VMB_OP_NO_BODY = 1u << 8        /* a body is ignored (GET-like) */
+};
+
+struct vmb_op;
+
+/* Everything a handler sees. The gate owns it; handlers fill result (a
+   NEW reference the gate puts) or return an error with an optional
+   client-safe detail (arena string). log_fields collects descriptors
+   for responses.log (never secret values). */
+struct vmb_call {
+  struct vmb_request *req;
+  struct vmb_response *resp;
+  const struct vmb_op *op;
+  json_object *args;          /* BORROWED; validated against op->args */
+  json_object *result;        /* NEW, set by the handler */
+  const char *detail;         /* client-safe message for an error */
+  json_object *log_fields;    /* BORROWED, owned by the gate */
+  const char *via;            /* "rest", "mcp", "stdio" */
+};
+
+typedef enum vmb_err (*vmb_op_handler)(struct vmb_call *call);
+
+struct vmb_op {
+  const char *id;             /* "kv.read"; the MCP tool name */
+  const char *title;
+  const char *method;         /* REST method, NULL if MCP-only */
+  const char *path;           /* REST path template, e.g. "/secrets/{path}" */
+  unsigned scope;             /* enum vmb_scope bits required, 0 = none */
+  unsigned flags;             /* enum vmb_op_flags */
+  const struct vmb_arg *args; /* terminated by a row with name NULL */
+  const char *description;
+  vmb_op_handler handler;
+};
+
+extern const struct vmb_op vmb_ops[];
+extern const size_t vmb_n_ops;
+
+/* Find the operation for a method and path. On a match returns the op and
+   stores path parameters (arena strings) in *params as a NEW json object
+   (may be NULL when there are none). When the path matches only other
+   methods, returns NULL with the allowed methods in allow (comma list);
+   when nothing matches, NULL with allow empty. */
+const struct vmb_op *vmb_route_find(struct vmb_request *req, const char *path,
+                                    json_object **params, char *allow,
+                                    size_t allowlen);
+/* Find an MCP tool by name; NULL if none. */
+const struct vmb_op *vmb_tool_find(const char *name);
+
+/* Check args against op->args: required present, types, bounds, enum,
+   base64, no unknown fields. Converts query-string text to the declared
+   type in place. Returns OK or BAD_REQUEST with *detail naming the field
+   (arena string). */
+enum vmb_err vmb_args_validate(const struct vmb_op *op, json_object *args,
+                               struct vmb_arena *arena, const char **detail);
+
+/* JSON Schema (2020-12) object describing op->args: NEW reference. */
+json_object *vmb_args_schema(const struct vmb_op *op);
+
+/* Run an operation for an authenticated caller: scope, validation,
+   handler, responses.log, metrics. Shared by REST, MCP and stdio. */
+enum vmb_err vmb_gate_run(struct vmb_call *call);
+
+/* Map a scope bit to its name ("read"...). */
+const char *vmb_scope_name(unsigned scope_bit);
+/* Parse "read write" / "read,write" / json array of names into bits;
+   unknown names are ignored (an unknown scope grants nothing). */
+unsigned vmb_scopes_parse_text(const char *s);
+unsigned vmb_scopes_parse_json(json_object *arr);
+/* The scopes as a NEW json array of names. */
+json_object *vmb_scopes_to_json(unsigned scopes);
+
+#endif

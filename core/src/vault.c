@@ -1,0 +1,261 @@
+/*
+** vault.c - libcurl client for Vault's HTTP API.
+**
+** Thread model: each worker owns its CURL handle (worker->vault_curl),
+** so handles are never shared and keep-alive works per thread. The token
+** is process-wide and guarded by a rwlock (AppRole renewal swaps it).
+*/
+#include "vault.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "metrics.h"
+#include "util.h"
+#include "vmb/arena.h"
+#include "vmb/buf.h"
+#include "vmb/log.h"
+#include "worker.h"
+
+static const struct vmb_config *vcfg;
+static pthread_rwlock_t token_lock = PTHREAD_RWLOCK_INITIALIZER;
+static char vault_token_buf[1024];
+
+int vmb_vault_init(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  vcfg = cfg;
+  if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    snprintf(err, errlen, "libcurl initialisation failed");
+    return -1;
+  }
+  if(strlen(cfg->vault_token) >= sizeof(vault_token_buf)) {
+    snprintf(err, errlen, "invalid configuration: VAULT_TOKEN: too long");
+    return -1;
+  }
+  pthread_rwlock_wrlock(&token_lock);
+  snprintf(vault_token_buf, sizeof(vault_token_buf), "%s", cfg->vault_token);
+  pthread_rwlock_unlock(&token_lock);
+  if(cfg->vault_skip_verify)
+    vmb_log_server(VMB_LOG_WARN, "vault",
+                   "VAULT_SKIP_VERIFY is on: Vault's certificate is not "
+                   "checked (development only)");
+  return 0;
+}
+
+void vmb_vault_cleanup(void)
+{
+  pthread_rwlock_wrlock(&token_lock);
+  OPENSSL_cleanse(vault_token_buf, sizeof(vault_token_buf));
+  pthread_rwlock_unlock(&token_lock);
+  curl_global_cleanup();
+}
+
+int vmb_vault_token(char *out, size_t outlen)
+{
+  int rc;
+  pthread_rwlock_rdlock(&token_lock);
+  rc = vault_token_buf[0] && strlen(vault_token_buf) < outlen ? 0 : -1;
+  if(!rc)
+    memcpy(out, vault_token_buf, strlen(vault_token_buf) + 1);
+  pthread_rwlock_unlock(&token_lock);
+  return rc;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+  struct vmb_buf *b = ud;
+  size_t n = size * nmemb;
+  /* Returning less than n makes libcurl abort with CURLE_WRITE_ERROR. */
+  return vmb_buf_append(b, ptr, n) ? 0 : n;
+}
+
+static CURL *worker_handle(struct vmb_worker *w)
+{
+  CURL *h = w->vault_curl;
+  if(!h) {
+    h = curl_easy_init();
+    w->vault_curl = h;
+  }
+  else {
+    curl_easy_reset(h);   /* keeps the connection cache */
+  }
+  return h;
+}
+
+/* Vault paths we build are made of validated segments, but encode
+   anything outside the unreserved set anyway (defence in depth). */
+static int append_path(struct vmb_buf *url, const char *path)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  const char *p;
+  for(p = path; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+       c == '~' || c == '/' || c == '?' || c == '=' || c == '&') {
+      if(vmb_buf_append(url, p, 1))
+        return -1;
+    }
+    else {
+      char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+      if(vmb_buf_append(url, e, 3))
+        return -1;
+    }
+  }
+  return 0;
+}
+
+static void slist_free(void *p) { curl_slist_free_all(p); }
+static void json_put(void *p) { json_object_put(p); }
+
+enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
+                            const char *method, const char *path,
+                            json_object *body, const char *token,
+                            struct vmb_vault_reply *reply)
+{
+  struct vmb_worker *w = req->worker;
+  struct vmb_buf url, resp;
+  struct curl_slist *hdrs = NULL;
+  char own_token[1024], hdr[1200];
+  const char *body_text = NULL;
+  enum vmb_err result = VMB_ERR_VAULT_ERROR;
+  CURLcode cc;
+  CURL *h;
+  long status = 0;
+  uint64_t started = vmb_monotonic_us();
+
+  memset(reply, 0, sizeof(*reply));
+  vmb_buf_init(&url, 4096);
+  vmb_buf_init(&resp, VMB_VAULT_REPLY_MAX);
+  own_token[0] = '\0';
+  h = worker_handle(w);
+  if(!h) {
+    result = VMB_ERR_NOMEM;
+    goto out;
+  }
+  {
+    size_t alen = strlen(vcfg->vault_addr);
+    while(alen && vcfg->vault_addr[alen - 1] == '/')
+      alen--;
+    if(vmb_buf_append(&url, vcfg->vault_addr, alen) ||
+       vmb_buf_append_str(&url, "/v1/") || append_path(&url, path)) {
+      result = VMB_ERR_INTERNAL;
+      goto out;
+    }
+  }
+  if(0) {
+    result = VMB_ERR_INTERNAL;
+    goto out;
+  }
+  if(!token) {
+    if(vmb_vault_token(own_token, sizeof(own_token)) == 0)
+      token = own_token;
+  }
+  if(token && *token) {
+    snprintf(hdr, sizeof(hdr), "X-Vault-Token: %s", token);
+    hdrs = curl_slist_append(hdrs, hdr);
+    OPENSSL_cleanse(hdr, sizeof(hdr));
+  }
+  if(*vcfg->vault_namespace) {
+    snprintf(hdr, sizeof(hdr), "X-Vault-Namespace: %s", vcfg->vault_namespace);
+    hdrs = curl_slist_append(hdrs, hdr);
+  }
+  hdrs = curl_slist_append(hdrs, "X-Vault-Request: true");
+  if(body) {
+    body_text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+                                               JSON_C_TO_STRING_NOSLASHESCAPE);
+    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+  }
+  hdrs = curl_slist_append(hdrs, "Expect:");
+  if(!hdrs || vmb_arena_defer(req->arena, slist_free, hdrs)) {
+    result = VMB_ERR_NOMEM;
+    goto out;
+  }
+
+  curl_easy_setopt(h, CURLOPT_URL, url.data);
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, vcfg->vault_timeout_ms);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   vcfg->vault_timeout_ms < 2000 ? vcfg->vault_timeout_ms : 2000L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  if(body_text) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_text);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body_text));
+  }
+  else if(!strcmp(method, "GET") || !strcmp(method, "LIST") ||
+          !strcmp(method, "DELETE")) {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+  }
+  if(*vcfg->vault_cacert)
+    curl_easy_setopt(h, CURLOPT_CAINFO, vcfg->vault_cacert);
+  if(*vcfg->vault_capath)
+    curl_easy_setopt(h, CURLOPT_CAPATH, vcfg->vault_capath);
+  if(*vcfg->vault_client_cert)
+    curl_easy_setopt(h, CURLOPT_SSLCERT, vcfg->vault_client_cert);
+  if(*vcfg->vault_client_key)
+    curl_easy_setopt(h, CURLOPT_SSLKEY, vcfg->vault_client_key);
+  if(vcfg->vault_skip_verify) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+
+  cc = curl_easy_perform(h);
+  /* The request body may hold secrets (plaintext, KV data). */
+  if(body_text)
+    OPENSSL_cleanse((void *)body_text, strlen(body_text));
+  if(cc != CURLE_OK) {
+    json_object *f = json_object_new_object();
+    json_object_object_add(f, "request_id", json_object_new_string(req->request_id));
+    json_object_object_add(f, "operation", json_object_new_string(op));
+    json_object_object_add(f, "curl_error", json_object_new_string(curl_easy_strerror(cc)));
+    vmb_log(VMB_LOG_SERVER, VMB_LOG_WARN, "vault", "vault call failed", f);
+    json_object_put(f);
+    result = cc == CURLE_WRITE_ERROR ? VMB_ERR_VAULT_ERROR : VMB_ERR_VAULT_UNAVAILABLE;
+    goto out;
+  }
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  reply->status = status;
+  if(resp.len) {
+    reply->body = vmb_json_parse(resp.data, resp.len, 64);
+    if(reply->body)
+      vmb_arena_defer(req->arena, json_put, reply->body);
+  }
+  if(reply->body) {
+    json_object *errs, *first;
+    if(json_object_object_get_ex(reply->body, "errors", &errs) &&
+       json_object_is_type(errs, json_type_array) &&
+       (first = json_object_array_get_idx(errs, 0)) &&
+       json_object_is_type(first, json_type_string))
+      reply->message = vmb_arena_strdup(req->arena, json_object_get_string(first));
+  }
+  if(status >= 200 && status < 300)
+    result = VMB_ERR_OK;
+  else if(status == 400)
+    result = VMB_ERR_BAD_REQUEST;
+  else if(status == 403)
+    result = VMB_ERR_VAULT_DENIED;
+  else if(status == 404)
+    result = VMB_ERR_NOT_FOUND;
+  else if(status == 503)
+    result = VMB_ERR_VAULT_UNAVAILABLE;
+  else
+    result = VMB_ERR_VAULT_ERROR;
+out:
+  vmb_metrics_vault(op, (int)status, vmb_monotonic_us() - started);
+  OPENSSL_cleanse(own_token, sizeof(own_token));
+  vmb_buf_free(&url);
+  vmb_buf_free(&resp);
+  return result;
+}

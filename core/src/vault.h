@@ -1,0 +1,46 @@
+/*
+** vault.h - the Vault HTTP client (SPEC section 3).
+**
+** One libcurl easy handle per worker thread, reused across requests so
+** the connection to Vault stays alive. Every call has connect and total
+** timeouts (VAULT_TIMEOUT_MS) and a cap on the reply size. Vault's
+** answers are translated into vmb_err here, once.
+*/
+#ifndef VMB_VAULT_H
+#define VMB_VAULT_H
+
+#include <json-c/json.h>
+
+#include "vmb/config.h"
+#include "vmb/error.h"
+#include "vmb/request.h"
+
+#define VMB_VAULT_REPLY_MAX (4u * 1024u * 1024u)
+
+struct vmb_vault_reply {
+  long status;                /* HTTP status, 0 when Vault was not reached */
+  json_object *body;          /* NEW-but-arena-owned: released at reset */
+  const char *message;        /* Vault's first error string (arena), or NULL */
+};
+
+int vmb_vault_init(const struct vmb_config *cfg, char *err, size_t errlen);
+void vmb_vault_cleanup(void);
+
+/*
+** Call Vault: method ("GET", "POST", "LIST", ...), path below /v1/ (no
+** leading slash), optional JSON body (BORROWED), token (NULL = the
+** bridge's own). Fills *reply and returns the translated outcome: OK for
+** 2xx; VAULT_DENIED (403), NOT_FOUND (404), BAD_REQUEST (400, message
+** set), VAULT_UNAVAILABLE (unreachable, timeout, 503/sealed),
+** VAULT_ERROR (anything else). op names the call for metrics.
+*/
+enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
+                            const char *method, const char *path,
+                            json_object *body, const char *token,
+                            struct vmb_vault_reply *reply);
+
+/* The bridge's current Vault token into out (NUL-terminated). 0 or -1
+   when none is available. Thread-safe. */
+int vmb_vault_token(char *out, size_t outlen);
+
+#endif

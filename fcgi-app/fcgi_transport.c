@@ -1,0 +1,245 @@
+/*
+** fcgi_transport.c - FastCGI <-> core translation.
+**
+** What the web servers really send (docs/webservers.md): route on
+** SCRIPT_NAME + PATH_INFO (the split differs, the concatenation does
+** not); CONTENT_LENGTH is only a hint (Caddy: -1, nginx: ""), so the body
+** is read from the stdin stream to its end, up to MAX_BODY_BYTES; client
+** headers arrive as HTTP_* params and are the only source of headers,
+** while TLS facts come only from the server's own params.
+*/
+#include "fcgi_transport.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "vmb/arena.h"
+#include "vmb/core.h"
+#include "vmb/log.h"
+
+#define MAX_PARAMS 256
+/* After the cap we keep reading (and discarding) this much at most, so
+   the web server sees its body consumed and relays our 413. */
+#define DRAIN_MAX (64u * 1024u * 1024u)
+
+static const char *status_text(int status)
+{
+  switch(status) {
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 406: return "Not Acceptable";
+  case 409: return "Conflict";
+  case 413: return "Payload Too Large";
+  case 415: return "Unsupported Media Type";
+  case 429: return "Too Many Requests";
+  case 500: return "Internal Server Error";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  default: return "Status";
+  }
+}
+
+/* "HTTP_X_API_KEY" -> "x-api-key" in the arena. */
+static char *header_name(struct vmb_arena *a, const char *param, size_t n)
+{
+  char *out = vmb_arena_strndup(a, param, n);
+  size_t i;
+  if(!out)
+    return NULL;
+  for(i = 0; i < n; i++) {
+    char c = out[i];
+    if(c == '_')
+      out[i] = '-';
+    else if(c >= 'A' && c <= 'Z')
+      out[i] = (char)(c - 'A' + 'a');
+  }
+  return out;
+}
+
+static int fill_request(FCGX_Request *r, struct vmb_request *req)
+{
+  struct vmb_arena *a = req->arena;
+  struct vmb_header *hdrs = vmb_arena_alloc(a, sizeof(*hdrs) * MAX_PARAMS);
+  const char *script = FCGX_GetParam("SCRIPT_NAME", r->envp);
+  const char *pinfo = FCGX_GetParam("PATH_INFO", r->envp);
+  const char *https = FCGX_GetParam("HTTPS", r->envp);
+  char **e;
+  size_t n = 0;
+
+  if(!hdrs)
+    return -1;
+  for(e = r->envp; e && *e && n < MAX_PARAMS; e++) {
+    const char *eq = strchr(*e, '=');
+    if(!eq)
+      continue;
+    if(!strncmp(*e, "HTTP_", 5)) {
+      /* lighttpd may pass a header twice; the first one wins, as
+         FCGX_GetParam would pick it. */
+      hdrs[n].name = header_name(a, *e + 5, (size_t)(eq - *e - 5));
+      hdrs[n].value = eq + 1;
+      if(hdrs[n].name)
+        n++;
+    }
+    else if(!strncmp(*e, "CONTENT_TYPE=", 13) || !strncmp(*e, "CONTENT_LENGTH=", 15)) {
+      hdrs[n].name = header_name(a, *e, (size_t)(eq - *e));
+      hdrs[n].value = eq + 1;
+      if(hdrs[n].name)
+        n++;
+    }
+  }
+  req->headers = hdrs;
+  req->n_headers = n;
+  req->method = FCGX_GetParam("REQUEST_METHOD", r->envp);
+  if(!req->method)
+    req->method = "GET";
+  req->query = FCGX_GetParam("QUERY_STRING", r->envp);
+  if(!req->query)
+    req->query = "";
+  req->client_addr = FCGX_GetParam("REMOTE_ADDR", r->envp);
+  if(script || pinfo) {
+    req->path = vmb_arena_printf(a, "%s%s", script ? script : "", pinfo ? pinfo : "");
+  }
+  else {
+    const char *uri = FCGX_GetParam("REQUEST_URI", r->envp);
+    req->path = uri ? vmb_arena_strndup(a, uri, strcspn(uri, "?")) : "/";
+  }
+  if(!req->path)
+    return -1;
+  if(!req->path[0])
+    req->path = "/";
+  req->tls.https = https && (!strcmp(https, "on") || !strcmp(https, "ON") ||
+                             !strcmp(https, "1"));
+  req->tls.client_s_dn = FCGX_GetParam("SSL_CLIENT_S_DN", r->envp);
+  req->tls.client_verify = FCGX_GetParam("SSL_CLIENT_VERIFY", r->envp);
+  return 0;
+}
+
+/* Read stdin to its end. The body is kept up to the cap; beyond it the
+   rest is drained without being stored. */
+static int read_body(FCGX_Request *r, struct vmb_request *req, size_t cap)
+{
+  struct vmb_buf body;
+  char chunk[16384];
+  size_t drained = 0;
+  int got;
+  vmb_buf_init(&body, cap);
+  while((got = FCGX_GetStr(chunk, sizeof(chunk), r->in)) > 0) {
+    if(req->body_too_large) {
+      drained += (size_t)got;
+      if(drained > DRAIN_MAX)
+        break;
+      continue;
+    }
+    if(vmb_buf_append(&body, chunk, (size_t)got)) {
+      req->body_too_large = true;
+      vmb_buf_free(&body);
+      drained = (size_t)got;
+    }
+  }
+  if(req->body_too_large) {
+    req->body = "";
+    req->body_len = 0;
+    return 0;
+  }
+  req->body = vmb_arena_strndup(req->arena, body.data ? body.data : "", body.len);
+  req->body_len = body.len;
+  /* The copy in the arena holds the same bytes: wipe it at reset too. */
+  if(req->body && body.len)
+    vmb_arena_wipe_later(req->arena, (void *)req->body, body.len);
+  vmb_buf_free(&body);
+  return req->body ? 0 : -1;
+}
+
+static int put(FCGX_Stream *out, const char *s, size_t n)
+{
+  return n == 0 || FCGX_PutStr(s, (int)n, out) == (int)n ? 0 : -1;
+}
+
+static int write_head(FCGX_Stream *out, int status, const struct vmb_header *h,
+                      size_t nh)
+{
+  char line[64];
+  size_t i;
+  int n = snprintf(line, sizeof(line), "Status: %d %s\r\n", status, status_text(status));
+  if(put(out, line, (size_t)n))
+    return -1;
+  for(i = 0; i < nh; i++) {
+    /* A header value never carries CR/LF: the core builds them all, but
+       refuse to emit one anyway rather than split the response. */
+    if(strpbrk(h[i].value, "\r\n") || strpbrk(h[i].name, "\r\n:"))
+      continue;
+    if(put(out, h[i].name, strlen(h[i].name)) || put(out, ": ", 2) ||
+       put(out, h[i].value, strlen(h[i].value)) || put(out, "\r\n", 2))
+      return -1;
+  }
+  return put(out, "\r\n", 2);
+}
+
+/* ---- streaming (SSE) ------------------------------------------------ */
+
+static int stream_begin(void *ctx, int status, const struct vmb_header *h,
+                        size_t nh)
+{
+  FCGX_Request *r = ctx;
+  if(write_head(r->out, status, h, nh) || FCGX_FFlush(r->out))
+    return -1;
+  return 0;
+}
+
+static int stream_write(void *ctx, const char *data, size_t len)
+{
+  FCGX_Request *r = ctx;
+  if(put(r->out, data, len) || FCGX_FFlush(r->out))
+    return -1;
+  return 0;
+}
+
+static void log_client_gone(const struct vmb_request *req)
+{
+  json_object *f = json_object_new_object();
+  json_object_object_add(f, "request_id", json_object_new_string(req->request_id));
+  vmb_log(VMB_LOG_SERVER, VMB_LOG_INFO, "fcgi", "client went away mid-response", f);
+  json_object_put(f);
+}
+
+void vmb_fcgi_serve(FCGX_Request *r, struct vmb_worker *w)
+{
+  struct vmb_request req;
+  struct vmb_response resp;
+  struct vmb_stream stream = {r, stream_begin, stream_write};
+
+  memset(&req, 0, sizeof(req));
+  req.arena = vmb_worker_arena(w);
+  req.worker = w;
+  req.stream = &stream;
+  vmb_response_init(&resp, 8u * 1024u * 1024u);
+  if(fill_request(r, &req) || read_body(r, &req, vmb_core_max_body())) {
+    static const char oom[] = "Status: 500 Internal Server Error\r\n"
+      "Content-Type: application/json\r\n\r\n"
+      "{\"error\":{\"code\":\"internal_error\",\"message\":\"internal error\"}}";
+    put(r->out, oom, sizeof(oom) - 1);
+    goto out;
+  }
+  vmb_core_handle(&req, &resp);
+  if(!resp.streamed) {
+    char clen[32];
+    snprintf(clen, sizeof(clen), "%zu", resp.body.len);
+    vmb_response_header(&resp, "Content-Length", clen);
+    if(write_head(r->out, resp.status, resp.headers, resp.n_headers) ||
+       put(r->out, resp.body.data ? resp.body.data : "", resp.body.len))
+      log_client_gone(&req);
+  }
+out:
+  vmb_response_free(&resp);
+  vmb_worker_reset(w);
+}

@@ -1,0 +1,233 @@
+/*
+** main.c - vault-mcp-fcgi: the threaded FastCGI responder.
+**
+** N threads each loop on FCGX_Accept_r over one listening socket: the one
+** the web server hands over as fd 0 (mod_fcgid, spawn-fcgi) or the one
+** --listen opens. Shutdown: SIGTERM/SIGINT are blocked in every thread
+** and taken by the main thread with sigwait(). It then tells libfcgi a
+** shutdown is pending and pokes the workers with SIGUSR2 (a handler
+** without SA_RESTART) until each has left accept(); in-flight requests
+** finish first. The listening socket itself is left alone because in a
+** spawn-fcgi pool it is shared with sibling processes.
+**
+** Debian's libfcgi installs its own SIGTERM/SIGUSR1 handlers in
+** FCGX_Init() when they are still SIG_DFL; ours are installed before.
+*/
+#include <errno.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "fcgi_transport.h"
+#include "vmb/config.h"
+#include "vmb/core.h"
+#include "vmb/log.h"
+
+static atomic_bool stopping;
+/* One flag per thread, set when it has returned, so main can tell who
+   still needs a poke. */
+static atomic_bool *thread_done;
+static int listen_fd;
+
+static void on_wakeup(int sig) { (void)sig; /* only interrupts accept() */ }
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+    "Usage: vault-mcp-fcgi [--listen ADDR] [--threads N] [options]\n"
+    "\n"
+    "The Vault MCP Bridge FastCGI responder. Without --listen it serves the\n"
+    "FastCGI socket handed over on fd 0 (mod_fcgid, spawn-fcgi).\n"
+    "\n"
+    "  --help               this text\n"
+    "  --version            print the version\n"
+    "  --check-config       print the effective configuration (secrets\n"
+    "                       redacted) with the source of each value, and exit\n"
+    "\n"
+    "Every setting can be given as a flag, an environment variable or in the\n"
+    "config file (APP_CONFIG_FILE or ./config.{json,yaml,toml}):\n");
+  vmb_config_print_flags(f);
+}
+
+static void *serve_thread(void *arg)
+{
+  FCGX_Request r;
+  struct vmb_worker *w = vmb_worker_create();
+  if(!w || FCGX_InitRequest(&r, listen_fd, 0) != 0) {
+    vmb_log_server(VMB_LOG_ERROR, "fcgi", "cannot start a serving thread");
+    vmb_worker_destroy(w);
+    atomic_store(&thread_done[(long)(intptr_t)arg], true);
+    return NULL;
+  }
+  while(!atomic_load(&stopping)) {
+    if(FCGX_Accept_r(&r) < 0)
+      break;
+    vmb_fcgi_serve(&r, w);
+    FCGX_Finish_r(&r);
+  }
+  FCGX_Free(&r, 1);
+  vmb_worker_destroy(w);
+  atomic_store(&thread_done[(long)(intptr_t)arg], true);
+  return NULL;
+}
+
+static long cores(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? n : 2;
+}
+
+int main(int argc, char **argv)
+{
+  struct vmb_config cfg;
+  char err[512];
+  int i, check_only = 0, rc = 0;
+  long nthreads, started = 0;
+  pthread_t *threads;
+  sigset_t stopset;
+  struct sigaction sa;
+
+  for(i = 1; i < argc; i++) {
+    if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    }
+    if(!strcmp(argv[i], "--version")) {
+      printf("vault-mcp-fcgi %s\n", vmb_version());
+      return 0;
+    }
+    if(!strcmp(argv[i], "--check-config"))
+      check_only = 1;
+  }
+  if(vmb_config_load(&cfg, argc, argv, err, sizeof(err))) {
+    fprintf(stderr, "vault-mcp-fcgi: %s\n", err);
+    return 2;
+  }
+  /* Refuse unknown arguments: a typo must not fall back to a default. */
+  for(i = 1; i < argc; i++) {
+    const char *eq;
+    size_t n;
+    if(!strcmp(argv[i], "--check-config"))
+      continue;
+    eq = strchr(argv[i], '=');
+    n = eq ? (size_t)(eq - argv[i]) : strlen(argv[i]);
+    if(!strncmp(argv[i], "--", 2) && vmb_config_is_flag(argv[i] + 2, n - 2)) {
+      if(!eq)
+        i++;   /* its value */
+      continue;
+    }
+    fprintf(stderr, "vault-mcp-fcgi: unknown argument \"%.64s\" (see --help)\n", argv[i]);
+    vmb_config_free(&cfg);
+    return 2;
+  }
+  if(check_only) {
+    char *dump = vmb_config_dump(&cfg);
+    printf("%s\n", dump ? dump : "{}");
+    free(dump);
+    vmb_config_free(&cfg);
+    return 0;
+  }
+
+  /* Signals first, before FCGX_Init (see the header comment). */
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_wakeup;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGUSR2, &sa, NULL);   /* no SA_RESTART: accept() returns EINTR */
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, NULL);
+  sigemptyset(&stopset);
+  sigaddset(&stopset, SIGTERM);
+  sigaddset(&stopset, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stopset, NULL);
+
+  if(FCGX_Init() != 0) {
+    fprintf(stderr, "vault-mcp-fcgi: FCGX_Init failed\n");
+    vmb_config_free(&cfg);
+    return 1;
+  }
+  if(*cfg.listen) {
+    if(cfg.listen[0] == '/')
+      unlink(cfg.listen);   /* a stale socket from a previous run */
+    listen_fd = FCGX_OpenSocket(cfg.listen, 128);
+    if(listen_fd < 0) {
+      fprintf(stderr, "vault-mcp-fcgi: cannot listen on %s\n", cfg.listen);
+      vmb_config_free(&cfg);
+      return 1;
+    }
+    if(cfg.listen[0] == '/')
+      chmod(cfg.listen, 0660);
+  }
+  else {
+    struct stat st;
+    if(fstat(0, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+      fprintf(stderr, "vault-mcp-fcgi: no --listen given and fd 0 is not a "
+              "FastCGI socket (run under a web server or spawn-fcgi, or pass "
+              "--listen 127.0.0.1:9000)\n");
+      vmb_config_free(&cfg);
+      return 2;
+    }
+    listen_fd = 0;
+  }
+  if(vmb_core_init(&cfg, err, sizeof(err))) {
+    fprintf(stderr, "vault-mcp-fcgi: %s\n", err);
+    vmb_config_free(&cfg);
+    return 2;
+  }
+  nthreads = cfg.threads > 0 ? cfg.threads : cores();
+  threads = calloc((size_t)nthreads, sizeof(*threads));
+  thread_done = calloc((size_t)nthreads, sizeof(*thread_done));
+  if(!threads || !thread_done) {
+    vmb_core_shutdown();
+    vmb_config_free(&cfg);
+    return 1;
+  }
+  for(started = 0; started < nthreads; started++)
+    if(pthread_create(&threads[started], NULL, serve_thread,
+                      (void *)(intptr_t)started) != 0)
+      break;
+  {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "vault-mcp-fcgi %s serving with %ld threads",
+             vmb_version(), started);
+    vmb_log_server(VMB_LOG_INFO, "main", msg);
+  }
+  if(started == 0) {
+    rc = 1;
+  }
+  else {
+    int sig = 0;
+    while(sigwait(&stopset, &sig) != 0)
+      ;
+    vmb_log_server(VMB_LOG_INFO, "main", "stopping: finishing in-flight requests");
+  }
+  atomic_store(&stopping, true);
+  FCGX_ShutdownPending();
+  /* Poke every worker until it has left accept(): a poke that arrives
+     while a thread is busy is lost, so repeat until all have joined. */
+  for(i = 0; i < started; i++) {
+    while(!atomic_load(&thread_done[i])) {
+      struct timespec ts = {0, 50 * 1000 * 1000};
+      pthread_kill(threads[i], SIGUSR2);
+      nanosleep(&ts, NULL);
+    }
+    pthread_join(threads[i], NULL);
+  }
+  vmb_log_server(VMB_LOG_INFO, "main", "stopped");
+  free(threads);
+  free(thread_done);
+  vmb_core_shutdown();
+  vmb_config_free(&cfg);
+  return rc;
+}
