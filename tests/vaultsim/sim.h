@@ -1,0 +1,338 @@
+/*
+** vault-sim: private header shared by the simulator's modules.
+**
+** The simulator is a stand-in for HashiCorp Vault CE that follows
+** ../shared/vault-api/CONTRACT.md. It shares no code with the bridge.
+**
+** Threading: every module keeps its state in file-static variables that
+** are only touched while the global lock (sim_lock) is held. The HTTP
+** layer takes the lock once per request around the whole gate + handler,
+** so handlers never lock themselves.
+*/
+#ifndef VAULTSIM_SIM_H
+#define VAULTSIM_SIM_H
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define SIM_VERSION "1.17.2"
+#define SIM_DEFAULT_TTL 2764800 /* 768h, Vault's system default */
+#define SIM_MAX_TTL 2764800     /* 768h, Vault's system max */
+#define SIM_MAX_BODY (32u * 1024u * 1024u)
+
+/* Logical operations, as Vault's core names them (CONTRACT §1.1). */
+enum sim_op {
+  SIM_OP_READ,
+  SIM_OP_LIST,
+  SIM_OP_CREATE,
+  SIM_OP_UPDATE,
+  SIM_OP_DELETE,
+  SIM_OP_PATCH
+};
+
+/* Capability bits (CONTRACT §5.1). */
+enum {
+  CAP_CREATE = 1 << 0,
+  CAP_READ = 1 << 1,
+  CAP_UPDATE = 1 << 2,
+  CAP_PATCH = 1 << 3,
+  CAP_DELETE = 1 << 4,
+  CAP_LIST = 1 << 5,
+  CAP_SUDO = 1 << 6,
+  CAP_DENY = 1 << 7
+};
+
+/* ---- sim_util.c: strings, encodings, time, randomness ---------------- */
+
+/* Growable byte buffer; sbuf_* return 0 on success, -1 on OOM/overflow. */
+struct sbuf {
+  unsigned char *p;
+  size_t len;
+  size_t cap;
+};
+int sbuf_put(struct sbuf *b, const void *p, size_t n);
+int sbuf_u32(struct sbuf *b, uint32_t v);
+int sbuf_u64(struct sbuf *b, uint64_t v);
+int sbuf_str(struct sbuf *b, const void *p, size_t n); /* SSH "string" */
+int sbuf_mpint(struct sbuf *b, const unsigned char *p, size_t n);
+void sbuf_free(struct sbuf *b);
+
+/* List of owned C strings. */
+struct strlist {
+  char **v;
+  size_t n;
+};
+int strlist_add(struct strlist *l, const char *s);
+int strlist_has(const struct strlist *l, const char *s);
+void strlist_sort_uniq(struct strlist *l);
+void strlist_free(struct strlist *l);
+/* Splits on ',' and trims spaces; empty items are dropped. */
+int strlist_split(struct strlist *l, const char *s);
+char *strlist_join(const struct strlist *l, const char *sep); /* new */
+json_object *strlist_json(const struct strlist *l);            /* new */
+
+char *xstrdup(const char *s); /* aborts on OOM: the sim is a test tool */
+char *xstrndup(const char *s, size_t n);
+void *xcalloc(size_t n, size_t sz);
+char *xasprintf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+int str_has_prefix(const char *s, const char *prefix);
+int str_has_suffix(const char *s, const char *suffix);
+
+/* Go encoding/base64 StdEncoding semantics (CONTRACT §7.12).
+** Returns 0, or -1 with *bad set to the offset Go would report.
+** *out is malloc'd (caller frees) and NUL-terminated for convenience. */
+int b64_std_decode(const char *in, size_t inlen, unsigned char **out,
+                   size_t *outlen, size_t *bad);
+int b64_rawurl_decode(const char *in, size_t inlen, unsigned char **out,
+                      size_t *outlen);
+char *b64_std_encode(const unsigned char *p, size_t n);    /* new */
+char *b64_rawurl_encode(const unsigned char *p, size_t n); /* new */
+char *hex_encode(const unsigned char *p, size_t n);        /* new */
+
+void rand_bytes(unsigned char *p, size_t n);
+void rand_base62(char *out, size_t n); /* writes n chars + NUL */
+void make_uuid(char out[37]);
+
+/* Wall clock. */
+struct timespec now_ts(void);
+int64_t ts_sec(struct timespec t);
+int ts_zero(struct timespec t);
+int ts_before(struct timespec a, struct timespec b);
+struct timespec ts_add(struct timespec t, int64_t secs);
+/* RFC 3339 with Go's trimmed nanoseconds, UTC ("Z"). */
+void fmt_rfc3339(struct timespec t, char out[40]);
+/* Go time.Duration.String() for whole seconds ("0s", "1h2m3s"). */
+void fmt_go_duration(int64_t secs, char out[40]);
+/* parseutil.ParseDurationSecond: ints are seconds, strings may be
+** "300", "1h30m", "10s", "2d". Returns 0 or -1. */
+int parse_duration_str(const char *s, int64_t *secs);
+int parse_duration_json(json_object *v, int64_t *secs);
+/* strconv.ParseBool. Returns 0/1 or -1. */
+int parse_go_bool(const char *s);
+/* strtoll with full validation; returns 0 or -1. */
+int parse_int64(const char *s, int64_t *out);
+
+/* ---- sim_store.c: string-keyed hash map --------------------------- */
+struct smap;
+typedef void (*smap_free_fn)(void *);
+struct smap *smap_new(smap_free_fn free_val);
+void smap_free(struct smap *m);
+void *smap_get(const struct smap *m, const char *key);
+/* Inserts or replaces (the old value is freed). Key is copied. */
+void smap_put(struct smap *m, const char *key, void *val);
+/* Removes and frees; returns 1 if the key was present. */
+int smap_del(struct smap *m, const char *key);
+/* Removes without freeing the value, which is returned. */
+void *smap_take(struct smap *m, const char *key);
+size_t smap_count(const struct smap *m);
+/* Sorted snapshot of the keys (borrowed pointers, valid until the
+** map changes). The array is malloc'd; caller frees it. */
+const char **smap_keys(const struct smap *m, size_t *n);
+
+/* ---- sim_http.c: request and response model ------------------------- */
+struct sim_token;
+
+struct sim_req {
+  enum sim_op op;
+  char *path;          /* logical path after /v1/, owned */
+  json_object *data;   /* request fields, owned, never NULL */
+  const char *ctype;   /* Content-Type header or NULL */
+  struct sim_token *token; /* borrowed, NULL on unauthenticated paths */
+  int is_root;
+  const char *mount_path; /* mount the request was routed to */
+  struct timespec now;
+  const char *const *known; /* fields the handler understands */
+  int known_all;            /* handler accepts arbitrary fields */
+};
+
+struct sim_resp {
+  int status;
+  int kind; /* RESP_* */
+  json_object *body;     /* RESP_RAW / RESP_ERROR: the whole body */
+  json_object *data;     /* RESP_ENVELOPE */
+  json_object *auth;     /* RESP_ENVELOPE */
+  json_object *warnings; /* array or NULL */
+  json_object *top;      /* extra top-level keys (legacy sys paths) */
+  char *lease_id;
+  int renewable;
+  int64_t lease_duration;
+  const char *mount_type;
+  char *text; /* RESP_TEXT body */
+};
+
+enum { RESP_NONE, RESP_EMPTY, RESP_RAW, RESP_ERROR, RESP_ENVELOPE,
+       RESP_TEXT };
+
+void resp_init(struct sim_resp *r);
+void resp_clear(struct sim_resp *r);
+void resp_err(struct sim_resp *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void resp_err_empty(struct sim_resp *r, int status);
+/* Go multierror text: "1 error occurred:\n\t* msg\n\n". */
+void resp_multierr(struct sim_resp *r, int status, const char *msg);
+void resp_unsupported_path(struct sim_resp *r);
+void resp_unsupported_op(struct sim_resp *r);
+/* Envelope with data (stolen, may be NULL). */
+void resp_data(struct sim_resp *r, int status, json_object *data);
+void resp_nocontent(struct sim_resp *r);
+void resp_raw(struct sim_resp *r, int status, json_object *body);
+void resp_warn(struct sim_resp *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Serialises the response; *body is malloc'd (NULL for no body). */
+void resp_render(struct sim_resp *r, const char *request_id, char **body,
+                 size_t *len);
+
+/* Field access on req->data. All return borrowed pointers. */
+json_object *req_get(const struct sim_req *q, const char *name);
+int req_has(const struct sim_req *q, const char *name);
+/* The getters return 0 when absent (out = def), 1 when set, -1 when the
+** value does not convert (the response is already filled with 400). */
+int req_str(const struct sim_req *q, const char *name, const char **out);
+int req_bool(const struct sim_req *q, struct sim_resp *r, const char *name,
+             int def, int *out);
+int req_int(const struct sim_req *q, struct sim_resp *r, const char *name,
+            int64_t def, int64_t *out);
+int req_duration(const struct sim_req *q, struct sim_resp *r,
+                 const char *name, int64_t def, int64_t *out);
+int req_strlist(const struct sim_req *q, struct sim_resp *r,
+                const char *name, struct strlist *out);
+/* A JSON value as a Go-ish string (numbers and bools converted). */
+const char *json_as_str(json_object *v);
+/* Adds "Endpoint ignored these unrecognized parameters" when due. */
+void req_check_unknown(const struct sim_req *q, struct sim_resp *r);
+
+/* ---- mounts and backends (sim_sys.c) --------------------------------- */
+struct sim_mount;
+
+/* One secrets engine or auth method implementation (CONVENTIONS P3). */
+struct sim_backend {
+  const char *type;
+  /* Allocates the per-mount state; NULL on failure. */
+  void *(*create)(struct sim_mount *m);
+  void (*destroy)(void *state);
+  /* Existence check for POST/PUT: 1 exists, 0 absent, -1 no check. */
+  int (*exists)(struct sim_mount *m, const char *rest, struct sim_req *q);
+  void (*handle)(struct sim_mount *m, const char *rest, struct sim_req *q,
+                 struct sim_resp *r);
+};
+
+struct sim_mount {
+  char *path; /* "secret/", "auth/approle/" */
+  char *type;
+  char *description;
+  char accessor[64];
+  char uuid[37];
+  int kv_version;
+  int64_t default_ttl; /* 0 = system */
+  int64_t max_ttl;
+  int builtin;
+  json_object *options; /* owned, may be NULL */
+  const struct sim_backend *be;
+  void *state;
+};
+
+extern const struct sim_backend sim_backend_kv;
+extern const struct sim_backend sim_backend_transit;
+extern const struct sim_backend sim_backend_database;
+extern const struct sim_backend sim_backend_ssh;
+extern const struct sim_backend sim_backend_approle;
+extern const struct sim_backend sim_backend_token;
+extern const struct sim_backend sim_backend_system;
+extern const struct sim_backend sim_backend_stub;
+
+void sim_sys_init(void);
+int sim_sys_sealed(void);
+void sim_sys_set_unseal_key(const char *b64);
+/* Longest-prefix mount lookup; *rest points into path. */
+struct sim_mount *sim_mount_find(const char *path, const char **rest);
+int64_t sim_mount_default_ttl(const struct sim_mount *m);
+int64_t sim_mount_max_ttl(const struct sim_mount *m);
+/* The unauthenticated sys endpoints handled before the gate. */
+int sim_sys_pre_gate(const char *method, const char *path,
+                     struct sim_req *q, struct sim_resp *r,
+                     const char *query_get(const char *name, void *ud),
+                     void *ud);
+
+/* ---- sim_acl.c ---------------------------------------------------- */
+void sim_acl_init(void);
+/* Capabilities a policy set grants on path (CONTRACT §5.2). */
+unsigned sim_acl_caps(const struct strlist *policies, const char *path,
+                      int is_list);
+int sim_acl_policy_exists(const char *name);
+/* Returns 1 if op is allowed on path for the token's policies. */
+int sim_acl_allows(const struct strlist *policies, const char *path,
+                   enum sim_op op);
+int sim_acl_needs_sudo(const char *path);
+void sim_acl_handle(const char *rest, int legacy, struct sim_req *q,
+                    struct sim_resp *r);
+
+/* ---- sim_token.c --------------------------------------------------- */
+struct sim_token {
+  char *id;
+  char accessor[32];
+  char *parent; /* NULL for orphans */
+  struct strlist policies;
+  json_object *meta; /* owned object or NULL */
+  char *display_name;
+  char *path;
+  char entity_id[37];
+  struct timespec issue;
+  struct timespec expire; /* zero = never */
+  struct timespec last_renewal;
+  int64_t creation_ttl;
+  int64_t explicit_max_ttl;
+  int64_t period;
+  int64_t num_uses; /* 0 unlimited, -1 = spent, revoke after request */
+  int renewable;
+  int orphan;
+  int is_root;
+  char *role_name; /* approle role for renewal checks, or NULL */
+};
+
+void sim_token_init(const char *root_id);
+/* Looks up a live token (expired ones and their subtrees are revoked
+** on the way). Borrowed pointer. */
+struct sim_token *sim_token_lookup(const char *id, struct timespec now);
+void sim_token_revoke_tree(const char *id);
+/* Creates an orphan token for an auth method login; fills r->auth. */
+struct sim_token *sim_token_issue_login(struct sim_req *q,
+                                        struct sim_resp *r,
+                                        const struct strlist *policies,
+                                        int no_default, int64_t ttl,
+                                        int64_t max_ttl, int64_t num_uses,
+                                        int64_t period,
+                                        const char *display_name,
+                                        json_object *meta,
+                                        const char *path,
+                                        const char *role_name);
+json_object *sim_token_auth_json(const struct sim_token *t,
+                                 int64_t lease_duration);
+int64_t sim_token_ttl_left(const struct sim_token *t, struct timespec now);
+
+/* ---- sim_lease.c --------------------------------------------------- */
+struct sim_lease;
+/* Registers a lease for a secret; fills r->lease_* fields. */
+void sim_lease_issue(struct sim_req *q, struct sim_resp *r,
+                     const char *path, int64_t ttl, int64_t max_ttl,
+                     int renewable, void (*on_revoke)(const char *id,
+                                                      void *ud),
+                     void *ud);
+void sim_lease_revoke_by_token(const char *token_id);
+void sim_lease_revoke(const char *id);
+void sim_lease_handle(const char *rest, struct sim_req *q,
+                      struct sim_resp *r);
+
+/* ---- sim_transit.c ------------------------------------------------- */
+/* sys/tools/random and sys/tools/hash share transit's code. */
+void sim_tools_random(const char *urlrest, struct sim_req *q,
+                      struct sim_resp *r);
+void sim_tools_hash(const char *urlalg, struct sim_req *q,
+                    struct sim_resp *r);
+
+#endif

@@ -1,0 +1,310 @@
+/*
+** vault-sim expiration manager for secret leases (CONTRACT §8.2-§8.4):
+** issue, renew, revoke, lookup, revocation with the owning token.
+*/
+#include "sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sim_lease {
+  char *id;
+  char *path; /* the request path that created it */
+  char *token_id;
+  struct timespec issue;
+  struct timespec expire;
+  struct timespec last_renewal;
+  int64_t default_ttl;
+  int64_t max_ttl;
+  int renewable;
+  void (*on_revoke)(const char *id, void *ud);
+  void *ud;
+};
+
+static struct smap *g_leases;
+static time_t g_last_sweep;
+
+static void lease_free(void *p)
+{
+  struct sim_lease *l = p;
+  if (!l)
+    return;
+  free(l->id);
+  free(l->path);
+  free(l->token_id);
+  free(l);
+}
+
+static struct smap *leases(void)
+{
+  if (!g_leases)
+    g_leases = smap_new(lease_free);
+  return g_leases;
+}
+
+void sim_lease_issue(struct sim_req *q, struct sim_resp *r, const char *path,
+                     int64_t ttl, int64_t max_ttl, int renewable,
+                     void (*on_revoke)(const char *id, void *ud), void *ud)
+{
+  struct sim_lease *l = xcalloc(1, sizeof *l);
+  char rnd[25];
+  rand_base62(rnd, 24);
+  l->id = xasprintf("%s/%s", path, rnd);
+  l->path = xstrdup(path);
+  l->token_id = q->token ? xstrdup(q->token->id) : NULL;
+  l->issue = q->now;
+  l->expire = ts_add(q->now, ttl);
+  l->default_ttl = ttl;
+  l->max_ttl = max_ttl;
+  l->renewable = renewable;
+  l->on_revoke = on_revoke;
+  l->ud = ud;
+  smap_put(leases(), l->id, l);
+  free(r->lease_id);
+  r->lease_id = xstrdup(l->id);
+  r->renewable = renewable;
+  r->lease_duration = ttl;
+}
+
+void sim_lease_revoke(const char *id)
+{
+  struct sim_lease *l = smap_take(leases(), id);
+  if (!l)
+    return;
+  if (l->on_revoke)
+    l->on_revoke(l->id, l->ud);
+  lease_free(l);
+}
+
+static void revoke_matching(const char *token_id, const char *prefix,
+                            struct timespec *expired_before)
+{
+  size_t n = 0;
+  const char **keys = smap_keys(leases(), &n);
+  struct strlist dead = {0};
+  for (size_t i = 0; i < n; i++) {
+    struct sim_lease *l = smap_get(leases(), keys[i]);
+    if ((token_id && l->token_id && strcmp(l->token_id, token_id) == 0) ||
+        (prefix && str_has_prefix(l->id, prefix)) ||
+        (expired_before && !ts_before(*expired_before, l->expire)))
+      strlist_add(&dead, l->id);
+  }
+  free(keys);
+  for (size_t i = 0; i < dead.n; i++)
+    sim_lease_revoke(dead.v[i]);
+  strlist_free(&dead);
+}
+
+void sim_lease_revoke_by_token(const char *token_id)
+{
+  revoke_matching(token_id, NULL, NULL);
+}
+
+static void sweep(struct timespec now)
+{
+  if (now.tv_sec == g_last_sweep)
+    return;
+  g_last_sweep = now.tv_sec;
+  revoke_matching(NULL, NULL, &now);
+}
+
+static const char *lease_id_arg(struct sim_req *q, const char *urlpart)
+{
+  const char *id = "";
+  if (req_str(q, "lease_id", &id) > 0 && *id)
+    return id;
+  if (req_str(q, "url_lease_id", &id) > 0 && *id)
+    return id;
+  return urlpart && *urlpart ? urlpart : NULL;
+}
+
+static void renew(const char *urlid, struct sim_req *q, struct sim_resp *r)
+{
+  static const char *const known[] = {"lease_id", "increment",
+                                      "url_lease_id", NULL};
+  q->known = known;
+  const char *id = lease_id_arg(q, urlid);
+  int64_t inc = 0;
+  if (req_duration(q, r, "increment", 0, &inc) < 0)
+    return;
+  if (!id) {
+    resp_err(r, 400, "lease_id must be specified");
+    return;
+  }
+  if (str_has_prefix(id, "auth/")) {
+    resp_err(r, 400, "tokens cannot be renewed through this endpoint");
+    return;
+  }
+  struct sim_lease *l = smap_get(leases(), id);
+  if (!l) {
+    resp_err(r, 400, "lease not found");
+    return;
+  }
+  if (!ts_before(q->now, l->expire)) {
+    sim_lease_revoke(l->id);
+    resp_err(r, 400, "lease expired");
+    return;
+  }
+  if (!l->renewable) {
+    resp_err(r, 400, "lease is not renewable");
+    return;
+  }
+  int64_t ttl = inc > 0 ? inc : l->default_ttl;
+  int64_t maxttl = l->max_ttl > 0 ? l->max_ttl : SIM_MAX_TTL;
+  struct timespec limit = ts_add(l->issue, maxttl);
+  int64_t left = (int64_t)(limit.tv_sec - q->now.tv_sec);
+  if (left <= 0) {
+    resp_err(r, 400, "past the max TTL, cannot renew");
+    return;
+  }
+  if (ttl > left) {
+    char a[40], b[40];
+    fmt_go_duration(ttl, a);
+    fmt_go_duration(maxttl, b);
+    resp_warn(r,
+              "TTL of \"%s\" exceeded the effective max_ttl of \"%s\"; TTL "
+              "value is capped accordingly",
+              a, b);
+    ttl = left;
+  }
+  l->expire = ts_add(q->now, ttl);
+  l->last_renewal = q->now;
+  json_object *w = r->warnings;
+  r->warnings = NULL;
+  resp_data(r, 200, NULL);
+  r->warnings = w;
+  r->lease_id = xstrdup(l->id);
+  r->renewable = 1;
+  r->lease_duration = ttl;
+}
+
+static void revoke(const char *urlid, struct sim_req *q, struct sim_resp *r)
+{
+  static const char *const known[] = {"lease_id", "sync", "url_lease_id",
+                                      NULL};
+  q->known = known;
+  const char *id = lease_id_arg(q, urlid);
+  int sync = 1;
+  if (req_bool(q, r, "sync", 1, &sync) < 0)
+    return;
+  if (!id) {
+    resp_err(r, 400, "lease_id must be specified");
+    return;
+  }
+  char *idc = xstrdup(id);
+  sim_lease_revoke(idc);
+  free(idc);
+  if (sync) {
+    resp_nocontent(r);
+  } else {
+    resp_clear(r);
+    r->status = 202;
+    r->kind = RESP_EMPTY;
+  }
+}
+
+static void lookup(struct sim_req *q, struct sim_resp *r)
+{
+  static const char *const known[] = {"lease_id", NULL};
+  q->known = known;
+  const char *id = lease_id_arg(q, NULL);
+  if (!id) {
+    resp_err(r, 400, "lease_id must be specified");
+    return;
+  }
+  struct sim_lease *l = smap_get(leases(), id);
+  if (!l) {
+    resp_err(r, 400, "invalid lease");
+    return;
+  }
+  char buf[40];
+  json_object *d = json_object_new_object();
+  json_object_object_add(d, "id", json_object_new_string(l->id));
+  fmt_rfc3339(l->issue, buf);
+  json_object_object_add(d, "issue_time", json_object_new_string(buf));
+  fmt_rfc3339(l->expire, buf);
+  json_object_object_add(d, "expire_time", json_object_new_string(buf));
+  if (ts_zero(l->last_renewal)) {
+    json_object_object_add(d, "last_renewal", NULL);
+  } else {
+    fmt_rfc3339(l->last_renewal, buf);
+    json_object_object_add(d, "last_renewal", json_object_new_string(buf));
+  }
+  json_object_object_add(d, "path", json_object_new_string(l->path));
+  json_object_object_add(d, "renewable", json_object_new_boolean(l->renewable));
+  int64_t ttl = (int64_t)(l->expire.tv_sec - q->now.tv_sec);
+  json_object_object_add(d, "ttl", json_object_new_int64(ttl < 0 ? 0 : ttl));
+  resp_data(r, 200, d);
+}
+
+static void list_prefix(const char *prefix, struct sim_resp *r)
+{
+  size_t n = 0;
+  const char **keys = smap_keys(leases(), &n);
+  struct strlist out = {0};
+  size_t pl = strlen(prefix);
+  for (size_t i = 0; i < n; i++) {
+    if (!str_has_prefix(keys[i], prefix))
+      continue;
+    const char *tail = keys[i] + pl;
+    const char *slash = strchr(tail, '/');
+    char *item = slash ? xstrndup(tail, (size_t)(slash - tail + 1))
+                       : xstrdup(tail);
+    strlist_add(&out, item);
+    free(item);
+  }
+  free(keys);
+  strlist_sort_uniq(&out);
+  if (!out.n) {
+    resp_err_empty(r, 404);
+  } else {
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "keys", strlist_json(&out));
+    resp_data(r, 200, d);
+  }
+  strlist_free(&out);
+}
+
+void sim_lease_handle(const char *rest, struct sim_req *q, struct sim_resp *r)
+{
+  sweep(q->now);
+  int write = q->op == SIM_OP_UPDATE || q->op == SIM_OP_CREATE;
+  if (strcmp(rest, "renew") == 0 || str_has_prefix(rest, "renew/")) {
+    if (!write) {
+      resp_unsupported_op(r);
+      return;
+    }
+    renew(rest[5] ? rest + 6 : NULL, q, r);
+  } else if (strcmp(rest, "revoke") == 0 || str_has_prefix(rest, "revoke/")) {
+    if (!write) {
+      resp_unsupported_op(r);
+      return;
+    }
+    revoke(rest[6] ? rest + 7 : NULL, q, r);
+  } else if (str_has_prefix(rest, "revoke-prefix/") ||
+             str_has_prefix(rest, "revoke-force/")) {
+    if (!write) {
+      resp_unsupported_op(r);
+      return;
+    }
+    revoke_matching(NULL, strchr(rest, '/') + 1, NULL);
+    resp_nocontent(r);
+  } else if (strcmp(rest, "lookup") == 0) {
+    if (!write) {
+      resp_unsupported_op(r);
+      return;
+    }
+    lookup(q, r);
+  } else if (str_has_prefix(rest, "lookup/")) {
+    if (q->op != SIM_OP_LIST) {
+      resp_unsupported_op(r);
+      return;
+    }
+    list_prefix(rest + 7, r);
+  } else if (strcmp(rest, "tidy") == 0) {
+    resp_nocontent(r);
+  } else {
+    resp_unsupported_path(r);
+  }
+}

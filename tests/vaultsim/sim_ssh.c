@@ -1,0 +1,16 @@
+/* vault-sim ssh backend: placeholder until implemented. */
+#include "sim.h"
+
+static void h(struct sim_mount *m, const char *rest, struct sim_req *q,
+              struct sim_resp *r)
+{
+  (void)m;
+  (void)rest;
+  (void)q;
+  resp_unsupported_path(r);
+}
+
+const struct sim_backend sim_backend_ssh = {
+    .type = "ssh",
+    .handle = h,
+};
