@@ -10,7 +10,9 @@
 */
 #include "fcgi_transport.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +206,18 @@ static int stream_write(void *ctx, const char *data, size_t len)
   return 0;
 }
 
+/* True when the web server has closed our connection (its client went
+   away): a zero-byte peek means EOF. Writing would fail or vanish. */
+static bool peer_closed(const FCGX_Request *r)
+{
+  char c;
+  ssize_t n;
+  if(r->ipcFd < 0)
+    return false;
+  n = recv(r->ipcFd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0;
+}
+
 static void log_client_gone(const struct vmb_request *req)
 {
   json_object *f = json_object_new_object();
@@ -235,8 +249,10 @@ void vmb_fcgi_serve(FCGX_Request *r, struct vmb_worker *w)
     char clen[32];
     snprintf(clen, sizeof(clen), "%zu", resp.body.len);
     vmb_response_header(&resp, "Content-Length", clen);
-    if(write_head(r->out, resp.status, resp.headers, resp.n_headers) ||
-       put(r->out, resp.body.data ? resp.body.data : "", resp.body.len))
+    if(peer_closed(r) ||
+       write_head(r->out, resp.status, resp.headers, resp.n_headers) ||
+       put(r->out, resp.body.data ? resp.body.data : "", resp.body.len) ||
+       FCGX_FFlush(r->out) != 0)
       log_client_gone(&req);
   }
 out:

@@ -107,6 +107,12 @@ static void set_json_body(struct vmb_response *resp, json_object *doc)
   }
 }
 
+void vmb_respond_json(struct vmb_response *resp, int status, json_object *doc)
+{
+  resp->status = status;
+  set_json_body(resp, doc);
+}
+
 /* The uniform error body: {"error":{"code","message","request_id"}}. */
 static void reply_error(struct vmb_request *req, struct vmb_response *resp,
                         enum vmb_err err, const char *detail)

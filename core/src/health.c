@@ -4,6 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "handlers.h"
 #include "vault.h"
 #include "vmb/arena.h"
@@ -109,16 +111,27 @@ static bool header_is_secret(const char *name)
 
 enum vmb_err vmb_h_echo_headers(struct vmb_call *c)
 {
-  json_object *headers = json_object_new_object();
+  json_object *headers = json_object_new_object(), *doc;
+  unsigned char md[32];
+  char hex[65];
+  unsigned int mdlen = sizeof(md);
   size_t i;
   for(i = 0; i < c->req->n_headers; i++) {
     const struct vmb_header *h = &c->req->headers[i];
     json_object_object_add(headers, h->name, json_object_new_string(
                              header_is_secret(h->name) ? "[redacted]" : h->value));
   }
-  c->result = json_object_new_object();
-  json_object_object_add(c->result, "method", json_object_new_string(c->req->method));
-  json_object_object_add(c->result, "path", json_object_new_string(c->req->path));
-  json_object_object_add(c->result, "headers", headers);
+  EVP_Digest(c->req->body, c->req->body_len, md, &mdlen, EVP_sha256(), NULL);
+  for(i = 0; i < 32; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  doc = json_object_new_object();
+  json_object_object_add(doc, "method", json_object_new_string(c->req->method));
+  json_object_object_add(doc, "path", json_object_new_string(c->req->path));
+  json_object_object_add(doc, "query", json_object_new_string(c->req->query));
+  json_object_object_add(doc, "headers", headers);
+  json_object_object_add(doc, "body_bytes", json_object_new_int64((int64_t)c->req->body_len));
+  json_object_object_add(doc, "body_sha256", json_object_new_string(hex));
+  vmb_respond_json(c->resp, 200, doc);
+  json_object_put(doc);
   return VMB_ERR_OK;
 }

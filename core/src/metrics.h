@@ -1,24 +1,66 @@
 /*
-** metrics.h - counters for /metrics (SPEC section 6). Host-wide in the
-** final design (issue 9); the gate reports through these calls only.
+** metrics.h - host-wide counters for /metrics (SPEC section 6, issue 9).
+**
+** Every worker thread and every worker process of the host's pool adds
+** to one fixed-layout file under RUN_DIR, mapped MAP_SHARED and updated
+** with C11 atomics: a scrape served by any worker reports the whole pool,
+** and a worker that dies loses nothing it had counted. Labels only take
+** bounded values (fixed method list, the op table's route templates,
+** HTTP status codes, fixed auth mode/reason lists, op ids).
+**
+** All recording calls are thread-safe, lock-free and never block; before
+** vmb_metrics_init() (or when it failed) they do nothing.
 */
 #ifndef VMB_METRICS_H
 #define VMB_METRICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "vmb/buf.h"
 #include "vmb/config.h"
 
+/* Map (or create) RUN_DIR/metrics.shm and register this process in it.
+   Safe when many processes start at once. 0, or -1 with err filled. */
 int vmb_metrics_init(const struct vmb_config *cfg, char *err, size_t errlen);
+/* Unregister this process and unmap. */
 void vmb_metrics_cleanup(void);
-/* One HTTP request finished. route is the op id or "unmatched". */
+/* One HTTP request finished. route is the op's path template (as in the
+   op table) or "unmatched"; anything else counts as "unmatched". */
 void vmb_metrics_request(const char *method, const char *route, int status,
                          uint64_t duration_us, bool had_correlation);
 void vmb_metrics_auth_failure(const char *mode, const char *reason);
 void vmb_metrics_rate_limited(void);
+/* tool is an op id from the table; unknown ids are ignored. */
 void vmb_metrics_tool_call(const char *tool, bool ok);
+/* status 0 means Vault was not reached. */
 void vmb_metrics_vault(const char *operation, int status, uint64_t duration_us);
 void vmb_metrics_inflight(int delta);
+
+/* Span exporter accounting (trace.c). */
+void vmb_metrics_spans_exported(uint64_t n);
+void vmb_metrics_spans_dropped(uint64_t n);
+
+/* Append the Prometheus text exposition (format 0.0.4) to out.
+   0, or -1 when out's ceiling was hit or metrics are not initialised. */
+int vmb_metrics_render(struct vmb_buf *out);
+
+/* A consistent-enough snapshot for /observability/summary. */
+struct vmb_metrics_summary {
+  uint64_t requests_total;
+  uint64_t requests_4xx, requests_5xx;
+  int64_t in_flight;              /* summed over live worker processes */
+  unsigned worker_processes;      /* live pids registered in the file */
+  double pool_created;            /* unix time the file was created */
+  double process_start;           /* unix time this process started */
+  uint64_t spans_exported, spans_dropped;
+  /* Errors in the last window_seconds (per-minute buckets). */
+  unsigned window_seconds;
+  uint64_t recent_requests, recent_4xx, recent_5xx, recent_auth_failures,
+           recent_rate_limited, recent_vault_errors;
+};
+/* 0, or -1 when metrics are not initialised. window_minutes 1..60. */
+int vmb_metrics_summary(struct vmb_metrics_summary *s, unsigned window_minutes);
 
 #endif

@@ -115,6 +115,9 @@ json_object *vmb_args_schema(const struct vmb_op *op);
    handler, responses.log, metrics. Shared by REST, MCP and stdio. */
 enum vmb_err vmb_gate_run(struct vmb_call *call);
 
+/* For RAW handlers: set status and a JSON body (doc is BORROWED). */
+void vmb_respond_json(struct vmb_response *resp, int status, json_object *doc);
+
 /* Map a scope bit to its name ("read"...). */
 const char *vmb_scope_name(unsigned scope_bit);
 /* Parse "read write" / "read,write" / json array of names into bits;

@@ -25,11 +25,26 @@ const struct vmb_op vmb_ops[] = {
    .flags = VMB_OP_READONLY | VMB_OP_REST_OPTIONAL | VMB_OP_NO_BODY,
    .args = no_args, .description = "The caller's subject, auth mode and scopes.",
    .handler = vmb_h_whoami},
+  /* The echo routes help operators check what the web server passes:
+     headers (credentials redacted), the query, and the body's length and
+     SHA-256 (never the body itself). */
   {.id = "debug.echo_headers", .title = "Echo headers", .method = "GET",
    .path = "/echo-headers",
-   .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_NO_BODY,
+   .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW,
    .args = no_args,
    .description = "The request headers as received, credentials redacted.",
+   .handler = vmb_h_echo_headers},
+  {.id = "debug.echo_headers_post", .title = "Echo headers", .method = "POST",
+   .path = "/echo-headers", .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW,
+   .args = no_args, .description = "As GET, with the body's length and digest.",
+   .handler = vmb_h_echo_headers},
+  {.id = "debug.echo_headers_put", .title = "Echo headers", .method = "PUT",
+   .path = "/echo-headers", .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW,
+   .args = no_args, .description = "As GET, with the body's length and digest.",
+   .handler = vmb_h_echo_headers},
+  {.id = "debug.echo_headers_delete", .title = "Echo headers", .method = "DELETE",
+   .path = "/echo-headers", .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW,
+   .args = no_args, .description = "As GET, with the body's length and digest.",
    .handler = vmb_h_echo_headers},
 };
 

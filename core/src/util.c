@@ -117,11 +117,36 @@ void vmb_format_ts(char *out, size_t outlen, double t)
            tm.tm_min, tm.tm_sec, ms);
 }
 
+/* json-c's strict mode still takes 'single-quoted' strings; RFC 8259
+   does not, so a quote character outside a string is refused here. */
+static bool has_single_quote_outside_strings(const char *text, size_t len)
+{
+  bool in_str = false;
+  size_t i;
+  for(i = 0; i < len; i++) {
+    char c = text[i];
+    if(in_str) {
+      if(c == '\\')
+        i++;
+      else if(c == '"')
+        in_str = false;
+    }
+    else if(c == '"') {
+      in_str = true;
+    }
+    else if(c == '\'') {
+      return true;
+    }
+  }
+  return false;
+}
+
 json_object *vmb_json_parse(const char *text, size_t len, int max_depth)
 {
   json_tokener *tok;
   json_object *obj;
-  if(len > (size_t)INT32_MAX || memchr(text, '\0', len))
+  if(len > (size_t)INT32_MAX || memchr(text, '\0', len) ||
+     has_single_quote_outside_strings(text, len))
     return NULL;
   tok = json_tokener_new_ex(max_depth);
   if(!tok)

@@ -1,0 +1,32 @@
+# shellcheck shell=bash
+# Debian packages the build and the test suite need. Sourced by
+# scripts/test.sh and scripts/dev.sh; installs only what is missing.
+
+VMB_BUILD_PACKAGES="build-essential cmake pkg-config libfcgi-dev libfcgi-bin
+libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev
+libmicrohttpd-dev libcmocka-dev"
+VMB_TEST_PACKAGES="curl jq python3 openssl openssh-client spawn-fcgi lighttpd
+nginx-light apache2 libapache2-mod-fcgid caddy wrk prometheus valgrind nodejs npm"
+
+vmb_missing_packages() {
+  local p missing=""
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+      || missing="$missing $p"
+  done
+  printf '%s' "$missing"
+}
+
+# vmb_ensure_packages PKG... : apt-get install what is not installed yet.
+vmb_ensure_packages() {
+  local missing
+  missing=$(vmb_missing_packages "$@")
+  [ -z "$missing" ] && return 0
+  echo "installing Debian packages:$missing" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >&2
+  # shellcheck disable=SC2086
+  $sudo apt-get install -y -qq --no-install-recommends $missing >&2
+}

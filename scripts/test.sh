@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test: installs missing Debian packages, builds, runs ctest,
+# then runs the whole suite again in an ASan+UBSan build.
+#   scripts/test.sh            everything
+#   scripts/test.sh -L unit    only some labels (passed to ctest)
+#   VMB_SKIP_SANITIZERS=1      skip the sanitizer pass (local iterations)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+# shellcheck source=lib/deps.sh
+. scripts/lib/deps.sh
+# node and npm ship with some machines outside Debian's packages: only
+# install Debian's when there is no node at all.
+test_pkgs=$VMB_TEST_PACKAGES
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  test_pkgs=${test_pkgs//nodejs/}
+  test_pkgs=${test_pkgs//npm/}
+fi
+# shellcheck disable=SC2086
+vmb_ensure_packages $VMB_BUILD_PACKAGES $test_pkgs
+
+jobs=$(nproc 2>/dev/null || echo 2)
+run_suite() {
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  (cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 600 "${CTEST_ARGS[@]}")
+}
+CTEST_ARGS=("${@}")
+
+echo "== build and test (build/)"
+run_suite build
+if [ "${VMB_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== build and test under ASan+UBSan (build-asan/)"
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  run_suite build-asan -DVMB_ASAN=ON -DVMB_UBSAN=ON
+fi
+echo "== all tests passed"
