@@ -1,0 +1,143 @@
+# shellcheck shell=bash
+# Helpers shared by scripts/dev.sh and tests/e2e/: start and stop the
+# pieces of a local stack (vault-sim, a spawn-fcgi pool of the bridge) and
+# wait for them. Everything binds to 127.0.0.1. Processes are always
+# stopped by the pids recorded here, never by name.
+
+# vmb_wait_tcp PORT [SECONDS] : wait until 127.0.0.1:PORT accepts.
+vmb_wait_tcp() {
+  local port=$1 limit=${2:-15} i
+  for ((i = 0; i < limit * 10; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "nothing listens on 127.0.0.1:$port after ${limit}s" >&2
+  return 1
+}
+
+# vmb_wait_sock PATH [SECONDS] : wait until a unix socket exists.
+vmb_wait_sock() {
+  local path=$1 limit=${2:-15} i
+  for ((i = 0; i < limit * 10; i++)); do
+    [ -S "$path" ] && return 0
+    sleep 0.1
+  done
+  echo "no socket at $path after ${limit}s" >&2
+  return 1
+}
+
+# vmb_port_free PORT : true when nothing listens on 127.0.0.1:PORT.
+vmb_port_free() {
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# vmb_stop_pids PIDFILE... : TERM every pid listed (one per line), wait
+# up to 5 s, then KILL what is left. Removes the pid files.
+vmb_stop_pids() {
+  local f pid pids="" i
+  for f in "$@"; do
+    [ -f "$f" ] || continue
+    while read -r pid; do
+      [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && pids="$pids $pid"
+    done <"$f"
+  done
+  if [ -n "$pids" ]; then
+    # shellcheck disable=SC2086
+    kill -TERM $pids 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+      local alive=""
+      for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
+      pids=$alive
+      [ -z "$pids" ] && break
+      sleep 0.1
+    done
+    # shellcheck disable=SC2086
+    [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
+  fi
+  rm -f "$@"
+}
+
+# vmb_pids_alive PIDFILE : true when every pid in the file runs.
+vmb_pids_alive() {
+  local pid n=0
+  [ -s "$1" ] || return 1
+  while read -r pid; do
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+    n=$((n + 1))
+  done <"$1"
+  [ "$n" -gt 0 ]
+}
+
+# vmb_start_vault_sim BIN PORT TOKEN LOGFILE PIDFILE
+vmb_start_vault_sim() {
+  local bin=$1 port=$2 token=$3 log=$4 pidfile=$5
+  "$bin" --dev --dev-root-token-id "$token" \
+    --dev-listen-address "127.0.0.1:$port" </dev/null >>"$log" 2>&1 &
+  echo $! >"$pidfile"
+  vmb_wait_tcp "$port" 15
+}
+
+# vmb_provision_vault ROOT ADDR TOKEN LOGFILE : run scripts/provision-vault.sh
+# against the simulator (policies, mounts, demo data). Retries a few times:
+# a freshly started simulator may still be settling.
+vmb_provision_vault() {
+  local root=$1 addr=$2 token=$3 log=$4 i
+  if [ ! -x "$root/scripts/provision-vault.sh" ] && [ ! -f "$root/scripts/provision-vault.sh" ]; then
+    echo "note: scripts/provision-vault.sh not found; using the simulator's dev defaults" >&2
+    return 0
+  fi
+  for i in 1 2 3; do
+    if VAULT_ADDR=$addr VAULT_TOKEN=$token bash "$root/scripts/provision-vault.sh" >>"$log" 2>&1; then
+      return 0
+    fi
+    sleep 1
+  done
+  echo "scripts/provision-vault.sh failed (see $log)" >&2
+  return 1
+}
+
+# vmb_start_pool BIN SOCKET PROCS THREADS PIDFILE [USER]
+# Starts PROCS bridge processes of THREADS threads each under spawn-fcgi on
+# a unix socket. The bridge reads its settings from the caller's
+# environment (export them, or APP_CONFIG_FILE, before calling). With USER
+# the processes and the socket belong to that user (spawn-fcgi must run as
+# root for that).
+vmb_start_pool() {
+  local bin=$1 sock=$2 procs=$3 threads=$4 pidfile=$5 user=${6:-}
+  local -a own=()
+  if [ -n "$user" ]; then
+    own=(-u "$user" -g "$user" -U "$user" -G "$user")
+  fi
+  rm -f "$sock"
+  # -M 0660: only the socket's owner and group (the web server's user)
+  # may connect. spawn-fcgi forks the children and exits; the pid file
+  # gets one line per child.
+  spawn-fcgi -s "$sock" -M 0660 "${own[@]}" -F "$procs" -P "$pidfile" \
+    -- "$bin" --threads "$threads" >/dev/null || return 1
+  vmb_wait_sock "$sock" 10
+}
+
+# Package installation: scripts/lib/deps.sh (shared with scripts/test.sh)
+# when present; otherwise a minimal stand-in with the same name.
+if [ -f "$(dirname "${BASH_SOURCE[0]}")/deps.sh" ]; then
+  # shellcheck source=deps.sh
+  . "$(dirname "${BASH_SOURCE[0]}")/deps.sh"
+fi
+if ! declare -F vmb_ensure_packages >/dev/null; then
+  vmb_ensure_packages() {
+    local p missing=""
+    for p in "$@"; do
+      dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "installing Debian packages:$missing" >&2
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    # shellcheck disable=SC2086
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2
+  }
+fi
