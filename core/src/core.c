@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 
 #include "auth.h"
+#include "backend.h"
 #include "metrics.h"
 #include "ops.h"
 #include "ratelimit.h"
@@ -33,6 +34,9 @@
 
 static const struct vmb_config *core_cfg;
 
+void vmb_backend_set_config(const struct vmb_config *cfg);
+void vmb_kv_set_config(const struct vmb_config *cfg);
+
 const char *vmb_version(void) { return VMB_VERSION; }
 
 size_t vmb_core_max_body(void)
@@ -43,8 +47,11 @@ size_t vmb_core_max_body(void)
 int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
   core_cfg = cfg;
+  vmb_backend_set_config(cfg);
+  vmb_kv_set_config(cfg);
   if(vmb_log_open(*cfg->log_dir ? cfg->log_dir : NULL, cfg->log_level, err, errlen) ||
      vmb_vault_init(cfg, err, errlen) ||
+     vmb_vault_auth_init(cfg, err, errlen) ||
      vmb_auth_init(cfg, err, errlen) ||
      vmb_ratelimit_init(cfg, err, errlen) ||
      vmb_metrics_init(cfg, err, errlen))
@@ -57,6 +64,7 @@ void vmb_core_shutdown(void)
   vmb_metrics_cleanup();
   vmb_ratelimit_cleanup();
   vmb_auth_cleanup();
+  vmb_vault_auth_cleanup();
   vmb_vault_cleanup();
   vmb_log_close();
 }

@@ -55,6 +55,19 @@ void vmb_vault_cleanup(void)
   curl_global_cleanup();
 }
 
+/* Swap in a new bridge token (AppRole login). 0, or -1 when too long. */
+int vmb_vault_set_token(const char *token);
+int vmb_vault_set_token(const char *token)
+{
+  if(strlen(token) >= sizeof(vault_token_buf))
+    return -1;
+  pthread_rwlock_wrlock(&token_lock);
+  OPENSSL_cleanse(vault_token_buf, sizeof(vault_token_buf));
+  memcpy(vault_token_buf, token, strlen(token) + 1);
+  pthread_rwlock_unlock(&token_lock);
+  return 0;
+}
+
 int vmb_vault_token(char *out, size_t outlen)
 {
   int rc;
@@ -169,7 +182,9 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
   if(body) {
     body_text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
                                                JSON_C_TO_STRING_NOSLASHESCAPE);
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    hdrs = curl_slist_append(hdrs, strcmp(method, "PATCH") == 0
+                             ? "Content-Type: application/merge-patch+json"
+                             : "Content-Type: application/json");
   }
   hdrs = curl_slist_append(hdrs, "Expect:");
   if(!hdrs || vmb_arena_defer(req->arena, slist_free, hdrs)) {

@@ -501,7 +501,9 @@ void fmt_rfc3339(struct timespec t, char out[40])
   size_t fl = strlen(frac);
   while (fl > 0 && frac[fl - 1] == '0')
     frac[--fl] = 0;
-  snprintf(out, 40, "%s.%sZ", base, frac);
+  /* base is 19 characters and frac at most 9: 30 bytes fit in 40, but
+     the compiler cannot prove it, so bound both explicitly. */
+  snprintf(out, 40, "%.20s.%.9sZ", base, frac);
 }
 
 void fmt_go_duration(int64_t secs, char out[40])

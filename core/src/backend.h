@@ -1,0 +1,47 @@
+/*
+** backend.h - helpers shared by the Vault-backed operation handlers.
+*/
+#ifndef VMB_BACKEND_H
+#define VMB_BACKEND_H
+
+#include "ops.h"
+#include "vault.h"
+
+/*
+** Call Vault on behalf of the caller: under the subject's child token when
+** CHILD_TOKEN_ENABLED, else under the bridge's own token. Same contract as
+** vmb_vault_call.
+*/
+enum vmb_err vmb_backend_vault(struct vmb_call *c, const char *op,
+                               const char *method, const char *path,
+                               json_object *body, struct vmb_vault_reply *reply);
+
+/* Turn a failed Vault reply into the client-facing error and detail
+   (Vault's own message for 400s, a plain sentence otherwise). */
+enum vmb_err vmb_backend_fail(struct vmb_call *c, enum vmb_err err,
+                              const struct vmb_vault_reply *reply);
+
+/* Borrowed member of Vault's "data" object, or NULL. */
+json_object *vmb_reply_data(const struct vmb_vault_reply *reply);
+
+/* Copy member key of src into dst (NEW reference taken); no-op if absent. */
+void vmb_json_copy(json_object *dst, json_object *src, const char *key);
+
+/* The last n characters of s (for lease ids in logs), in the arena. */
+const char *vmb_suffix(struct vmb_call *c, const char *s, size_t n);
+
+/* Borrowed string argument, or NULL when absent. */
+const char *vmb_arg_str(struct vmb_call *c, const char *name);
+/* Integer argument, or def when absent. */
+int64_t vmb_arg_int(struct vmb_call *c, const char *name, int64_t def);
+/* Borrowed argument of any type, or NULL. */
+json_object *vmb_arg(struct vmb_call *c, const char *name);
+
+/* Child tokens and AppRole (vault_auth.c). */
+int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen);
+void vmb_vault_auth_cleanup(void);
+/* The token to use for subject's calls into out; 0, or an error. */
+enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subject,
+                                     char *out, size_t outlen, const char **detail);
+
+#endif

@@ -1,0 +1,305 @@
+/*
+** vault_auth.c - the bridge's own Vault token (static or AppRole) and the
+** per-subject child tokens (SPEC section 3).
+**
+** AppRole: log in at start; a background thread renews the token at two
+** thirds of its TTL and logs in again when renewal fails. The current
+** token lives in vault.c behind a rwlock (vmb_vault_set_token).
+**
+** Child tokens: one per subject, created with only the policy
+** {CHILD_TOKEN_POLICY_PREFIX}{subject} and CHILD_TOKEN_TTL, cached and
+** reused until two thirds of the TTL are spent, so Vault itself enforces
+** each agent's policy without a token mint per request. The cache is a
+** fixed array under a mutex; a token is copied out, never shared.
+*/
+#include "backend.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "util.h"
+#include "vmb/arena.h"
+#include "vmb/core.h"
+#include "vmb/log.h"
+#include "worker.h"
+
+#define CHILD_CACHE_SLOTS 256
+
+struct child_slot {
+  char subject[VMB_SUBJECT_MAX + 1];
+  char token[256];
+  uint64_t renew_after_us;    /* monotonic time after which we mint anew */
+  uint64_t last_used_us;
+};
+
+static const struct vmb_config *acfg;
+static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct child_slot child_cache[CHILD_CACHE_SLOTS];
+
+static pthread_t renew_thread;
+static int renew_started;
+static pthread_mutex_t renew_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t renew_cond = PTHREAD_COND_INITIALIZER;
+static int renew_stop;
+
+int vmb_vault_set_token(const char *token);
+
+/* A throwaway request context for calls made outside any client request
+   (start-up, the renewal thread). */
+struct side_ctx {
+  struct vmb_worker *w;
+  struct vmb_request req;
+};
+
+static int side_open(struct side_ctx *s)
+{
+  memset(s, 0, sizeof(*s));
+  s->w = vmb_worker_create();
+  if(!s->w)
+    return -1;
+  s->req.arena = vmb_worker_arena(s->w);
+  s->req.worker = s->w;
+  s->req.method = "POST";
+  s->req.path = "/";
+  snprintf(s->req.request_id, sizeof(s->req.request_id), "vault-auth");
+  return 0;
+}
+
+static void side_close(struct side_ctx *s)
+{
+  vmb_worker_destroy(s->w);
+}
+
+/* Read auth.client_token and auth.lease_duration from a login/create
+   reply. Returns 0 with the token copied into out. */
+static int auth_from_reply(const struct vmb_vault_reply *r, char *out, size_t outlen,
+                           long *ttl)
+{
+  json_object *auth, *tok, *dur;
+  if(!r->body || !json_object_object_get_ex(r->body, "auth", &auth) ||
+     !json_object_object_get_ex(auth, "client_token", &tok) ||
+     !json_object_is_type(tok, json_type_string) ||
+     (size_t)json_object_get_string_len(tok) >= outlen)
+    return -1;
+  memcpy(out, json_object_get_string(tok), (size_t)json_object_get_string_len(tok) + 1);
+  *ttl = 0;
+  if(json_object_object_get_ex(auth, "lease_duration", &dur))
+    *ttl = (long)json_object_get_int64(dur);
+  return 0;
+}
+
+static int approle_login(long *ttl)
+{
+  struct side_ctx s;
+  struct vmb_vault_reply r;
+  json_object *body;
+  char token[512];
+  int rc = -1;
+  if(side_open(&s))
+    return -1;
+  body = json_object_new_object();
+  json_object_object_add(body, "role_id", json_object_new_string(acfg->vault_role_id));
+  json_object_object_add(body, "secret_id", json_object_new_string(acfg->vault_secret_id));
+  if(vmb_vault_call(&s.req, "auth.approle_login", "POST", "auth/approle/login",
+                    body, "", &r) == VMB_ERR_OK &&
+     auth_from_reply(&r, token, sizeof(token), ttl) == 0) {
+    vmb_vault_set_token(token);
+    OPENSSL_cleanse(token, sizeof(token));
+    rc = 0;
+  }
+  /* the body held the secret_id */
+  {
+    json_object *sid;
+    if(json_object_object_get_ex(body, "secret_id", &sid))
+      OPENSSL_cleanse((void *)json_object_get_string(sid),
+                      (size_t)json_object_get_string_len(sid));
+  }
+  json_object_put(body);
+  vmb_worker_reset(s.w);
+  side_close(&s);
+  vmb_log_server(rc ? VMB_LOG_WARN : VMB_LOG_INFO, "vault",
+                 rc ? "AppRole login failed" : "AppRole login succeeded");
+  return rc;
+}
+
+static int token_renew_self(long *ttl)
+{
+  struct side_ctx s;
+  struct vmb_vault_reply r;
+  char token[512];
+  int rc = -1;
+  if(side_open(&s))
+    return -1;
+  if(vmb_vault_call(&s.req, "auth.renew_self", "POST", "auth/token/renew-self",
+                    NULL, NULL, &r) == VMB_ERR_OK &&
+     auth_from_reply(&r, token, sizeof(token), ttl) == 0) {
+    OPENSSL_cleanse(token, sizeof(token));
+    rc = 0;
+  }
+  vmb_worker_reset(s.w);
+  side_close(&s);
+  return rc;
+}
+
+/* Sleep up to secs, or until told to stop. Returns 1 when stopping. */
+static int renew_wait(long secs)
+{
+  struct timespec until;
+  int stop;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += secs;
+  pthread_mutex_lock(&renew_lock);
+  while(!renew_stop &&
+        pthread_cond_timedwait(&renew_cond, &renew_lock, &until) == 0)
+    ;
+  stop = renew_stop;
+  pthread_mutex_unlock(&renew_lock);
+  return stop;
+}
+
+static void *renew_main(void *arg)
+{
+  long ttl = (long)(intptr_t)arg;
+  for(;;) {
+    /* Renew at two thirds of the TTL; retry a failed login every 2 s. */
+    long wait = ttl > 0 ? (ttl * 2) / 3 : 2;
+    if(wait < 1)
+      wait = 1;
+    if(renew_wait(wait))
+      break;
+    if(ttl > 0 && token_renew_self(&ttl) == 0)
+      continue;
+    vmb_log_server(VMB_LOG_INFO, "vault", "token renewal failed; logging in again");
+    if(approle_login(&ttl) != 0)
+      ttl = 0;
+  }
+  return NULL;
+}
+
+int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  long ttl = 0;
+  acfg = cfg;
+  memset(child_cache, 0, sizeof(child_cache));
+  if(!*cfg->vault_role_id)
+    return 0;
+  /* Vault may come up after us (a dev stack): a failed first login is
+     retried by the renewal thread, and /readyz says not ready meanwhile. */
+  approle_login(&ttl);
+  renew_stop = 0;
+  if(pthread_create(&renew_thread, NULL, renew_main, (void *)(intptr_t)ttl) != 0) {
+    snprintf(err, errlen, "cannot start the token renewal thread");
+    return -1;
+  }
+  renew_started = 1;
+  return 0;
+}
+
+void vmb_vault_auth_cleanup(void)
+{
+  if(renew_started) {
+    pthread_mutex_lock(&renew_lock);
+    renew_stop = 1;
+    pthread_cond_broadcast(&renew_cond);
+    pthread_mutex_unlock(&renew_lock);
+    pthread_join(renew_thread, NULL);
+    renew_started = 0;
+  }
+  pthread_mutex_lock(&child_lock);
+  OPENSSL_cleanse(child_cache, sizeof(child_cache));
+  pthread_mutex_unlock(&child_lock);
+}
+
+/* Look up a live cached token; copies it out. Caller holds child_lock. */
+static int cache_get(const char *subject, uint64_t now, char *out, size_t outlen)
+{
+  size_t i;
+  for(i = 0; i < CHILD_CACHE_SLOTS; i++) {
+    struct child_slot *s = &child_cache[i];
+    if(s->subject[0] && !strcmp(s->subject, subject) && now < s->renew_after_us &&
+       strlen(s->token) < outlen) {
+      memcpy(out, s->token, strlen(s->token) + 1);
+      s->last_used_us = now;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* Store into the subject's slot, a free one, or the least recently used. */
+static void cache_put(const char *subject, const char *token, uint64_t renew_after,
+                      uint64_t now)
+{
+  size_t i, pick = 0;
+  uint64_t oldest = UINT64_MAX;
+  for(i = 0; i < CHILD_CACHE_SLOTS; i++) {
+    struct child_slot *s = &child_cache[i];
+    if(!strcmp(s->subject, subject) || !s->subject[0]) {
+      pick = i;
+      break;
+    }
+    if(s->last_used_us < oldest) {
+      oldest = s->last_used_us;
+      pick = i;
+    }
+  }
+  OPENSSL_cleanse(&child_cache[pick], sizeof(child_cache[pick]));
+  snprintf(child_cache[pick].subject, sizeof(child_cache[pick].subject), "%s", subject);
+  snprintf(child_cache[pick].token, sizeof(child_cache[pick].token), "%s", token);
+  child_cache[pick].renew_after_us = renew_after;
+  child_cache[pick].last_used_us = now;
+}
+
+enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subject,
+                                     char *out, size_t outlen, const char **detail)
+{
+  uint64_t now = vmb_monotonic_us();
+  struct vmb_vault_reply r;
+  json_object *body, *pols, *meta;
+  enum vmb_err e;
+  long ttl = 0;
+  char ttl_text[32];
+  int hit;
+
+  pthread_mutex_lock(&child_lock);
+  hit = cache_get(subject, now, out, outlen);
+  pthread_mutex_unlock(&child_lock);
+  if(hit == 0)
+    return VMB_ERR_OK;
+
+  body = json_object_new_object();
+  pols = json_object_new_array();
+  meta = json_object_new_object();
+  json_object_array_add(pols, json_object_new_string(
+    vmb_arena_printf(req->arena, "%s%s", acfg->child_token_policy_prefix, subject)));
+  json_object_object_add(body, "policies", pols);
+  json_object_object_add(body, "no_default_policy", json_object_new_boolean(1));
+  snprintf(ttl_text, sizeof(ttl_text), "%lds", acfg->child_token_ttl);
+  json_object_object_add(body, "ttl", json_object_new_string(ttl_text));
+  json_object_object_add(body, "renewable", json_object_new_boolean(0));
+  json_object_object_add(body, "display_name", json_object_new_string(subject));
+  json_object_object_add(meta, "subject", json_object_new_string(subject));
+  json_object_object_add(body, "meta", meta);
+  e = vmb_vault_call(req, "auth.token_create", "POST", "auth/token/create", body,
+                     NULL, &r);
+  json_object_put(body);
+  if(e != VMB_ERR_OK) {
+    *detail = e == VMB_ERR_VAULT_DENIED || e == VMB_ERR_BAD_REQUEST
+      ? "the bridge's Vault token may not create child tokens for this agent"
+      : NULL;
+    return e == VMB_ERR_BAD_REQUEST ? VMB_ERR_VAULT_DENIED : e;
+  }
+  if(auth_from_reply(&r, out, outlen, &ttl) != 0)
+    return VMB_ERR_VAULT_ERROR;
+  if(ttl <= 0)
+    ttl = acfg->child_token_ttl;
+  pthread_mutex_lock(&child_lock);
+  cache_put(subject, out, now + (uint64_t)ttl * 1000000u * 2u / 3u, now);
+  pthread_mutex_unlock(&child_lock);
+  return VMB_ERR_OK;
+}
