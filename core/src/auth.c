@@ -19,6 +19,8 @@ int vmb_auth_init(const struct vmb_config *cfg, char *err, size_t errlen)
     return -1;
   if(vmb_jwt_init(cfg, err, errlen))
     return -1;
+  if(vmb_mtls_init(cfg, err, errlen))
+    return -1;
   return 0;
 }
 

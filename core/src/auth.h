@@ -42,8 +42,39 @@ void vmb_jwt_cleanup(void);
 enum vmb_auth_result vmb_jwt_check(const char *token, struct vmb_identity *id,
                                    const char **reason);
 
+/* Test and bench hooks of the JWT verifier (auth_jwt.c). */
+/* Pretend the wall clock reads now (seconds since the epoch) for exp,
+   nbf and iat; 0 restores the real clock. */
+void vmb_jwt_set_time(long long now);
+/* Turn the verified-token cache on or off (off also empties it). */
+void vmb_jwt_set_cache(bool on);
+struct vmb_jwt_stats {
+  unsigned long fetches;          /* JWKS fetch attempts */
+  unsigned long fetch_failures;
+  unsigned long cache_hits;
+  size_t keys;                    /* usable keys in the published set */
+};
+void vmb_jwt_stats(struct vmb_jwt_stats *st);
+/* Number of usable verification keys in a JWKS (or one JWK when
+   single_jwk), -1 when the document is invalid. */
+long vmb_jwt_jwks_usable(const char *json, size_t len, bool single_jwk);
+/* Check only shape, header and signature of token against one JWK (JSON
+   text; an "oct" JWK is accepted here, never in a JWKS). NULL when the
+   signature holds, with the payload bytes copied to payload; else a
+   reason code. For the published JOSE vectors. */
+const char *vmb_jwt_verify_jwk(const char *token, const char *jwk_json,
+                               unsigned char *payload, size_t payload_cap,
+                               size_t *payload_len);
+
+/* mTLS needs MTLS_* settings; cfg must outlive the module. 0 or -1. */
+int vmb_mtls_init(const struct vmb_config *cfg, char *err, size_t errlen);
 enum vmb_auth_result vmb_mtls_check(const struct vmb_request *req,
                                     struct vmb_identity *id,
                                     const char **reason);
+/* Pick the subject attribute (cn_prefix, e.g. "CN=") out of a DN in RFC
+   2253, OpenSSL slash or spaced one-line form. Writes a NUL-terminated
+   value into out. NULL on success, else a reason code. */
+const char *vmb_mtls_dn_subject(const char *dn, const char *cn_prefix,
+                                char *out, size_t outlen);
 
 #endif

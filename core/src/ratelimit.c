@@ -1,22 +1,260 @@
 /*
-** ratelimit.c - placeholder until the host-wide limiter lands (issue 4).
-** Allows everything.
+** ratelimit.c - per-subject fixed-window limits shared by every thread of
+** every worker process on the host (SPEC section 2).
+**
+** A FastCGI pool is many processes, so counters live in a file mapped
+** MAP_SHARED: RUN_DIR/ratelimit.v1 (RUN_DIR created 0700, and refused if
+** it is a symlink, not ours or writable by others). The file is a header
+** and a fixed open-addressing table of 64-bit slot pairs:
+**
+**   key   = 64-bit hash of the subject (0 = free slot)
+**   state = window number (high 32 bits) | count in that window (low 32)
+**
+** Each request is one compare-and-swap on state: a new window restarts at
+** 1, otherwise the count goes up while it is below the limit. A single
+** CAS leaves the slot either before or after the update, so a worker
+** SIGKILLed at any instruction leaves nothing half-written and nothing
+** locked - there is no mutex to recover. Fixed windows are aligned to the
+** epoch (window = now / RATE_LIMIT_WINDOW_SECONDS), so every process
+** agrees on them without talking to each other.
+**
+** Slots are claimed with a CAS on key. A slot whose window is older than
+** the previous one may be reused by another subject when the probe
+** sequence is full (stale subjects therefore do not fill the table
+** forever). That reuse can, in a narrow race, charge one request to the
+** wrong subject; it only happens when PROBES slots in a row are taken.
+** If no slot can be found at all the request is allowed (failing open:
+** the limiter protects capacity, it is not an authorisation check) and
+** a warning is logged.
 */
 #include "ratelimit.h"
 
-int vmb_ratelimit_init(const struct vmb_config *cfg, char *err, size_t errlen)
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmb/log.h"
+
+#define RL_MAGIC 0x766d62726c763031ULL   /* "vmbrlv01" */
+#define RL_SLOTS 65536u                   /* power of two */
+#define RL_PROBES 32u
+#define RL_FILE "ratelimit.v1"
+
+struct rl_slot {
+  _Atomic uint64_t key;
+  _Atomic uint64_t state;
+};
+
+struct rl_table {
+  _Atomic uint64_t magic;
+  uint64_t nslots;
+  uint64_t reserved[6];             /* keeps slots on a 64-byte boundary */
+  struct rl_slot slots[RL_SLOTS];
+};
+
+static struct rl_table *tbl;        /* the mapping; NULL when disabled */
+static long rl_limit, rl_window;
+static atomic_flag warned_full = ATOMIC_FLAG_INIT;
+
+_Static_assert(sizeof(_Atomic uint64_t) == 8, "64-bit atomics");
+
+/* mkdir -p path with mode 0700 for what we create, then insist that the
+   final directory is ours and private: counters in a directory another
+   local user controls could be swapped or pre-seeded. */
+static int ensure_dir(const char *path, char *err, size_t errlen)
 {
-  (void)cfg; (void)err; (void)errlen;
+  char buf[4096];
+  size_t n = strlen(path), i;
+  struct stat st;
+  if(n == 0 || n >= sizeof(buf)) {
+    snprintf(err, errlen, "invalid configuration: RUN_DIR: empty or too long");
+    return -1;
+  }
+  memcpy(buf, path, n + 1);
+  for(i = 1; i <= n; i++) {
+    if(buf[i] == '/' || buf[i] == '\0') {
+      char saved = buf[i];
+      buf[i] = '\0';
+      if(mkdir(buf, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "invalid configuration: RUN_DIR: cannot create "
+                 "%s: %s", buf, strerror(errno));
+        return -1;
+      }
+      buf[i] = saved;
+    }
+  }
+  if(lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "invalid configuration: RUN_DIR: %s is not a "
+             "directory (symlinks are refused)", path);
+    return -1;
+  }
+  if(st.st_uid != geteuid() || (st.st_mode & 0022)) {
+    snprintf(err, errlen, "invalid configuration: RUN_DIR: %s must be owned "
+             "by this user and not writable by group or others", path);
+    return -1;
+  }
   return 0;
 }
 
-void vmb_ratelimit_cleanup(void) {}
+int vmb_ratelimit_init(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  char path[4200];
+  struct stat st;
+  void *map;
+  int fd;
+  uint64_t expect = 0;
+
+  vmb_ratelimit_cleanup();
+  rl_limit = cfg->rate_limit_requests;
+  rl_window = cfg->rate_limit_window_seconds > 0 ?
+              cfg->rate_limit_window_seconds : 60;
+  if(!cfg->rate_limit_enabled)
+    return 0;
+  if(ensure_dir(cfg->run_dir, err, errlen))
+    return -1;
+  if(snprintf(path, sizeof(path), "%s/%s", cfg->run_dir, RL_FILE) >=
+     (int)sizeof(path)) {
+    snprintf(err, errlen, "invalid configuration: RUN_DIR: too long");
+    return -1;
+  }
+  fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if(fd < 0 || fstat(fd, &st) != 0) {
+    snprintf(err, errlen, "rate limit: cannot open %s: %s", path,
+             strerror(errno));
+    if(fd >= 0)
+      close(fd);
+    return -1;
+  }
+  /* Every process sizes the file the same way; a fresh file is all zero,
+     which is a valid empty table. ftruncate to the same size is harmless
+     if two processes race here. */
+  if(st.st_size == 0 && ftruncate(fd, (off_t)sizeof(struct rl_table)) != 0) {
+    snprintf(err, errlen, "rate limit: cannot size %s: %s", path,
+             strerror(errno));
+    close(fd);
+    return -1;
+  }
+  if(fstat(fd, &st) != 0 || st.st_size != (off_t)sizeof(struct rl_table) ||
+     !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+    snprintf(err, errlen, "rate limit: %s has an unexpected size, type or "
+             "owner (remove it if it is from another version)", path);
+    close(fd);
+    return -1;
+  }
+  map = mmap(NULL, sizeof(struct rl_table), PROT_READ | PROT_WRITE,
+             MAP_SHARED, fd, 0);
+  close(fd);                        /* the mapping keeps the file */
+  if(map == MAP_FAILED) {
+    snprintf(err, errlen, "rate limit: mmap %s: %s", path, strerror(errno));
+    return -1;
+  }
+  tbl = map;
+  if(!atomic_compare_exchange_strong(&tbl->magic, &expect, RL_MAGIC) &&
+     expect != RL_MAGIC) {
+    snprintf(err, errlen, "rate limit: %s is not a rate-limit table", path);
+    vmb_ratelimit_cleanup();
+    return -1;
+  }
+  tbl->nslots = RL_SLOTS;           /* informational; same value everywhere */
+  return 0;
+}
+
+void vmb_ratelimit_cleanup(void)
+{
+  if(tbl)
+    munmap(tbl, sizeof(struct rl_table));
+  tbl = NULL;
+}
+
+/* FNV-1a then a 64-bit finaliser (splitmix): subjects are short and
+   authenticated, so a fast non-cryptographic hash is enough; 0 is
+   reserved for "free". */
+static uint64_t subject_hash(const char *s)
+{
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for(; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 0x100000001b3ULL;
+  }
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return h ? h : 1;
+}
+
+static struct rl_slot *find_slot(uint64_t key, uint32_t win)
+{
+  uint32_t i, idx = (uint32_t)key & (RL_SLOTS - 1);
+  struct rl_slot *reuse = NULL;
+  for(i = 0; i < RL_PROBES; i++) {
+    struct rl_slot *s = &tbl->slots[(idx + i) & (RL_SLOTS - 1)];
+    uint64_t k = atomic_load(&s->key);
+    if(k == key)
+      return s;
+    if(k == 0) {
+      uint64_t zero = 0;
+      if(atomic_compare_exchange_strong(&s->key, &zero, key) || zero == key)
+        return s;
+      continue;                     /* another subject took it just now */
+    }
+    if(!reuse) {
+      uint32_t sw = (uint32_t)(atomic_load(&s->state) >> 32);
+      if(sw != win && sw + 1 != win)
+        reuse = s;                  /* idle for a whole window at least */
+    }
+  }
+  if(reuse) {
+    uint64_t old = atomic_load(&reuse->key);
+    if(atomic_compare_exchange_strong(&reuse->key, &old, key))
+      return reuse;
+  }
+  return NULL;
+}
 
 void vmb_ratelimit_take(const char *subject, struct vmb_rl_verdict *v)
 {
-  (void)subject;
+  struct timespec ts;
+  uint64_t now, cur, next;
+  uint32_t win, count;
+  struct rl_slot *s;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  now = (uint64_t)ts.tv_sec;
+  win = (uint32_t)(now / (uint64_t)rl_window);
+  v->limit = rl_limit;
+  v->reset_seconds = (long)((uint64_t)rl_window - now % (uint64_t)rl_window);
   v->allowed = true;
-  v->limit = 0;
-  v->remaining = 0;
-  v->reset_seconds = 0;
+  v->remaining = rl_limit;
+  if(!tbl)
+    return;
+  s = find_slot(subject_hash(subject ? subject : ""), win);
+  if(!s) {
+    if(!atomic_flag_test_and_set(&warned_full))
+      vmb_log_server(VMB_LOG_WARN, "ratelimit",
+                     "rate-limit table crowded; some requests not counted");
+    return;
+  }
+  cur = atomic_load(&s->state);
+  for(;;) {
+    uint32_t sw = (uint32_t)(cur >> 32);
+    count = sw == win ? (uint32_t)cur : 0;
+    if((long)count >= rl_limit) {
+      v->allowed = false;
+      v->remaining = 0;
+      return;
+    }
+    next = ((uint64_t)win << 32) | (uint64_t)(count + 1);
+    if(atomic_compare_exchange_weak(&s->state, &cur, next))
+      break;
+  }
+  v->remaining = rl_limit - (long)(count + 1);
 }
