@@ -46,7 +46,7 @@ tmp=$(mktemp -d "/tmp/vmb-e2e-$server.XXXXXX")
 # able to reach the socket and the logs under the temp dir.
 chmod 0755 "$tmp"
 mkdir -p "$tmp/logs" "$tmp/run" "$tmp/bridge-logs" "$tmp/www/docs" "$tmp/www/console" "$tmp/www/static"
-chown www-data:www-data "$tmp/run" "$tmp/bridge-logs"
+chown www-data:www-data "$tmp/run" "$tmp/bridge-logs" "$tmp/logs"
 server_pid=""
 
 cleanup() {
@@ -172,10 +172,12 @@ server.username      = "www-data"
 server.groupname     = "www-data"
 server.pid-file      = "$tmp/lighttpd.pid"
 server.errorlog      = "$tmp/logs/error.log"
-server.modules       = ( "mod_access", "mod_accesslog" )
+server.modules       = ( "mod_indexfile", "mod_access", "mod_accesslog" )
 accesslog.filename   = "$tmp/logs/access.log"
-include "/usr/share/lighttpd/mime-types.conf"
+include_shell "/usr/share/lighttpd/create-mime.conf.pl"
 include "$tmp/site.conf"
+# As in Debian's lighttpd.conf: the static handler comes last.
+server.modules += ( "mod_staticfile" )
 EOF
   lighttpd -tt -f "$tmp/lighttpd.conf" >/dev/null
   lighttpd -D -f "$tmp/lighttpd.conf" </dev/null >>"$tmp/logs/stdout.log" 2>&1 &
@@ -259,9 +261,13 @@ start_server() {
     nginx | lighttpd | caddy) start_pool; "start_$server" "$file" ;;
     *) "start_$server" "$file" ;;
   esac
-  vmb_wait_tcp "$port" 20
-  sleep 0.2
-  kill -0 "$server_pid" 2>/dev/null || { echo "$server exited at start" >&2; return 1; }
+  local i
+  for ((i = 0; i < 200; i++)); do
+    kill -0 "$server_pid" 2>/dev/null || { echo "$server exited at start" >&2; return 1; }
+    vmb_port_free "$port" || break
+    sleep 0.1
+  done
+  vmb_wait_tcp "$port" 1
 }
 
 stop_server() {
