@@ -28,6 +28,7 @@ API_KEY = "fcgi-test-key-0123456789"
 class SlowVault(http.server.ThreadingHTTPServer):
     daemon_threads = True
     delay = 0.0
+    mode = "ok"   # ok | sealed | token_refused
 
 
 class SlowVaultHandler(http.server.BaseHTTPRequestHandler):
@@ -35,17 +36,22 @@ class SlowVaultHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         time.sleep(self.server.delay)
+        status = 200
         if self.path.startswith("/v1/sys/health"):
-            body = {"initialized": True, "sealed": False, "standby": False}
+            sealed = self.server.mode == "sealed"
+            body = {"initialized": True, "sealed": sealed, "standby": False}
+            status = 503 if sealed else 200
         elif self.path.startswith("/v1/auth/token/lookup-self"):
             body = {"data": {"policies": ["root"]}}
+            if self.server.mode == "token_refused":
+                body, status = {"errors": ["permission denied"]}, 403
         else:
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
         data = json.dumps(body).encode()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -147,6 +153,21 @@ def case_basics():
         error_of(st, b, 400, "invalid_path")
         st, h, b = s.req("GET", "//healthz")
         error_of(st, b, 400, "invalid_path")
+        # body errors are decided before any Vault call
+        key = {"X-API-Key": API_KEY}
+        st, h, b = s.req("PUT", "/secrets/a", headers=dict(key, **{"Content-Type": "text/plain"}),
+                         body=b'{"data":{}}')
+        error_of(st, b, 415, "unsupported_media_type")
+        st, h, b = s.req("PUT", "/secrets/a", headers=dict(key, **{"Content-Type": "application/json"}),
+                         body=b'{"data":')
+        error_of(st, b, 400, "invalid_json")
+        st, h, b = s.req("PUT", "/secrets/a", headers=dict(key, **{"Content-Type": "application/json"}),
+                         body=b'[' * 5000 + b']' * 5000)
+        error_of(st, b, 400, "invalid_json")
+        st, h, b = s.req("PUT", "/secrets/a", headers=dict(key, **{"Content-Type": "application/json"}),
+                         body=b'{"data":{},"nope":1}')
+        doc = error_of(st, b, 400, "bad_request")
+        check("nope" in doc["error"]["message"], "names the field: %r" % doc)
         # readiness against the stand-in Vault
         st, h, b = s.req("GET", "/readyz")
         check(st == 200 and json.loads(b)["ok"] is True, "readyz %d %r" % (st, b))
@@ -164,6 +185,27 @@ def case_basics():
             check(secret not in all_logs, "secret %s found in logs" % secret)
     finally:
         check(s.close() == 0, "exit status after SIGTERM")
+
+
+def case_readyz():
+    s = Stack()
+    try:
+        for mode, needle in (("sealed", "sealed"), ("token_refused", "token")):
+            s.vault.mode = mode
+            st, h, b = s.req("GET", "/readyz")
+            doc = json.loads(b)
+            check(st == 503 and doc["ok"] is False and needle in doc["error"],
+                  "%s: %d %r" % (mode, st, b))
+            check("root" not in b.decode(), "no token in the body")
+        s.vault.mode = "ok"
+        st, h, b = s.req("GET", "/readyz")
+        check(st == 200, "ready again: %d" % st)
+        s.vault.shutdown()
+        s.vault.server_close()
+        st, h, b = s.req("GET", "/readyz")
+        check(st == 503 and "unreachable" in json.loads(b)["error"], "down: %d %r" % (st, b))
+    finally:
+        procs.stop(s.proc)
 
 
 def case_concurrency():
