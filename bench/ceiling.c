@@ -1,0 +1,55 @@
+/*
+** ceiling.c - the reference FastCGI responder for benchmarks: N threads,
+** each accepting and answering a fixed small JSON document. Nothing any
+** FastCGI app does can be cheaper, so the bridge is measured against it.
+**   bench-ceiling --listen 127.0.0.1:9100 --threads 4
+*/
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+
+static int listen_fd;
+
+static void *serve(void *arg)
+{
+  static const char reply[] = "Status: 200 OK\r\nContent-Type: application/json\r\n"
+                              "Content-Length: 11\r\n\r\n{\"ok\":true}";
+  FCGX_Request r;
+  (void)arg;
+  FCGX_InitRequest(&r, listen_fd, 0);
+  while(FCGX_Accept_r(&r) >= 0) {
+    FCGX_PutStr(reply, (int)sizeof(reply) - 1, r.out);
+    FCGX_Finish_r(&r);
+  }
+  return NULL;
+}
+
+int main(int argc, char **argv)
+{
+  const char *listen = NULL;
+  long threads = 4, i;
+  pthread_t *t;
+  for(i = 1; i + 1 < argc; i += 2) {
+    if(!strcmp(argv[i], "--listen"))
+      listen = argv[i + 1];
+    else if(!strcmp(argv[i], "--threads"))
+      threads = strtol(argv[i + 1], NULL, 10);
+  }
+  if(threads < 1 || threads > 256 || FCGX_Init() != 0)
+    return 2;
+  listen_fd = listen ? FCGX_OpenSocket(listen, 128) : 0;
+  if(listen_fd < 0)
+    return 1;
+  t = calloc((size_t)threads, sizeof(*t));
+  if(!t)
+    return 1;
+  for(i = 0; i < threads; i++)
+    pthread_create(&t[i], NULL, serve, NULL);
+  for(i = 0; i < threads; i++)
+    pthread_join(t[i], NULL);
+  free(t);
+  return 0;
+}
