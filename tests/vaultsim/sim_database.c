@@ -1,16 +1,414 @@
-/* vault-sim database backend: placeholder until implemented. */
+/*
+** vault-sim database secrets engine (CONTRACT §8.1): connection configs
+** are stored only (no database is contacted), roles, and dynamic
+** credentials handed out as leases owned by the requesting token.
+*/
 #include "sim.h"
 
-static void h(struct sim_mount *m, const char *rest, struct sim_req *q,
-              struct sim_resp *r)
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct db_config {
+  char *plugin_name;
+  char *connection_url;
+  char *username;
+  char *password_policy;
+  struct strlist allowed_roles;
+  int verify;
+};
+
+struct db_role {
+  char *db_name;
+  struct strlist creation, revocation, renew, rollback;
+  int64_t default_ttl, max_ttl;
+};
+
+struct db_state {
+  struct smap *configs;
+  struct smap *roles;
+};
+
+static void config_free(void *p)
+{
+  struct db_config *c = p;
+  if (!c)
+    return;
+  free(c->plugin_name);
+  free(c->connection_url);
+  free(c->username);
+  free(c->password_policy);
+  strlist_free(&c->allowed_roles);
+  free(c);
+}
+
+static void role_free(void *p)
+{
+  struct db_role *r = p;
+  if (!r)
+    return;
+  free(r->db_name);
+  strlist_free(&r->creation);
+  strlist_free(&r->revocation);
+  strlist_free(&r->renew);
+  strlist_free(&r->rollback);
+  free(r);
+}
+
+static void *db_create(struct sim_mount *m)
 {
   (void)m;
-  (void)rest;
+  struct db_state *s = xcalloc(1, sizeof *s);
+  s->configs = smap_new(config_free);
+  s->roles = smap_new(role_free);
+  return s;
+}
+
+static void db_destroy(void *p)
+{
+  struct db_state *s = p;
+  if (!s)
+    return;
+  smap_free(s->configs);
+  smap_free(s->roles);
+  free(s);
+}
+
+static void list_map(struct smap *m, struct sim_resp *r)
+{
+  size_t n = 0;
+  const char **keys = smap_keys(m, &n);
+  if (!n) {
+    free(keys);
+    resp_err_empty(r, 404);
+    return;
+  }
+  json_object *a = json_object_new_array();
+  for (size_t i = 0; i < n; i++)
+    json_object_array_add(a, json_object_new_string(keys[i]));
+  free(keys);
+  json_object *d = json_object_new_object();
+  json_object_object_add(d, "keys", a);
+  resp_data(r, 200, d);
+}
+
+/* Replaces a string field when present in the request. */
+static void set_str(struct sim_req *q, const char *name, char **dst)
+{
+  const char *v;
+  if (req_str(q, name, &v) > 0) {
+    free(*dst);
+    *dst = xstrdup(v);
+  }
+}
+
+static void config_write(struct db_state *s, const char *name,
+                         struct sim_req *q, struct sim_resp *r)
+{
+  /* Plugin-specific fields vary; accept them all like Vault's
+  ** pass-through of connection details. */
+  q->known_all = 1;
+  struct db_config *c = smap_get(s->configs, name);
+  int created = !c;
+  if (created)
+    c = xcalloc(1, sizeof *c);
+  set_str(q, "plugin_name", &c->plugin_name);
+  if (!c->plugin_name || !*c->plugin_name) {
+    if (created)
+      config_free(c);
+    resp_err(r, 400, "empty plugin name");
+    return;
+  }
+  set_str(q, "connection_url", &c->connection_url);
+  set_str(q, "username", &c->username);
+  set_str(q, "password_policy", &c->password_policy);
+  if (req_has(q, "allowed_roles")) {
+    struct strlist l = {0};
+    if (req_strlist(q, r, "allowed_roles", &l) < 0) {
+      if (created)
+        config_free(c);
+      return;
+    }
+    strlist_free(&c->allowed_roles);
+    c->allowed_roles = l;
+  }
+  int verify = 1;
+  if (req_bool(q, r, "verify_connection", 1, &verify) < 0) {
+    if (created)
+      config_free(c);
+    return;
+  }
+  c->verify = verify;
+  if (created)
+    smap_put(s->configs, name, c);
+  resp_nocontent(r);
+}
+
+static json_object *config_json(const struct db_config *c)
+{
+  json_object *d = json_object_new_object();
+  json_object_object_add(d, "allowed_roles", strlist_json(&c->allowed_roles));
+  json_object *cd = json_object_new_object();
+  json_object_object_add(cd, "connection_url",
+                         json_object_new_string(c->connection_url
+                                                    ? c->connection_url
+                                                    : ""));
+  json_object_object_add(cd, "username",
+                         json_object_new_string(c->username ? c->username
+                                                            : ""));
+  json_object_object_add(d, "connection_details", cd);
+  json_object_object_add(d, "password_policy",
+                         json_object_new_string(c->password_policy
+                                                    ? c->password_policy
+                                                    : ""));
+  json_object_object_add(d, "plugin_name",
+                         json_object_new_string(c->plugin_name));
+  json_object_object_add(d, "plugin_version", json_object_new_string(""));
+  json_object_object_add(d, "root_credentials_rotate_statements",
+                         json_object_new_array());
+  json_object_object_add(d, "verify_connection",
+                         json_object_new_boolean(c->verify));
+  return d;
+}
+
+static void role_write(struct db_state *s, const char *name,
+                       struct sim_req *q, struct sim_resp *r)
+{
+  static const char *const known[] = {
+      "name", "db_name", "creation_statements", "revocation_statements",
+      "renew_statements", "rollback_statements", "default_ttl", "max_ttl",
+      "credential_type", "credential_config", NULL};
+  q->known = known;
+  struct db_role *ro = smap_get(s->roles, name);
+  int created = !ro;
+  const char *db = "";
+  req_str(q, "db_name", &db);
+  if (created && !*db) {
+    resp_err(r, 400, "empty database name attribute");
+    return;
+  }
+  int64_t dttl = ro ? ro->default_ttl : 0, mttl = ro ? ro->max_ttl : 0;
+  if (req_duration(q, r, "default_ttl", dttl, &dttl) < 0 ||
+      req_duration(q, r, "max_ttl", mttl, &mttl) < 0)
+    return;
+  if (mttl > 0 && dttl > mttl) {
+    resp_err(r, 400, "ttl cannot be greater than max_ttl");
+    return;
+  }
+  struct strlist lists[4] = {{0}};
+  static const char *const names[4] = {"creation_statements",
+                                       "revocation_statements",
+                                       "renew_statements",
+                                       "rollback_statements"};
+  int have[4];
+  for (int i = 0; i < 4; i++) {
+    json_object *v = req_get(q, names[i]);
+    have[i] = v != NULL;
+    if (v && json_object_is_type(v, json_type_array)) {
+      for (size_t k = 0; k < json_object_array_length(v); k++)
+        strlist_add(&lists[i], json_as_str(json_object_array_get_idx(v, k)));
+    } else if (v && !json_object_is_type(v, json_type_null)) {
+      strlist_add(&lists[i], json_as_str(v));
+    }
+  }
+  if (created)
+    ro = xcalloc(1, sizeof *ro);
+  if (*db) {
+    free(ro->db_name);
+    ro->db_name = xstrdup(db);
+  }
+  struct strlist *dst[4] = {&ro->creation, &ro->revocation, &ro->renew,
+                            &ro->rollback};
+  for (int i = 0; i < 4; i++) {
+    if (have[i]) {
+      strlist_free(dst[i]);
+      *dst[i] = lists[i];
+    } else {
+      strlist_free(&lists[i]);
+    }
+  }
+  ro->default_ttl = dttl;
+  ro->max_ttl = mttl;
+  if (created)
+    smap_put(s->roles, name, ro);
+  resp_nocontent(r);
+}
+
+static json_object *role_json(const struct db_role *ro)
+{
+  json_object *d = json_object_new_object();
+  json_object_object_add(d, "creation_statements", strlist_json(&ro->creation));
+  json_object_object_add(d, "credential_type",
+                         json_object_new_string("password"));
+  json_object_object_add(d, "db_name", json_object_new_string(ro->db_name));
+  json_object_object_add(d, "default_ttl",
+                         json_object_new_int64(ro->default_ttl));
+  json_object_object_add(d, "max_ttl", json_object_new_int64(ro->max_ttl));
+  json_object_object_add(d, "renew_statements", strlist_json(&ro->renew));
+  json_object_object_add(d, "revocation_statements",
+                         strlist_json(&ro->revocation));
+  json_object_object_add(d, "rollback_statements",
+                         strlist_json(&ro->rollback));
+  return d;
+}
+
+/* 20 chars of [A-Za-z0-9-] with each class present, like Vault's
+** default password policy. */
+static void make_password(char out[21])
+{
+  static const char a[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-";
+  for (;;) {
+    unsigned char b[20];
+    rand_bytes(b, sizeof b);
+    int lo = 0, up = 0, dg = 0, da = 0;
+    for (int i = 0; i < 20; i++) {
+      char c = a[b[i] % 63];
+      out[i] = c;
+      lo |= c >= 'a' && c <= 'z';
+      up |= c >= 'A' && c <= 'Z';
+      dg |= c >= '0' && c <= '9';
+      da |= c == '-';
+    }
+    out[20] = 0;
+    if (lo && up && dg && da)
+      return;
+  }
+}
+
+static void creds(struct sim_mount *m, struct db_state *s, const char *name,
+                  struct sim_req *q, struct sim_resp *r)
+{
+  struct db_role *ro = smap_get(s->roles, name);
+  if (!ro) {
+    resp_err(r, 400, "unknown role: %s", name);
+    return;
+  }
+  struct db_config *c = smap_get(s->configs, ro->db_name);
+  if (!c) {
+    char *msg = xasprintf("failed to find entry for connection with name: "
+                          "\"%s\"", ro->db_name);
+    resp_multierr(r, 500, msg);
+    free(msg);
+    return;
+  }
+  if (!strlist_has(&c->allowed_roles, "*") &&
+      !strlist_has(&c->allowed_roles, name)) {
+    char *msg = xasprintf("\"%s\" is not an allowed role", name);
+    resp_multierr(r, 500, msg);
+    free(msg);
+    return;
+  }
+  int64_t ttl = ro->default_ttl > 0 ? ro->default_ttl
+                                    : sim_mount_default_ttl(m);
+  int64_t max = ro->max_ttl > 0 ? ro->max_ttl : sim_mount_max_ttl(m);
+  if (ttl > max)
+    ttl = max;
+  char rnd[21], pw[21];
+  rand_base62(rnd, 20);
+  make_password(pw);
+  const char *dn = q->token ? q->token->display_name : "token";
+  char *user = xasprintf("v-%.8s-%.8s-%s-%lld", dn, name, rnd,
+                         (long long)ts_sec(q->now));
+  if (strlen(user) > 63)
+    user[63] = 0;
+  json_object *d = json_object_new_object();
+  json_object_object_add(d, "username", json_object_new_string(user));
+  json_object_object_add(d, "password", json_object_new_string(pw));
+  free(user);
+  OPENSSL_cleanse(pw, sizeof pw);
+  resp_data(r, 200, d);
+  char *path = xstrdup(q->path);
+  if (str_has_suffix(path, "/"))
+    path[strlen(path) - 1] = 0;
+  sim_lease_issue(q, r, path, ttl, max, 1, NULL, NULL);
+  free(path);
+}
+
+static void db_handle(struct sim_mount *m, const char *rest,
+                      struct sim_req *q, struct sim_resp *r)
+{
+  struct db_state *s = m->state;
+  int write = q->op == SIM_OP_UPDATE || q->op == SIM_OP_CREATE;
+  if (strcmp(rest, "config/") == 0 || strcmp(rest, "config") == 0) {
+    if (q->op == SIM_OP_LIST)
+      list_map(s->configs, r);
+    else
+      resp_unsupported_op(r);
+  } else if (str_has_prefix(rest, "config/")) {
+    const char *name = rest + 7;
+    struct db_config *c = smap_get(s->configs, name);
+    if (q->op == SIM_OP_READ) {
+      if (c)
+        resp_data(r, 200, config_json(c));
+      else
+        resp_err_empty(r, 404);
+    } else if (write) {
+      config_write(s, name, q, r);
+    } else if (q->op == SIM_OP_DELETE) {
+      smap_del(s->configs, name);
+      resp_nocontent(r);
+    } else {
+      resp_unsupported_op(r);
+    }
+  } else if (strcmp(rest, "roles/") == 0 || strcmp(rest, "roles") == 0) {
+    if (q->op == SIM_OP_LIST)
+      list_map(s->roles, r);
+    else
+      resp_unsupported_op(r);
+  } else if (str_has_prefix(rest, "roles/")) {
+    const char *name = rest + 6;
+    struct db_role *ro = smap_get(s->roles, name);
+    if (q->op == SIM_OP_READ) {
+      if (ro)
+        resp_data(r, 200, role_json(ro));
+      else
+        resp_err_empty(r, 404);
+    } else if (write) {
+      role_write(s, name, q, r);
+    } else if (q->op == SIM_OP_DELETE) {
+      smap_del(s->roles, name);
+      resp_nocontent(r);
+    } else {
+      resp_unsupported_op(r);
+    }
+  } else if (str_has_prefix(rest, "creds/") && rest[6] &&
+             !strchr(rest + 6, '/')) {
+    if (q->op == SIM_OP_READ)
+      creds(m, s, rest + 6, q, r);
+    else
+      resp_unsupported_op(r);
+  } else if (str_has_prefix(rest, "rotate-root/") ||
+             str_has_prefix(rest, "reset/")) {
+    const char *name = strchr(rest, '/') + 1;
+    if (!write)
+      resp_unsupported_op(r);
+    else if (!smap_get(s->configs, name))
+      resp_err(r, 400, "failed to find entry for connection with name: "
+                       "\"%s\"", name);
+    else
+      resp_nocontent(r);
+  } else {
+    resp_unsupported_path(r);
+  }
+}
+
+static int db_exists(struct sim_mount *m, const char *rest, struct sim_req *q)
+{
   (void)q;
-  resp_unsupported_path(r);
+  struct db_state *s = m->state;
+  if (str_has_prefix(rest, "config/"))
+    return smap_get(s->configs, rest + 7) != NULL;
+  if (str_has_prefix(rest, "roles/"))
+    return smap_get(s->roles, rest + 6) != NULL;
+  return -1;
 }
 
 const struct sim_backend sim_backend_database = {
     .type = "database",
-    .handle = h,
+    .create = db_create,
+    .destroy = db_destroy,
+    .exists = db_exists,
+    .handle = db_handle,
 };

@@ -104,7 +104,8 @@ static int is_unauth_path(const struct sim_mount *m, const char *rest)
     return 0;
   if (strcmp(m->type, "approle") == 0 && strcmp(rest, "login") == 0)
     return 1;
-  if (strcmp(m->type, "ssh") == 0 && strcmp(rest, "public_key") == 0)
+  if (strcmp(m->type, "ssh") == 0 &&
+      (strcmp(rest, "public_key") == 0 || strcmp(rest, "verify") == 0))
     return 1;
   if (strcmp(m->type, "system") == 0 && strcmp(rest, "unseal") == 0)
     return 1;
