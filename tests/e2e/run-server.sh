@@ -212,14 +212,17 @@ apache_main() {
     echo "Group www-data"
     echo "ErrorLog $tmp/logs/error.log"
     echo "LogLevel warn"
-    echo "Listen 127.0.0.1:$((port + 2))"
+    # The site's <VirtualHost> needs a Listen (ports.conf in Debian).
+    echo "Listen 127.0.0.1:$port"
     for m in mpm_event authz_core authz_host mime dir alias headers setenvif \
-             socache_shmcb ssl http2 log_config $mods; do
+             socache_shmcb ssl http2 $mods; do
       echo "LoadModule ${m}_module $moddir/mod_$m.so"
     done
     echo "TypesConfig /etc/mime.types"
-    echo 'LogFormat "%h %l %u %t \"%r\" %>s %b %D" timing'
-    echo "CustomLog $tmp/logs/access.log timing"
+    # As Debian's mods-available/ssl.conf does for the whole server.
+    echo "SSLSessionCache shmcb:$tmp/run-apache/ssl_scache(512000)"
+    echo 'LogFormat "%h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"" combined'
+    echo "CustomLog $tmp/logs/access.log combined"
     echo "<Directory />"
     echo "  AllowOverride None"
     echo "  Require all denied"
