@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "ops.h"
 #include "ratelimit.h"
+#include "trace.h"
 #include "util.h"
 #include "vault.h"
 #include "vmb/arena.h"
@@ -54,13 +55,15 @@ int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen)
      vmb_vault_auth_init(cfg, err, errlen) ||
      vmb_auth_init(cfg, err, errlen) ||
      vmb_ratelimit_init(cfg, err, errlen) ||
-     vmb_metrics_init(cfg, err, errlen))
+     vmb_metrics_init(cfg, err, errlen) ||
+     vmb_trace_init(cfg, err, errlen))
     return -1;
   return 0;
 }
 
 void vmb_core_shutdown(void)
 {
+  vmb_trace_cleanup();
   vmb_metrics_cleanup();
   vmb_ratelimit_cleanup();
   vmb_auth_cleanup();
@@ -389,6 +392,7 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
   vmb_metrics_inflight(1);
   memset(&call, 0, sizeof(call));
   assign_ids(req);
+  vmb_trace_request_begin(req);
 
   if(blen && path && !strncmp(path, core_cfg->base_path, blen) &&
      (path[blen] == '/' || path[blen] == '\0'))
@@ -440,7 +444,12 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
 
   if(!(op->flags & VMB_OP_PUBLIC)) {
     const char *mode = NULL, *reason = NULL;
-    enum vmb_auth_result ar = vmb_authenticate(req, &mode, &reason);
+    struct vmb_trace_span aspan;
+    enum vmb_auth_result ar;
+    vmb_trace_span_begin(&aspan);
+    ar = vmb_authenticate(req, &mode, &reason);
+    vmb_trace_auth_end(&aspan, ar == VMB_AUTH_OK ? req->identity.mode : mode,
+                       ar == VMB_AUTH_OK);
     if(ar != VMB_AUTH_OK) {
       json_object *f = json_object_new_object();
       json_object_object_add(f, "request_id", json_object_new_string(req->request_id));
@@ -514,6 +523,8 @@ done:
   {
     uint64_t dur = vmb_monotonic_us() - t0;
     log_request(req, op, resp->status, dur);
+    vmb_trace_request_end(req, op ? op->id : NULL,
+                          op && op->path ? op->path : "unmatched", resp->status);
     vmb_metrics_request(req->method, op && op->path ? op->path : "unmatched",
                         resp->status, dur,
                         vmb_request_header(req, "x-correlation-id") != NULL);

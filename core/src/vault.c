@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "metrics.h"
+#include "trace.h"
 #include "util.h"
 #include "vmb/arena.h"
 #include "vmb/buf.h"
@@ -141,8 +142,10 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
   CURL *h;
   long status = 0;
   uint64_t started = vmb_monotonic_us();
+  struct vmb_trace_span vspan;
 
   memset(reply, 0, sizeof(*reply));
+  vmb_trace_span_begin(&vspan);
   vmb_buf_init(&url, 4096);
   vmb_buf_init(&resp, VMB_VAULT_REPLY_MAX);
   own_token[0] = '\0';
@@ -179,6 +182,8 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
     hdrs = curl_slist_append(hdrs, hdr);
   }
   hdrs = curl_slist_append(hdrs, "X-Vault-Request: true");
+  if(vmb_trace_header(&vspan, hdr, sizeof(hdr)) == 0)
+    hdrs = curl_slist_append(hdrs, hdr);   /* W3C trace context */
   if(body) {
     body_text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
                                                JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -269,6 +274,7 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
     result = VMB_ERR_VAULT_ERROR;
 out:
   vmb_metrics_vault(op, (int)status, vmb_monotonic_us() - started);
+  vmb_trace_vault_end(&vspan, method, op, status);
   OPENSSL_cleanse(own_token, sizeof(own_token));
   vmb_buf_free(&url);
   vmb_buf_free(&resp);
