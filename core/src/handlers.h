@@ -13,6 +13,9 @@ enum vmb_err vmb_h_readyz(struct vmb_call *c);
 enum vmb_err vmb_h_whoami(struct vmb_call *c);
 enum vmb_err vmb_h_echo_headers(struct vmb_call *c);
 
+/* openapi.c */
+enum vmb_err vmb_h_openapi(struct vmb_call *c);
+
 /* backend_kv.c */
 enum vmb_err vmb_h_kv_read(struct vmb_call *c);
 enum vmb_err vmb_h_kv_write(struct vmb_call *c);
@@ -22,6 +25,31 @@ enum vmb_err vmb_h_kv_delete(struct vmb_call *c);
 enum vmb_err vmb_h_kv_undelete(struct vmb_call *c);
 enum vmb_err vmb_h_kv_destroy(struct vmb_call *c);
 enum vmb_err vmb_h_kv_metadata(struct vmb_call *c);
+
+/* backend_transit.c, backend_db.c, backend_ssh.c: core.c hands them the
+   configuration (mount names) at start-up. */
+struct vmb_config;
+
+/* backend_transit.c */
+void vmb_transit_set_config(const struct vmb_config *cfg);
+enum vmb_err vmb_h_transit_encrypt(struct vmb_call *c);
+enum vmb_err vmb_h_transit_decrypt(struct vmb_call *c);
+enum vmb_err vmb_h_transit_rewrap(struct vmb_call *c);
+enum vmb_err vmb_h_transit_sign(struct vmb_call *c);
+enum vmb_err vmb_h_transit_verify(struct vmb_call *c);
+enum vmb_err vmb_h_transit_hmac(struct vmb_call *c);
+enum vmb_err vmb_h_transit_random(struct vmb_call *c);
+
+/* backend_db.c */
+void vmb_db_set_config(const struct vmb_config *cfg);
+enum vmb_err vmb_h_db_issue_creds(struct vmb_call *c);
+enum vmb_err vmb_h_db_renew(struct vmb_call *c);
+enum vmb_err vmb_h_db_revoke(struct vmb_call *c);
+
+/* backend_ssh.c */
+void vmb_ssh_set_config(const struct vmb_config *cfg);
+enum vmb_err vmb_h_ssh_otp(struct vmb_call *c);
+enum vmb_err vmb_h_ssh_sign(struct vmb_call *c);
 
 /* observability.c */
 enum vmb_err vmb_h_metrics(struct vmb_call *c);

@@ -58,6 +58,11 @@ const struct vmb_op vmb_ops[] = {
    .flags = VMB_OP_READONLY | VMB_OP_REST_OPTIONAL | VMB_OP_NO_BODY,
    .args = no_args, .description = "The caller's subject, auth mode and scopes.",
    .handler = vmb_h_whoami},
+  {.id = "docs.openapi", .title = "OpenAPI document", .method = "GET", .path = "/openapi.json",
+   .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW | VMB_OP_NO_RATE_LIMIT,
+   .args = no_args, .description = "This API, described from the operation table.",
+   .handler = vmb_h_openapi},
+
   /* ---- KV v2, inside the caller's namespace ---- */
   {.id = "kv.read", .title = "Read a secret", .method = "GET", .path = "/secrets/{path}",
    .scope = VMB_SCOPE_READ,

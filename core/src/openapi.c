@@ -1,0 +1,178 @@
+/*
+** openapi.c - /openapi.json, generated from the operation table.
+**
+** The document is built once per process (pthread_once) and kept as an
+** immutable string, so serving threads never share a json-c object (whose
+** reference counts are not atomic).
+*/
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "ops.h"
+#include "vmb/core.h"
+
+static pthread_once_t openapi_once = PTHREAD_ONCE_INIT;
+static char *openapi_text;
+
+/* "/secrets/{path}:undelete" stays as is: OpenAPI path templates use the
+   same {name} syntax. */
+static json_object *error_response(const char *what)
+{
+  json_object *r = json_object_new_object();
+  json_object_object_add(r, "description", json_object_new_string(what));
+  json_object *content = json_object_new_object(), *mt = json_object_new_object(),
+              *schema = json_object_new_object();
+  json_object_object_add(schema, "$ref", json_object_new_string("#/components/schemas/Error"));
+  json_object_object_add(mt, "schema", schema);
+  json_object_object_add(content, "application/json", mt);
+  json_object_object_add(r, "content", content);
+  return r;
+}
+
+static json_object *operation_doc(const struct vmb_op *op)
+{
+  json_object *o = json_object_new_object(), *params = json_object_new_array(),
+              *responses = json_object_new_object(), *ok = json_object_new_object();
+  json_object *schema = vmb_args_schema(op), *props = NULL, *body_props = json_object_new_object();
+  json_object *body_required = json_object_new_array(), *req;
+  const struct vmb_arg *a;
+  json_object_object_add(o, "operationId", json_object_new_string(op->id));
+  json_object_object_add(o, "summary", json_object_new_string(op->title ? op->title : op->id));
+  if(op->description)
+    json_object_object_add(o, "description", json_object_new_string(op->description));
+  json_object_object_get_ex(schema, "properties", &props);
+  for(a = op->args; a && a->name; a++) {
+    json_object *ps = NULL;
+    if(props)
+      json_object_object_get_ex(props, a->name, &ps);
+    if(a->flags & (VMB_ARG_IN_PATH | VMB_ARG_IN_QUERY)) {
+      json_object *p = json_object_new_object();
+      json_object_object_add(p, "name", json_object_new_string(a->name));
+      json_object_object_add(p, "in", json_object_new_string(
+                               (a->flags & VMB_ARG_IN_PATH) ? "path" : "query"));
+      json_object_object_add(p, "required", json_object_new_boolean(
+                               (a->flags & (VMB_ARG_IN_PATH | VMB_ARG_REQUIRED)) != 0));
+      if(ps)
+        json_object_object_add(p, "schema", json_object_get(ps));
+      json_object_array_add(params, p);
+    }
+    else {
+      if(ps)
+        json_object_object_add(body_props, a->name, json_object_get(ps));
+      if(a->flags & VMB_ARG_REQUIRED)
+        json_object_array_add(body_required, json_object_new_string(a->name));
+    }
+  }
+  if(json_object_array_length(params))
+    json_object_object_add(o, "parameters", params);
+  else
+    json_object_put(params);
+  if(json_object_object_length(body_props) && !(op->flags & VMB_OP_NO_BODY)) {
+    json_object *rb = json_object_new_object(), *content = json_object_new_object(),
+                *mt = json_object_new_object(), *bs = json_object_new_object();
+    json_object_object_add(bs, "type", json_object_new_string("object"));
+    json_object_object_add(bs, "properties", body_props);
+    if(json_object_array_length(body_required))
+      json_object_object_add(bs, "required", json_object_get(body_required));
+    json_object_object_add(bs, "additionalProperties", json_object_new_boolean(0));
+    json_object_object_add(mt, "schema", bs);
+    json_object_object_add(content, "application/json", mt);
+    json_object_object_add(rb, "content", content);
+    json_object_object_add(rb, "required", json_object_new_boolean(1));
+    json_object_object_add(o, "requestBody", rb);
+  }
+  else {
+    json_object_put(body_props);
+  }
+  json_object_put(body_required);
+  json_object_put(schema);
+  json_object_object_add(ok, "description", json_object_new_string("success"));
+  json_object_object_add(responses, "200", ok);
+  json_object_object_add(responses, "default", error_response("error"));
+  json_object_object_add(o, "responses", responses);
+  if(!(op->flags & VMB_OP_PUBLIC)) {
+    json_object *sec = json_object_new_array(), *k = json_object_new_object(),
+                *b = json_object_new_object();
+    json_object_object_add(k, "apiKey", json_object_new_array());
+    json_object_object_add(b, "bearer", json_object_new_array());
+    json_object_array_add(sec, k);
+    json_object_array_add(sec, b);
+    json_object_object_add(o, "security", sec);
+  }
+  if(op->scope) {
+    req = vmb_scopes_to_json(op->scope);
+    json_object_object_add(o, "x-required-scopes", req);
+  }
+  return o;
+}
+
+static void build(void)
+{
+  json_object *doc = json_object_new_object(), *info = json_object_new_object(),
+              *paths = json_object_new_object(), *comp = json_object_new_object(),
+              *schemes = json_object_new_object(), *schemas = json_object_new_object();
+  size_t i;
+  json_object_object_add(doc, "openapi", json_object_new_string("3.1.0"));
+  json_object_object_add(info, "title", json_object_new_string("Vault MCP Bridge"));
+  json_object_object_add(info, "version", json_object_new_string(vmb_version()));
+  json_object_object_add(doc, "info", info);
+  for(i = 0; i < vmb_n_ops; i++) {
+    const struct vmb_op *op = &vmb_ops[i];
+    json_object *item, *m;
+    char method[16];
+    size_t j;
+    if(!op->method || !op->path || (op->flags & VMB_OP_RAW && !(op->flags & VMB_OP_PUBLIC) &&
+                                     strncmp(op->path, "/mcp", 4) != 0))
+      continue;
+    if(!json_object_object_get_ex(paths, op->path, &item)) {
+      item = json_object_new_object();
+      json_object_object_add(paths, op->path, item);
+    }
+    for(j = 0; op->method[j] && j < sizeof(method) - 1; j++)
+      method[j] = (char)(op->method[j] >= 'A' && op->method[j] <= 'Z'
+                         ? op->method[j] - 'A' + 'a' : op->method[j]);
+    method[j] = '\0';
+    m = operation_doc(op);
+    json_object_object_add(item, method, m);
+  }
+  json_object_object_add(doc, "paths", paths);
+  {
+    json_object *k = json_object_new_object(), *b = json_object_new_object();
+    json_object_object_add(k, "type", json_object_new_string("apiKey"));
+    json_object_object_add(k, "in", json_object_new_string("header"));
+    json_object_object_add(k, "name", json_object_new_string("X-API-Key"));
+    json_object_object_add(b, "type", json_object_new_string("http"));
+    json_object_object_add(b, "scheme", json_object_new_string("bearer"));
+    json_object_object_add(b, "bearerFormat", json_object_new_string("JWT"));
+    json_object_object_add(schemes, "apiKey", k);
+    json_object_object_add(schemes, "bearer", b);
+  }
+  {
+    json_object *err = json_tokener_parse(
+      "{\"type\":\"object\",\"required\":[\"error\"],\"properties\":{\"error\":"
+      "{\"type\":\"object\",\"required\":[\"code\",\"message\",\"request_id\"],"
+      "\"properties\":{\"code\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"},"
+      "\"request_id\":{\"type\":\"string\"}}}}}");
+    json_object_object_add(schemas, "Error", err);
+  }
+  json_object_object_add(comp, "securitySchemes", schemes);
+  json_object_object_add(comp, "schemas", schemas);
+  json_object_object_add(doc, "components", comp);
+  openapi_text = strdup(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+  json_object_put(doc);
+}
+
+enum vmb_err vmb_h_openapi(struct vmb_call *c)
+{
+  pthread_once(&openapi_once, build);
+  if(!openapi_text)
+    return VMB_ERR_NOMEM;
+  c->resp->status = 200;
+  vmb_buf_reset(&c->resp->body);
+  if(vmb_buf_append_str(&c->resp->body, openapi_text))
+    return VMB_ERR_INTERNAL;
+  return VMB_ERR_OK;
+}
