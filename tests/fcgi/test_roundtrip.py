@@ -168,6 +168,14 @@ def case_basics():
                          body=b'{"data":{},"nope":1}')
         doc = error_of(st, b, 400, "bad_request")
         check("nope" in doc["error"]["message"], "names the field: %r" % doc)
+        # the OpenAPI document comes from the operation table
+        st, h, b = s.req("GET", "/openapi.json")
+        doc = json.loads(b)
+        check(st == 200 and doc["openapi"].startswith("3."), "openapi %d" % st)
+        ops = {m["operationId"] for p in doc["paths"].values() for m in p.values()}
+        for op in ("kv.read", "kv.write", "kv.list", "kv.delete", "health.readyz"):
+            check(op in ops, "operation %s missing from openapi.json" % op)
+        check(set(doc["paths"]["/secrets/{path}"]) >= {"get", "put", "delete"}, "secrets methods")
         # readiness against the stand-in Vault
         st, h, b = s.req("GET", "/readyz")
         check(st == 200 and json.loads(b)["ok"] is True, "readyz %d %r" % (st, b))
