@@ -42,6 +42,84 @@ static const struct vmb_arg kv_list_args[] = {
 static const struct vmb_arg kv_path_args[] = {ARG_PATH, {0}};
 static const struct vmb_arg kv_versions_args[] = {ARG_PATH, ARG_VERSIONS, {0}};
 
+/* Transit, database and SSH (backend_transit.c, backend_db.c,
+   backend_ssh.c). Names in a Vault path (key, role) are checked again by
+   the handler for their charset; lengths and encodings are checked here. */
+#define ARG_TKEY {"key", VMB_ARG_STRING, VMB_ARG_REQUIRED, 1, 128, NULL, \
+                  "Transit key name ([A-Za-z0-9_.-])"}
+#define ARG_CONTEXT {"context", VMB_ARG_STRING, VMB_ARG_BASE64, 0, 4096, NULL, \
+                     "Base64 key-derivation context (derived keys only)"}
+#define ARG_CIPHERTEXT {"ciphertext", VMB_ARG_STRING, VMB_ARG_REQUIRED, 1, 2097152, NULL, \
+                        "Ciphertext as returned by encrypt (vault:vN:...)"}
+#define ARG_INPUT {"input", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_BASE64, 0, 1048576, \
+                   NULL, "Base64 of the data"}
+#define ARG_HASH {"hash_algorithm", VMB_ARG_STRING, 0, 1, 16, \
+                  "sha1|sha2-224|sha2-256|sha2-384|sha2-512|sha3-224|sha3-256|sha3-384|sha3-512|none", \
+                  "Hash applied before signing (ignored by ed25519 keys)"}
+#define ARG_SIGALG {"signature_algorithm", VMB_ARG_STRING, 0, 1, 16, "pss|pkcs1v15", \
+                    "RSA padding scheme (RSA keys only)"}
+#define ARG_MARSHAL {"marshaling_algorithm", VMB_ARG_STRING, 0, 1, 8, "asn1|jws", \
+                     "Signature encoding: asn1 (default) or jws"}
+#define ARG_ROLE(what) {"role", VMB_ARG_STRING, VMB_ARG_REQUIRED, 1, 128, NULL, what}
+static const struct vmb_arg transit_encrypt_args[] = {
+  ARG_TKEY,
+  {"plaintext", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_BASE64, 0, 1048576, NULL,
+   "Base64 of the data to encrypt"},
+  ARG_CONTEXT,
+  {"key_version", VMB_ARG_INTEGER, 0, 0, 2147483647L, NULL,
+   "Key version to encrypt with; 0 or absent = the latest"},
+  {0}};
+static const struct vmb_arg transit_decrypt_args[] = {
+  ARG_TKEY, ARG_CIPHERTEXT, ARG_CONTEXT, {0}};
+static const struct vmb_arg transit_sign_args[] = {
+  ARG_TKEY, ARG_INPUT, ARG_HASH, ARG_SIGALG, ARG_MARSHAL, {0}};
+static const struct vmb_arg transit_verify_args[] = {
+  ARG_TKEY, ARG_INPUT,
+  {"signature", VMB_ARG_STRING, VMB_ARG_REQUIRED, 1, 16384, NULL,
+   "Signature as returned by sign (vault:vN:...)"},
+  ARG_HASH, ARG_SIGALG, ARG_MARSHAL, {0}};
+static const struct vmb_arg transit_hmac_args[] = {
+  ARG_TKEY, ARG_INPUT,
+  {"algorithm", VMB_ARG_STRING, 0, 1, 16,
+   "sha2-224|sha2-256|sha2-384|sha2-512|sha3-224|sha3-256|sha3-384|sha3-512",
+   "Hash of the HMAC (default sha2-256)"},
+  {0}};
+static const struct vmb_arg transit_random_args[] = {
+  {"bytes", VMB_ARG_INTEGER, VMB_ARG_IN_QUERY, 1, 1024, NULL,
+   "How many random bytes (1..1024, default 32)"},
+  {"format", VMB_ARG_STRING, VMB_ARG_IN_QUERY, 1, 6, "base64|hex",
+   "Encoding of the result (default base64)"},
+  {0}};
+static const struct vmb_arg db_creds_args[] = {
+  {"role", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_IN_PATH, 1, 128, NULL,
+   "Database role to issue credentials for"},
+  {0}};
+#define ARG_LEASE {"lease_id", VMB_ARG_STRING, VMB_ARG_REQUIRED, 1, 512, NULL, \
+                   "Lease id of database credentials ({DATABASE_MOUNT}/creds/<role>/<id>)"}
+static const struct vmb_arg db_renew_args[] = {
+  ARG_LEASE,
+  {"increment", VMB_ARG_INTEGER, 0, 0, 315360000L, NULL,
+   "Requested new TTL in seconds; 0 or absent = the role's default"},
+  {0}};
+static const struct vmb_arg db_revoke_args[] = {ARG_LEASE, {0}};
+static const struct vmb_arg ssh_otp_args[] = {
+  ARG_ROLE("SSH role of key type otp"),
+  {"ip", VMB_ARG_STRING, VMB_ARG_REQUIRED, 2, 45, NULL, "IPv4 or IPv6 address of the host"},
+  {"username", VMB_ARG_STRING, 0, 1, 256, NULL, "Login name; the role's default when absent"},
+  {"port", VMB_ARG_INTEGER, 0, 1, 65535, NULL,
+   "Expected SSH port; the role decides it, a mismatch is reported as a warning"},
+  {0}};
+static const struct vmb_arg ssh_sign_args[] = {
+  ARG_ROLE("SSH role of key type ca"),
+  {"public_key", VMB_ARG_STRING, VMB_ARG_REQUIRED, 1, 16384, NULL,
+   "OpenSSH public key to certify (one authorized_keys line)"},
+  {"cert_type", VMB_ARG_STRING, 0, 1, 4, "user|host", "Certificate type (default user)"},
+  {"valid_principals", VMB_ARG_STRINGS, 0, 0, 64, NULL,
+   "Principals: an array or a comma-separated string"},
+  {"ttl", VMB_ARG_STRING, 0, 1, 16, NULL, "Validity, e.g. 30m or 3600 (role default when absent)"},
+  {"key_id", VMB_ARG_STRING, 0, 1, 256, NULL, "Key id (only if the role allows it)"},
+  {0}};
+
 const struct vmb_op vmb_ops[] = {
   {.id = "health.healthz", .title = "Liveness", .method = "GET", .path = "/healthz",
    .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_NO_RATE_LIMIT | VMB_OP_NO_BODY,
@@ -102,6 +180,66 @@ const struct vmb_op vmb_ops[] = {
    .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL | VMB_OP_NO_BODY,
    .args = kv_path_args, .handler = vmb_h_kv_metadata,
    .description = "Versions, timestamps and settings of a secret (no values)."},
+
+  /* ---- Transit: cryptography with keys that never leave Vault ---- */
+  {.id = "transit.encrypt", .title = "Encrypt", .method = "POST", .path = "/transit/encrypt",
+   .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
+   .args = transit_encrypt_args, .handler = vmb_h_transit_encrypt,
+   .description = "Encrypt base64 plaintext with a Transit key; returns vault:vN: ciphertext."},
+  {.id = "transit.decrypt", .title = "Decrypt", .method = "POST", .path = "/transit/decrypt",
+   .scope = VMB_SCOPE_READ,
+   .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL,
+   .args = transit_decrypt_args, .handler = vmb_h_transit_decrypt,
+   .description = "Decrypt Transit ciphertext; returns the plaintext as base64."},
+  {.id = "transit.sign", .title = "Sign", .method = "POST", .path = "/transit/sign",
+   .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_REST_OPTIONAL,
+   .args = transit_sign_args, .handler = vmb_h_transit_sign,
+   .description = "Sign base64 input with an asymmetric Transit key."},
+  {.id = "transit.verify", .title = "Verify", .method = "POST", .path = "/transit/verify",
+   .scope = VMB_SCOPE_READ,
+   .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL,
+   .args = transit_verify_args, .handler = vmb_h_transit_verify,
+   .description = "Check a Transit signature over base64 input; answers {valid}."},
+  {.id = "transit.rewrap", .title = "Rewrap", .method = "POST", .path = "/transit/rewrap",
+   .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_REST_OPTIONAL,
+   .args = transit_decrypt_args, .handler = vmb_h_transit_rewrap,
+   .description = "Re-encrypt ciphertext under the latest key version without revealing it."},
+  {.id = "transit.hmac", .title = "HMAC", .method = "POST", .path = "/transit/hmac",
+   .scope = VMB_SCOPE_WRITE,
+   .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL,
+   .args = transit_hmac_args, .handler = vmb_h_transit_hmac,
+   .description = "HMAC of base64 input with a Transit key."},
+  {.id = "transit.random", .title = "Random bytes", .method = "GET", .path = "/transit/random",
+   .scope = VMB_SCOPE_READ,
+   .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_REST_OPTIONAL | VMB_OP_NO_BODY,
+   .args = transit_random_args, .handler = vmb_h_transit_random,
+   .description = "Random bytes from Vault (1..1024), base64 or hex."},
+
+  /* ---- Database: dynamic credentials and their leases ---- */
+  {.id = "db.issue_creds", .title = "Issue database credentials", .method = "POST",
+   .path = "/db/creds/{role}", .scope = VMB_SCOPE_WRITE,
+   .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
+   .args = db_creds_args, .handler = vmb_h_db_issue_creds,
+   .description = "New database username and password for a role, with their lease."},
+  {.id = "db.renew", .title = "Renew a database lease", .method = "POST", .path = "/db/renew",
+   .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL,
+   .args = db_renew_args, .handler = vmb_h_db_renew,
+   .description = "Extend the lease of database credentials."},
+  {.id = "db.revoke", .title = "Revoke a database lease", .method = "POST",
+   .path = "/db/revoke", .scope = VMB_SCOPE_WRITE,
+   .flags = VMB_OP_TOOL | VMB_OP_DESTRUCTIVE | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL,
+   .args = db_revoke_args, .handler = vmb_h_db_revoke,
+   .description = "Revoke database credentials now (the database user is dropped)."},
+
+  /* ---- SSH: one-time passwords and certificates ---- */
+  {.id = "ssh.otp", .title = "SSH one-time password", .method = "POST", .path = "/ssh/otp",
+   .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
+   .args = ssh_otp_args, .handler = vmb_h_ssh_otp,
+   .description = "A one-time SSH password for a user on a host (OTP role)."},
+  {.id = "ssh.sign", .title = "Sign an SSH key", .method = "POST", .path = "/ssh/sign",
+   .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
+   .args = ssh_sign_args, .handler = vmb_h_ssh_sign,
+   .description = "Sign an SSH public key with the CA of a role; returns the certificate."},
 
   /* The echo routes help operators check what the web server passes:
      headers (credentials redacted), the query, and the body's length and

@@ -1,0 +1,215 @@
+/*
+** backend_db.c - Database secrets: issue credentials, renew and revoke
+** their leases (SPEC section 4; CONTRACT section 8).
+**
+** Vault's lease endpoints (sys/leases/renew, sys/leases/revoke) act on
+** any lease, including other engines' and, for revoke, without checking
+** who owns it (CONTRACT 8.3). An agent must only ever touch database
+** credentials, so a lease id is accepted only when it has the exact
+** shape Vault gives database leases: {DATABASE_MOUNT}/creds/<role>/<id>.
+**
+** Logs carry the role, the lease duration and the last six characters
+** of the lease id; never the username or password.
+*/
+#include <string.h>
+
+#include "backend.h"
+#include "handlers.h"
+#include "vmb/arena.h"
+
+static const struct vmb_config *db_cfg;
+
+void vmb_db_set_config(const struct vmb_config *cfg)
+{
+  db_cfg = cfg;
+}
+
+#define LEASE_SUFFIX 6
+
+static bool db_name_char(char ch)
+{
+  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+         (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
+}
+
+/* Role names become one segment of a Vault path: [A-Za-z0-9_.-]{1,128},
+   never containing "..". */
+static bool db_name_ok(const char *s, size_t n)
+{
+  size_t i;
+  if(n < 1 || n > 128)
+    return false;
+  for(i = 0; i < n; i++)
+    if(!db_name_char(s[i]) || (s[i] == '.' && i + 1 < n && s[i + 1] == '.'))
+      return false;
+  return true;
+}
+
+/*
+** A database lease id: "{mount}/creds/<role>/<id>", where <id> is what
+** Vault generates (24 base62 characters, plus ".<nsid>" inside a
+** namespace, CONTRACT 1.10). The id part is checked loosely (letters,
+** digits and dots, 1..128) so a future Vault format does not break
+** renewals, but strictly enough that it cannot name another path.
+*/
+static bool lease_id_ok(const char *lease)
+{
+  size_t mlen = strlen(db_cfg->database_mount), n = lease ? strlen(lease) : 0, i;
+  const char *role, *slash, *id;
+  if(n > 512 || n <= mlen + 7 || strncmp(lease, db_cfg->database_mount, mlen) ||
+     strncmp(lease + mlen, "/creds/", 7))
+    return false;
+  role = lease + mlen + 7;
+  slash = strchr(role, '/');
+  if(!slash || !db_name_ok(role, (size_t)(slash - role)))
+    return false;
+  id = slash + 1;
+  n = strlen(id);
+  if(n < 1 || n > 128 || id[0] == '.' || strstr(id, ".."))
+    return false;
+  for(i = 0; i < n; i++)
+    if(!((id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= 'a' && id[i] <= 'z') ||
+         (id[i] >= '0' && id[i] <= '9') || id[i] == '.'))
+      return false;
+  return true;
+}
+
+/* The checked lease id from the arguments, logged as its suffix; NULL
+   with c->detail when it is not a database lease of this mount. */
+static const char *checked_lease(struct vmb_call *c)
+{
+  const char *lease = vmb_arg_str(c, "lease_id");
+  if(!lease_id_ok(lease)) {
+    c->detail = vmb_arena_printf(c->req->arena,
+                                 "field 'lease_id' must be a database lease id "
+                                 "(%s/creds/<role>/<id>)", db_cfg->database_mount);
+    return NULL;
+  }
+  json_object_object_add(c->log_fields, "lease",
+                         json_object_new_string(vmb_suffix(c, lease, LEASE_SUFFIX)));
+  return lease;
+}
+
+/* Top-level member of Vault's reply (leases live outside "data"). */
+static json_object *reply_member(const struct vmb_vault_reply *r, const char *name)
+{
+  json_object *v = NULL;
+  if(!r->body || !json_object_object_get_ex(r->body, name, &v))
+    return NULL;
+  return v;
+}
+
+enum vmb_err vmb_h_db_issue_creds(struct vmb_call *c)
+{
+  const char *role = vmb_arg_str(c, "role"), *path;
+  struct vmb_vault_reply r;
+  json_object *data, *user = NULL, *pass = NULL, *lease, *dur;
+  enum vmb_err e;
+
+  if(!role || !db_name_ok(role, strlen(role))) {
+    c->detail = "field 'role' must be 1 to 128 characters of A-Z a-z 0-9 _ . - "
+                "(no '/' or '..')";
+    return VMB_ERR_BAD_REQUEST;
+  }
+  json_object_object_add(c->log_fields, "role", json_object_new_string(role));
+  path = vmb_arena_printf(c->req->arena, "%s/creds/%s", db_cfg->database_mount, role);
+  if(!path)
+    return VMB_ERR_NOMEM;
+  /* Vault wants read (GET) on creds/<role>, not create (CONTRACT 8.1). */
+  e = vmb_backend_vault(c, "db.issue_creds", "GET", path, NULL, &r);
+  if(e != VMB_ERR_OK)
+    return vmb_backend_fail(c, e, &r);
+  data = vmb_reply_data(&r);
+  lease = reply_member(&r, "lease_id");
+  dur = reply_member(&r, "lease_duration");
+  if(!data || !json_object_object_get_ex(data, "username", &user) ||
+     !json_object_object_get_ex(data, "password", &pass) || !lease ||
+     !json_object_is_type(lease, json_type_string)) {
+    c->detail = "Vault's answer lacks the credentials or the lease";
+    return VMB_ERR_VAULT_ERROR;
+  }
+  c->result = json_object_new_object();
+  if(!c->result)
+    return VMB_ERR_NOMEM;
+  json_object_object_add(c->result, "username", json_object_get(user));
+  json_object_object_add(c->result, "password", json_object_get(pass));
+  json_object_object_add(c->result, "lease_id", json_object_get(lease));
+  json_object_object_add(c->result, "lease_duration",
+                         dur ? json_object_get(dur) : json_object_new_int(0));
+  vmb_json_copy(c->result, r.body, "renewable");
+  json_object_object_add(c->log_fields, "lease",
+                         json_object_new_string(vmb_suffix(c, json_object_get_string(lease),
+                                                           LEASE_SUFFIX)));
+  if(dur)
+    json_object_object_add(c->log_fields, "lease_duration", json_object_get(dur));
+  return VMB_ERR_OK;
+}
+
+enum vmb_err vmb_h_db_renew(struct vmb_call *c)
+{
+  const char *lease = checked_lease(c);
+  json_object *body, *inc = vmb_arg(c, "increment"), *dur;
+  struct vmb_vault_reply r;
+  enum vmb_err e;
+  if(!lease)
+    return VMB_ERR_BAD_REQUEST;
+  body = json_object_new_object();
+  if(!body)
+    return VMB_ERR_NOMEM;
+  json_object_object_add(body, "lease_id", json_object_new_string(lease));
+  if(inc) {
+    json_object_object_add(body, "increment", json_object_get(inc));
+    json_object_object_add(c->log_fields, "increment", json_object_get(inc));
+  }
+  e = vmb_backend_vault(c, "db.renew", "PUT", "sys/leases/renew", body, &r);
+  json_object_put(body);
+  if(e != VMB_ERR_OK)
+    return vmb_backend_fail(c, e, &r);
+  c->result = json_object_new_object();
+  if(!c->result)
+    return VMB_ERR_NOMEM;
+  /* Vault keeps the lease id on renewal; answer with the one we sent. */
+  json_object_object_add(c->result, "lease_id", json_object_new_string(lease));
+  dur = reply_member(&r, "lease_duration");
+  json_object_object_add(c->result, "lease_duration",
+                         dur ? json_object_get(dur) : json_object_new_int(0));
+  vmb_json_copy(c->result, r.body, "renewable");
+  if(dur)
+    json_object_object_add(c->log_fields, "lease_duration", json_object_get(dur));
+  {
+    json_object *warn = reply_member(&r, "warnings");
+    /* A capped renewal is reported by Vault as a warning; pass it on so
+       the agent knows the lease ends sooner than it asked. */
+    if(warn && json_object_is_type(warn, json_type_array))
+      json_object_object_add(c->result, "warnings", json_object_get(warn));
+  }
+  return VMB_ERR_OK;
+}
+
+enum vmb_err vmb_h_db_revoke(struct vmb_call *c)
+{
+  const char *lease = checked_lease(c);
+  json_object *body;
+  struct vmb_vault_reply r;
+  enum vmb_err e;
+  if(!lease)
+    return VMB_ERR_BAD_REQUEST;
+  body = json_object_new_object();
+  if(!body)
+    return VMB_ERR_NOMEM;
+  json_object_object_add(body, "lease_id", json_object_new_string(lease));
+  /* Ask for a synchronous revocation explicitly: the docs and the code of
+     Vault disagree on the default (CONTRACT 8.3), and an agent that is
+     told "revoked" should be able to rely on it. */
+  json_object_object_add(body, "sync", json_object_new_boolean(1));
+  e = vmb_backend_vault(c, "db.revoke", "PUT", "sys/leases/revoke", body, &r);
+  json_object_put(body);
+  if(e != VMB_ERR_OK)
+    return vmb_backend_fail(c, e, &r);
+  c->result = json_object_new_object();
+  if(!c->result)
+    return VMB_ERR_NOMEM;
+  json_object_object_add(c->result, "lease_id", json_object_new_string(lease));
+  json_object_object_add(c->result, "revoked", json_object_new_boolean(1));
+  return VMB_ERR_OK;
+}
