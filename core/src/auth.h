@@ -46,6 +46,8 @@ enum vmb_auth_result vmb_jwt_check(const char *token, struct vmb_identity *id,
 /* Pretend the wall clock reads now (seconds since the epoch) for exp,
    nbf and iat; 0 restores the real clock. */
 void vmb_jwt_set_time(long long now);
+/* Move the clock that paces JWKS fetches forward by seconds. */
+void vmb_jwt_skew_fetch_clock(long long seconds);
 /* Turn the verified-token cache on or off (off also empties it). */
 void vmb_jwt_set_cache(bool on);
 struct vmb_jwt_stats {

@@ -81,3 +81,13 @@ const char *vmb_kv_path_check(const char *path, bool allow_empty,
   }
   return NULL;
 }
+
+const char *vmb_kv_path_check_n(const char *path, size_t len, bool allow_empty,
+                                bool allow_trailing_slash)
+{
+  if(!path)
+    return "missing path";
+  if(strnlen(path, len) != len || path[len] != '\0')
+    return "control characters are not allowed";   /* an embedded NUL */
+  return vmb_kv_path_check(path, allow_empty, allow_trailing_slash);
+}

@@ -24,4 +24,10 @@ bool vmb_subject_valid(const char *subject);
 const char *vmb_kv_path_check(const char *path, bool allow_empty,
                               bool allow_trailing_slash);
 
+/* The same for a counted string (a JSON string may hold "\u0000", which a
+   NUL-terminated view would silently cut short). path[len] must be NUL;
+   an embedded NUL is refused. */
+const char *vmb_kv_path_check_n(const char *path, size_t len, bool allow_empty,
+                                bool allow_trailing_slash);
+
 #endif
