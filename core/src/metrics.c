@@ -98,12 +98,14 @@ static const char *const auth_modes[] = {
 /* Reasons the authenticators report; anything else is "other" (last). */
 static const char *const auth_reasons[] = {
   "missing_credentials", "not_bearer", "unknown_key", "empty", "too_long",
-  "internal", "jwt_not_configured", "malformed", "bad_header",
-  "bad_signature", "invalid_signature", "alg_not_allowed", "bad_algorithm",
-  "unknown_kid", "missing_kid", "expired", "not_yet_valid",
-  "issued_in_future", "bad_issuer", "bad_audience", "missing_subject",
-  "jwks_unavailable", "no_certificate", "not_verified", "bad_dn",
-  "disabled", "invalid", "other"
+  "too_large", "internal", "out_of_memory", "jwt_not_configured",
+  "mtls_not_configured", "malformed", "bad_header", "bad_typ", "bad_kid",
+  "missing_kid", "unknown_kid", "crit_unsupported", "alg_not_allowed",
+  "alg_mismatch", "key_alg_mismatch", "bad_signature", "bad_claims",
+  "bad_exp", "missing_exp", "expired", "bad_nbf", "not_yet_valid",
+  "bad_iat", "iat_in_future", "bad_issuer", "bad_audience", "bad_subject",
+  "bad_scope", "jwks_unavailable", "no_certificate", "cert_not_verified",
+  "not_https", "bad_dn", "no_cn", "ambiguous_cn", "other"
 };
 #define N_AUTH_REASONS (sizeof(auth_reasons) / sizeof(auth_reasons[0]))
 
@@ -455,7 +457,10 @@ static struct shm *map_file(const char *path, char *err, size_t errlen)
       close(fd);
       continue;
     }
-    close(fd);   /* releases the lock; the mapping stays */
+    /* Unlock explicitly: the mapping keeps the open file description
+       alive, so close() alone would leave the lock held. */
+    flock(fd, LOCK_UN);
+    close(fd);
     return m;
   }
   snprintf(err, errlen, "RUN_DIR: %s keeps changing; giving up", path);
