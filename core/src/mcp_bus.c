@@ -1,0 +1,436 @@
+/*
+** mcp_bus.c - the host-wide MCP event bus and GET /mcp/sse.
+**
+** Why shared memory: a FastCGI pool is several processes, each with
+** several threads, and a tools/call may be served by a different process
+** than the one holding the caller's event stream. So events go through
+** one small file in RUN_DIR (mcp-bus.v1), mapped MAP_SHARED by every
+** process of the host:
+**
+**   - a ring of BUS_EVENTS slots, each tagged with a sequence number;
+**     `next` is the sequence number of the next event, from 1;
+**   - a table of BUS_STREAMS open streams (pid + subject), so the
+**     per-subject limit MCP_MAX_STREAMS_PER_SUBJECT holds host-wide;
+**   - one process-shared, robust mutex guarding both: a process that
+**     dies holding it leaves it recoverable (EOWNERDEAD), and stream
+**     rows of dead pids are reclaimed on the next registration.
+**
+** Publishers (tools/call) take the lock, fill the slot, bump `next`.
+** Each stream polls `next` every 100 ms without the lock and only locks
+** to copy out events that are new; an event overwritten before a slow
+** stream saw it is skipped (the stream learns nothing it should not).
+** Event ids are the global sequence numbers, so they are unique across
+** all streams and Last-Event-ID can replay what is still in the ring.
+**
+** A stream holds a FastCGI serving thread for its whole life. Per process
+** at most (threads - 1) streams run, so one thread is always left for
+** ordinary requests. A stream ends when a write fails (client gone; found
+** at the latest by the next keepalive), when vmb_mcp_stop_streams() is
+** called, or when the thread is interrupted by a signal: the responder
+** pokes serving threads (SIGUSR2) only when it is stopping.
+**
+** If RUN_DIR cannot be used, the bus falls back to an anonymous mapping:
+** events then only reach streams of the same process (logged once).
+*/
+#include "mcp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "vmb/arena.h"
+#include "vmb/log.h"
+
+#define BUS_MAGIC 0x564d4231u        /* "VMB1" */
+#define BUS_EVENTS 1024u
+#define BUS_STREAMS 512u
+#define BUS_TOOL_MAX 64
+#define POLL_NS (100L * 1000L * 1000L)
+#define BATCH 32
+
+struct bus_event {
+  uint64_t seq;
+  double ts;
+  char tool[BUS_TOOL_MAX];
+  char subject[VMB_SUBJECT_MAX + 1];
+};
+
+struct bus_stream {
+  int32_t pid;                       /* 0 = free */
+  char subject[VMB_SUBJECT_MAX + 1];
+};
+
+struct bus {
+  uint32_t magic;
+  uint32_t size;
+  pthread_mutex_t lock;
+  _Atomic uint64_t next;
+  struct bus_stream streams[BUS_STREAMS];
+  struct bus_event events[BUS_EVENTS];
+};
+
+static struct bus *bus;
+static bool bus_shared;              /* false: anonymous fallback */
+static atomic_bool stopping;
+static atomic_long local_streams;
+static long max_local_streams;
+static long max_subject_streams;
+static long keepalive_s;
+
+/* ---- set-up --------------------------------------------------------- */
+
+static int bus_format(struct bus *b)
+{
+  pthread_mutexattr_t at;
+  int rc;
+  memset(b, 0, sizeof(*b));
+  if(pthread_mutexattr_init(&at))
+    return -1;
+  rc = pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED) ||
+       pthread_mutexattr_setrobust(&at, PTHREAD_MUTEX_ROBUST) ||
+       pthread_mutex_init(&b->lock, &at);
+  pthread_mutexattr_destroy(&at);
+  if(rc)
+    return -1;
+  atomic_store(&b->next, 1);
+  b->size = (uint32_t)sizeof(*b);
+  atomic_thread_fence(memory_order_release);
+  b->magic = BUS_MAGIC;
+  return 0;
+}
+
+static struct bus *map_anonymous(void)
+{
+  void *p = mmap(NULL, sizeof(struct bus), PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if(p == MAP_FAILED)
+    return NULL;
+  if(bus_format(p)) {
+    munmap(p, sizeof(struct bus));
+    return NULL;
+  }
+  return p;
+}
+
+/* Map RUN_DIR/mcp-bus.v1, creating and formatting it under an exclusive
+   flock so concurrent starters agree on one layout. */
+static struct bus *map_file(const char *dir)
+{
+  char path[4096];
+  struct stat st;
+  struct bus *b = NULL;
+  void *p;
+  int fd;
+
+  if(!dir || !*dir || snprintf(path, sizeof(path), "%s/mcp-bus.v1", dir) >= (int)sizeof(path))
+    return NULL;
+  if(mkdir(dir, 0750) && errno != EEXIST)
+    return NULL;
+  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if(fd < 0)
+    return NULL;
+  if(flock(fd, LOCK_EX) || fstat(fd, &st))
+    goto out;
+  if(st.st_size != (off_t)sizeof(struct bus) && ftruncate(fd, (off_t)sizeof(struct bus)))
+    goto out;
+  p = mmap(NULL, sizeof(struct bus), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if(p == MAP_FAILED)
+    goto out;
+  b = p;
+  if(b->magic != BUS_MAGIC || b->size != (uint32_t)sizeof(*b)) {
+    if(bus_format(b)) {
+      munmap(p, sizeof(struct bus));
+      b = NULL;
+    }
+  }
+out:
+  flock(fd, LOCK_UN);
+  close(fd);
+  return b;
+}
+
+int vmb_mcp_bus_init(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  long threads = cfg->threads > 0 ? cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
+  if(threads <= 0)
+    threads = 2;
+  max_local_streams = threads - 1;
+  max_subject_streams = cfg->mcp_max_streams_per_subject;
+  keepalive_s = cfg->mcp_sse_keepalive_seconds > 0 ? cfg->mcp_sse_keepalive_seconds : 15;
+  atomic_store(&stopping, false);
+  if(bus)
+    return 0;
+  bus = map_file(cfg->run_dir);
+  bus_shared = bus != NULL;
+  if(!bus) {
+    bus = map_anonymous();
+    if(!bus) {
+      snprintf(err, errlen, "mcp: cannot map the event bus");
+      return -1;
+    }
+    vmb_log_server(VMB_LOG_WARN, "mcp", "RUN_DIR is not usable: MCP events reach "
+                   "only streams of the same process");
+  }
+  return 0;
+}
+
+void vmb_mcp_bus_cleanup(void)
+{
+  atomic_store(&stopping, true);
+  /* The mapping stays: a straggling thread may still touch it, and the
+     process is about to exit anyway. */
+}
+
+void vmb_mcp_stop_streams(void)
+{
+  atomic_store(&stopping, true);
+}
+
+static int bus_lock(void)
+{
+  int rc = pthread_mutex_lock(&bus->lock);
+  if(rc == EOWNERDEAD) {
+    /* Its owner died mid-update: at worst one event slot or stream row
+       is half written, which readers tolerate. */
+    pthread_mutex_consistent(&bus->lock);
+    rc = 0;
+  }
+  return rc;
+}
+
+static void bus_unlock(void) { pthread_mutex_unlock(&bus->lock); }
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+  size_t n = strlen(src);
+  if(n >= cap)
+    n = cap - 1;
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+/* ---- publishing ----------------------------------------------------- */
+
+void vmb_mcp_bus_publish(const char *tool, const char *subject)
+{
+  struct bus_event *e;
+  uint64_t seq;
+  if(!bus || !tool || !subject || bus_lock())
+    return;
+  seq = atomic_load(&bus->next);
+  e = &bus->events[seq % BUS_EVENTS];
+  e->seq = seq;
+  e->ts = vmb_now();
+  copy_str(e->tool, sizeof(e->tool), tool);
+  copy_str(e->subject, sizeof(e->subject), subject);
+  atomic_store(&bus->next, seq + 1);
+  bus_unlock();
+}
+
+/* Copy up to max events for subject with seq in [*pos, next) into out;
+   advance *pos past what was scanned. Returns the number copied. */
+static size_t bus_collect(const char *subject, uint64_t *pos, struct bus_event *out,
+                          size_t max)
+{
+  size_t n = 0;
+  uint64_t next;
+  if(bus_lock())
+    return 0;
+  next = atomic_load(&bus->next);
+  if(next > BUS_EVENTS && *pos < next - BUS_EVENTS)
+    *pos = next - BUS_EVENTS;        /* overwritten before we looked */
+  while(*pos < next && n < max) {
+    const struct bus_event *e = &bus->events[*pos % BUS_EVENTS];
+    if(e->seq == *pos && !strncmp(e->subject, subject, sizeof(e->subject))) {
+      out[n] = *e;
+      out[n].tool[sizeof(out[n].tool) - 1] = '\0';
+      out[n].subject[sizeof(out[n].subject) - 1] = '\0';
+      n++;
+    }
+    (*pos)++;
+  }
+  bus_unlock();
+  return n;
+}
+
+/* ---- stream accounting ---------------------------------------------- */
+
+enum reg_result { REG_OK, REG_SUBJECT_LIMIT, REG_PROCESS_LIMIT, REG_FULL, REG_ERROR };
+
+static enum reg_result stream_register(const char *subject, long *slot)
+{
+  long count = 0, free_slot = -1, i;
+  pid_t me = getpid();
+  if(atomic_fetch_add(&local_streams, 1) >= max_local_streams) {
+    atomic_fetch_sub(&local_streams, 1);
+    return REG_PROCESS_LIMIT;
+  }
+  if(bus_lock()) {
+    atomic_fetch_sub(&local_streams, 1);
+    return REG_ERROR;
+  }
+  for(i = 0; i < (long)BUS_STREAMS; i++) {
+    struct bus_stream *s = &bus->streams[i];
+    if(s->pid && s->pid != me && bus_shared && kill(s->pid, 0) && errno == ESRCH)
+      s->pid = 0;                    /* its process is gone */
+    if(!s->pid) {
+      if(free_slot < 0)
+        free_slot = i;
+      continue;
+    }
+    if(!strncmp(s->subject, subject, sizeof(s->subject)))
+      count++;
+  }
+  if(count >= max_subject_streams || free_slot < 0) {
+    bus_unlock();
+    atomic_fetch_sub(&local_streams, 1);
+    return free_slot < 0 ? REG_FULL : REG_SUBJECT_LIMIT;
+  }
+  bus->streams[free_slot].pid = (int32_t)me;
+  copy_str(bus->streams[free_slot].subject, sizeof(bus->streams[free_slot].subject), subject);
+  bus_unlock();
+  *slot = free_slot;
+  return REG_OK;
+}
+
+static void stream_unregister(long slot)
+{
+  if(!bus_lock()) {
+    bus->streams[slot].pid = 0;
+    bus->streams[slot].subject[0] = '\0';
+    bus_unlock();
+  }
+  atomic_fetch_sub(&local_streams, 1);
+}
+
+/* ---- GET /mcp/sse --------------------------------------------------- */
+
+static int send_text(const struct vmb_stream *st, const char *s, size_t n)
+{
+  return st->write(st->ctx, s, n);
+}
+
+static int send_event(struct vmb_request *req, const struct bus_event *e)
+{
+  json_object *doc = json_object_new_object();
+  char ts[48], head[64];
+  const char *text;
+  int rc = -1, hn;
+  if(!doc)
+    return 0;                        /* skip it rather than drop the stream */
+  vmb_format_ts(ts, sizeof(ts), e->ts);
+  json_object_object_add(doc, "type", json_object_new_string("tool.completed"));
+  json_object_object_add(doc, "tool", json_object_new_string(e->tool));
+  json_object_object_add(doc, "subject", json_object_new_string(e->subject));
+  json_object_object_add(doc, "ts", json_object_new_string(ts));
+  text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+                                        JSON_C_TO_STRING_NOSLASHESCAPE);
+  hn = snprintf(head, sizeof(head), "id: %llu\nevent: tool.completed\ndata: ",
+                (unsigned long long)e->seq);
+  if(text && hn > 0 && hn < (int)sizeof(head))
+    rc = send_text(req->stream, head, (size_t)hn) ||
+         send_text(req->stream, text, strlen(text)) ||
+         send_text(req->stream, "\n\n", 2) ? -1 : 0;
+  json_object_put(doc);
+  return rc;
+}
+
+enum vmb_err vmb_h_mcp_sse(struct vmb_call *c)
+{
+  struct vmb_request *req = c->req;
+  const char *origin = vmb_request_header(req, "origin");
+  const char *accept = vmb_request_header(req, "accept");
+  const char *last = vmb_request_header(req, "last-event-id");
+  struct vmb_header h[10];
+  size_t nh = 0;
+  struct bus_event batch[BATCH];
+  uint64_t pos, next, last_ka;
+  long slot = -1, last_id;
+  enum reg_result reg;
+  static const char hello[] = ": vault-mcp-bridge events\nretry: 3000\n\n";
+
+  if(!vmb_core_origin_ok(req)) {
+    c->detail = "Origin not allowed";
+    return VMB_ERR_FORBIDDEN;
+  }
+  if(!req->stream) {
+    c->detail = "this transport cannot stream";
+    return VMB_ERR_NOT_ACCEPTABLE;
+  }
+  if(accept && !strstr(accept, "text/event-stream") && !strstr(accept, "*/*") &&
+     !strstr(accept, "text/*")) {
+    c->detail = "this endpoint answers text/event-stream";
+    return VMB_ERR_NOT_ACCEPTABLE;
+  }
+  reg = stream_register(req->identity.subject, &slot);
+  if(reg != REG_OK) {
+    c->detail = reg == REG_SUBJECT_LIMIT ?
+      vmb_arena_printf(req->arena, "at most %ld event streams per subject are open "
+                       "at a time", max_subject_streams) :
+      "no capacity for another event stream right now";
+    vmb_response_header(c->resp, "Retry-After", reg == REG_SUBJECT_LIMIT ? "30" : "5");
+    return reg == REG_ERROR ? VMB_ERR_INTERNAL : VMB_ERR_RATE_LIMITED;
+  }
+
+  next = atomic_load(&bus->next);
+  pos = next;
+  /* Resume after the last event the client saw, if the ring still has
+     everything since then. */
+  if(last && !vmb_parse_long(last, 0, LONG_MAX, &last_id) &&
+     (uint64_t)last_id < next && (uint64_t)last_id + BUS_EVENTS >= next)
+    pos = (uint64_t)last_id + 1;
+
+  h[nh++] = (struct vmb_header){"Content-Type", "text/event-stream"};
+  h[nh++] = (struct vmb_header){"Cache-Control", "no-store"};
+  h[nh++] = (struct vmb_header){"X-Accel-Buffering", "no"};
+  h[nh++] = (struct vmb_header){"X-Content-Type-Options", "nosniff"};
+  h[nh++] = (struct vmb_header){"X-Request-Id", req->request_id};
+  if(origin) {
+    /* vmb_core_origin_ok passed, so the origin is on the CORS list. */
+    h[nh++] = (struct vmb_header){"Access-Control-Allow-Origin", origin};
+    h[nh++] = (struct vmb_header){"Vary", "Origin"};
+  }
+  c->resp->status = 200;
+  c->resp->streamed = true;
+  if(req->stream->begin(req->stream->ctx, 200, h, nh) ||
+     send_text(req->stream, hello, sizeof(hello) - 1))
+    goto out;
+
+  last_ka = vmb_monotonic_us();
+  while(!atomic_load(&stopping)) {
+    struct timespec ts = {0, POLL_NS};
+    if(atomic_load(&bus->next) != pos) {
+      size_t n, i;
+      int bad = 0;
+      do {
+        n = bus_collect(req->identity.subject, &pos, batch, BATCH);
+        for(i = 0; i < n && !bad; i++)
+          bad = send_event(req, &batch[i]);
+      } while(n == BATCH && !bad);
+      if(bad)
+        break;
+    }
+    if(vmb_monotonic_us() - last_ka >= (uint64_t)keepalive_s * 1000000u) {
+      if(send_text(req->stream, ": keepalive\n\n", 13))
+        break;
+      last_ka = vmb_monotonic_us();
+    }
+    if(nanosleep(&ts, NULL) && errno == EINTR)
+      break;                         /* the responder is stopping */
+  }
+out:
+  stream_unregister(slot);
+  return VMB_ERR_OK;
+}

@@ -1,0 +1,295 @@
+/*
+** mcp_http.c - MCP Streamable HTTP at POST /mcp/rpc, and the RFC 9728
+** protected-resource metadata (SPEC section 5, docs/mcp.md).
+**
+** By the time vmb_h_mcp_rpc() runs, the core gate has routed, rate
+** limited and authenticated the request exactly as for REST; this file
+** only applies the transport rules of Streamable HTTP (Origin, protocol
+** version header, Accept, one message per POST, 202 for notifications)
+** and hands the message text to mcp.c.
+**
+** Sessions: none are issued. The spec makes Mcp-Session-Id optional, we
+** keep no per-client state, and a FastCGI pool spreads one client over
+** several processes: without sessions there is nothing to share or lose.
+** GET and DELETE on /mcp/rpc have no table row, so the router answers
+** 405 with "Allow: POST" (Streamable HTTP permits 405 for both).
+*/
+#include "mcp.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "vmb/arena.h"
+#include "vmb/log.h"
+
+/* ---- HTTP helpers --------------------------------------------------- */
+
+static void set_body(struct vmb_response *resp, const char *text)
+{
+  vmb_buf_reset(&resp->body);
+  if(vmb_buf_append_str(&resp->body, text)) {
+    vmb_buf_reset(&resp->body);
+    resp->status = 500;
+    vmb_buf_append_str(&resp->body, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
+                       "{\"code\":-32603,\"message\":\"response too large\"}}");
+  }
+}
+
+/* A transport-level refusal: HTTP status plus a JSON-RPC error without
+   id as body (Streamable HTTP: "the body MAY be a JSON-RPC error"). */
+static enum vmb_err http_refuse(struct vmb_call *c, int status, int code,
+                                const char *message)
+{
+  json_object *e = vmb_mcp_error(NULL, code, message, NULL);
+  json_object *f = json_object_new_object();
+  c->resp->status = status;
+  vmb_response_header(c->resp, "Content-Type", "application/json");
+  set_body(c->resp, e ? json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN) :
+           "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,"
+           "\"message\":\"internal error\"}}");
+  json_object_put(e);
+  if(f) {
+    json_object_object_add(f, "request_id", json_object_new_string(c->req->request_id));
+    json_object_object_add(f, "status", json_object_new_int(status));
+    json_object_object_add(f, "reason", json_object_new_string(message));
+    vmb_log(VMB_LOG_SERVER, VMB_LOG_INFO, "mcp", "request refused", f);
+    json_object_put(f);
+  }
+  return VMB_ERR_OK;
+}
+
+/* Is the media-range's parameter list (";q=0.5;...") a refusal (q=0)? */
+static bool q_is_zero(const char *params, size_t n)
+{
+  size_t i;
+  for(i = 0; i + 2 < n; i++) {
+    if(params[i] == ';') {
+      size_t j = i + 1;
+      while(j < n && params[j] == ' ')
+        j++;
+      if(j + 2 < n && (params[j] == 'q' || params[j] == 'Q') && params[j + 1] == '=') {
+        for(j += 2; j < n && (params[j] == '0' || params[j] == '.'); j++)
+          ;
+        return j == n || params[j] == ';' || params[j] == ' ';
+      }
+    }
+  }
+  return false;
+}
+
+/* Does the Accept header admit type ("application/json")? An absent
+   header admits everything; wildcard ranges count. */
+static bool accepts(const char *accept, const char *type)
+{
+  size_t tlen = strlen(type);
+  const char *slash = strchr(type, '/');
+  size_t major = slash ? (size_t)(slash - type) : tlen;
+  if(!accept)
+    return true;
+  while(*accept) {
+    size_t n, m, r;
+    while(*accept == ' ' || *accept == ',' || *accept == '\t')
+      accept++;
+    n = strcspn(accept, ",");
+    m = strcspn(accept, ";,");
+    r = m;
+    while(r && (accept[r - 1] == ' ' || accept[r - 1] == '\t'))
+      r--;
+    if(r && !q_is_zero(accept + m, n - m) &&
+       ((r == tlen && !strncasecmp(accept, type, tlen)) ||
+        (r == 3 && !strncmp(accept, "*/*", 3)) ||
+        (r == major + 2 && !strncasecmp(accept, type, major) &&
+         !strncmp(accept + major, "/*", 2))))
+      return true;
+    accept += n;
+  }
+  return false;
+}
+
+static bool is_json_type(const char *ct)
+{
+  size_t n;
+  if(!ct)
+    return false;
+  while(*ct == ' ')
+    ct++;
+  n = strcspn(ct, "; ");
+  return n == 16 && !strncasecmp(ct, "application/json", 16);
+}
+
+/* ---- POST /mcp/rpc -------------------------------------------------- */
+
+enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
+{
+  struct vmb_request *req = c->req;
+  struct vmb_response *resp = c->resp;
+  const char *pv = vmb_request_header(req, "mcp-protocol-version");
+  const char *accept = vmb_request_header(req, "accept");
+  json_object *reply = NULL;
+  enum vmb_mcp_outcome outcome;
+  bool as_sse = false;
+
+  /* DNS rebinding: a browser page from a foreign origin must not drive
+     the bridge (2025-11-25: present and not allowed -> 403). */
+  if(!vmb_core_origin_ok(req))
+    return http_refuse(c, 403, -32600, "Forbidden: Origin not allowed");
+  /* "Protocol Version Header": an invalid or unsupported value MUST get
+     400; an absent one is taken as 2025-03-26 and served. */
+  if(pv && !vmb_mcp_version_supported(pv))
+    return http_refuse(c, 400, -32600, vmb_arena_printf(req->arena,
+      "Bad Request: unsupported MCP-Protocol-Version \"%.40s\" (supported: "
+      "2025-11-25, 2025-06-18, 2025-03-26)", pv));
+  if(!is_json_type(vmb_request_header(req, "content-type")))
+    return http_refuse(c, 415, -32600, "Unsupported Media Type: POST one JSON-RPC "
+                       "message as application/json");
+  if(!accepts(accept, "application/json")) {
+    if(!accepts(accept, "text/event-stream"))
+      return http_refuse(c, 406, -32600, "Not Acceptable: the response is "
+                         "application/json or text/event-stream");
+    as_sse = true;
+  }
+
+  outcome = vmb_mcp_dispatch(req, "mcp", req->body, req->body_len, &reply, NULL);
+  if(outcome == VMB_MCP_ACCEPTED) {
+    json_object_put(reply);
+    resp->status = 202;
+    vmb_buf_reset(&resp->body);
+    return VMB_ERR_OK;
+  }
+  resp->status = outcome == VMB_MCP_REJECTED ? 400 : 200;
+  if(!reply)
+    return http_refuse(c, 500, -32603, "internal error");
+  if(as_sse && outcome == VMB_MCP_REPLY) {
+    /* A client that only takes SSE gets the response as the one event
+       of a stream that ends with it (Streamable HTTP, "Sending Messages"). */
+    const char *t = json_object_to_json_string_ext(
+      reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    vmb_response_header(resp, "Content-Type", "text/event-stream");
+    vmb_buf_reset(&resp->body);
+    if(!t || vmb_buf_printf(&resp->body, "event: message\ndata: %s\n\n", t)) {
+      json_object_put(reply);
+      return http_refuse(c, 500, -32603, "response too large");
+    }
+  }
+  else {
+    vmb_response_header(resp, "Content-Type", "application/json");
+    set_body(resp, json_object_to_json_string_ext(
+      reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+  }
+  json_object_put(reply);
+  return VMB_ERR_OK;
+}
+
+/* ---- RFC 9728 protected-resource metadata -------------------------- */
+
+/* The externally visible origin of this request: scheme from the web
+   server's HTTPS param, host from the Host header (only when it looks
+   like a host[:port]; else "localhost"), then BASE_PATH. Arena string. */
+static const char *public_base(struct vmb_request *req)
+{
+  const struct vmb_config *cfg = vmb_mcp_config();
+  const char *host = vmb_request_header(req, "host");
+  const char *p;
+  bool ok = host && *host && strlen(host) <= 255;
+  for(p = host; ok && *p; p++)
+    ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+         *p == '.' || *p == '-' || *p == ':' || *p == '[' || *p == ']';
+  return vmb_arena_printf(req->arena, "%s://%s%s", req->tls.https ? "https" : "http",
+                          ok ? host : "localhost", cfg && cfg->base_path ? cfg->base_path : "");
+}
+
+static bool is_url(const char *s)
+{
+  return s && (!strncmp(s, "https://", 8) || !strncmp(s, "http://", 7));
+}
+
+const char *vmb_mcp_resource_metadata_url(struct vmb_request *req)
+{
+  const struct vmb_config *cfg = vmb_mcp_config();
+  const char *base;
+  if(!cfg || !cfg->auth_jwt_enabled)
+    return NULL;
+  base = public_base(req);
+  return base ? vmb_arena_printf(req->arena, "%s/.well-known/oauth-protected-resource/mcp/rpc",
+                                 base) : NULL;
+}
+
+/* Add each URL of a comma/space separated list to arr. */
+static void add_list(json_object *arr, const char *list)
+{
+  while(list && *list) {
+    size_t n;
+    while(*list == ' ' || *list == ',')
+      list++;
+    n = strcspn(list, ", ");
+    if(n) {
+      json_object *s = json_object_new_string_len(list, (int)n);
+      if(s && json_object_array_add(arr, s))
+        json_object_put(s);
+    }
+    list += n;
+  }
+}
+
+/*
+** GET /.well-known/oauth-protected-resource[/mcp/rpc]. Only meaningful
+** when bearer JWTs are accepted: then the bridge is an OAuth resource
+** server (MCP authorization). The resource identifier is JWT_AUDIENCE
+** when that is a URL (the operator's canonical URI, which tokens must
+** name), else derived from the request: the MCP endpoint for the
+** path-suffixed document, the base for the root one (RFC 9728 section
+** 3.3: the identifier is the one the well-known URL was built from).
+*/
+enum vmb_err vmb_h_oauth_resource_metadata(struct vmb_call *c)
+{
+  const struct vmb_config *cfg = vmb_mcp_config();
+  struct vmb_request *req = c->req;
+  json_object *servers, *scopes, *methods;
+  const char *resource, *base;
+  size_t plen = strlen(req->path), slen = strlen("/mcp/rpc");
+  bool suffixed = plen >= slen && !strcmp(req->path + plen - slen, "/mcp/rpc");
+
+  if(!cfg || !cfg->auth_jwt_enabled) {
+    c->detail = "OAuth bearer tokens are not enabled on this server";
+    return VMB_ERR_NOT_FOUND;
+  }
+  servers = json_object_new_array();
+  if(!servers)
+    return VMB_ERR_NOMEM;
+  add_list(servers, cfg->oauth_authorization_servers);
+  if(!json_object_array_length(servers) && cfg->jwt_issuer && *cfg->jwt_issuer)
+    add_list(servers, cfg->jwt_issuer);
+  if(!json_object_array_length(servers)) {
+    /* RFC 9728 / MCP: the document MUST name an authorization server. */
+    json_object_put(servers);
+    vmb_log_server(VMB_LOG_WARN, "mcp", "protected-resource metadata requested but "
+                   "OAUTH_AUTHORIZATION_SERVERS and JWT_ISSUER are empty");
+    c->detail = "no authorization server is configured";
+    return VMB_ERR_NOT_FOUND;
+  }
+  base = public_base(req);
+  if(is_url(cfg->jwt_audience))
+    resource = cfg->jwt_audience;
+  else
+    resource = base ? vmb_arena_printf(req->arena, "%s%s", base, suffixed ? "/mcp/rpc" : "")
+                    : NULL;
+  if(!resource) {
+    json_object_put(servers);
+    return VMB_ERR_NOMEM;
+  }
+  c->result = json_object_new_object();
+  if(!c->result) {
+    json_object_put(servers);
+    return VMB_ERR_NOMEM;
+  }
+  json_object_object_add(c->result, "resource", json_object_new_string(resource));
+  json_object_object_add(c->result, "authorization_servers", servers);
+  methods = json_object_new_array();
+  json_object_array_add(methods, json_object_new_string("header"));
+  json_object_object_add(c->result, "bearer_methods_supported", methods);
+  scopes = vmb_scopes_to_json(VMB_SCOPES_DEFAULT | VMB_SCOPE_ADMIN);
+  json_object_object_add(c->result, "scopes_supported", scopes);
+  json_object_object_add(c->result, "resource_name", json_object_new_string("Vault MCP Bridge"));
+  return VMB_ERR_OK;
+}
