@@ -20,6 +20,7 @@
 
 #include "auth.h"
 #include "backend.h"
+#include "mcp.h"
 #include "metrics.h"
 #include "ops.h"
 #include "ratelimit.h"
@@ -62,13 +63,15 @@ int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen)
      vmb_auth_init(cfg, err, errlen) ||
      vmb_ratelimit_init(cfg, err, errlen) ||
      vmb_metrics_init(cfg, err, errlen) ||
-     vmb_trace_init(cfg, err, errlen))
+     vmb_trace_init(cfg, err, errlen) ||
+     vmb_mcp_init(cfg, err, errlen))
     return -1;
   return 0;
 }
 
 void vmb_core_shutdown(void)
 {
+  vmb_mcp_cleanup();
   vmb_trace_cleanup();
   vmb_metrics_cleanup();
   vmb_ratelimit_cleanup();
@@ -356,6 +359,12 @@ static void www_authenticate(struct vmb_request *req, struct vmb_response *resp,
     v = "Bearer realm=\"vault-mcp-bridge\", error=\"invalid_token\"";
   else
     v = "Bearer realm=\"vault-mcp-bridge\"";
+  {
+    /* RFC 9728 section 5.1: point OAuth clients (MCP) at our metadata. */
+    const char *rm = vmb_mcp_resource_metadata_url(req);
+    if(rm && v)
+      v = vmb_arena_printf(req->arena, "%s, resource_metadata=\"%s\"", v, rm);
+  }
   if(v)
     vmb_response_header(resp, "WWW-Authenticate", v);
 }

@@ -51,6 +51,11 @@ void vmb_ssh_set_config(const struct vmb_config *cfg);
 enum vmb_err vmb_h_ssh_otp(struct vmb_call *c);
 enum vmb_err vmb_h_ssh_sign(struct vmb_call *c);
 
+/* mcp_http.c, mcp_bus.c: the MCP transport endpoints */
+enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c);
+enum vmb_err vmb_h_mcp_sse(struct vmb_call *c);
+enum vmb_err vmb_h_oauth_resource_metadata(struct vmb_call *c);
+
 /* observability.c */
 enum vmb_err vmb_h_metrics(struct vmb_call *c);
 enum vmb_err vmb_h_obs_summary(struct vmb_call *c);

@@ -141,6 +141,27 @@ const struct vmb_op vmb_ops[] = {
    .args = no_args, .description = "This API, described from the operation table.",
    .handler = vmb_h_openapi},
 
+  /* ---- MCP transport (mcp_http.c, mcp_bus.c); the tools are the TOOL
+     rows below. GET/DELETE /mcp/rpc have no row: the router answers 405
+     with Allow: POST, as Streamable HTTP permits. ---- */
+  {.id = "mcp.rpc", .title = "MCP endpoint", .method = "POST", .path = "/mcp/rpc",
+   .flags = VMB_OP_RAW, .args = no_args, .handler = vmb_h_mcp_rpc,
+   .description = "MCP Streamable HTTP endpoint: one JSON-RPC message per POST."},
+  {.id = "mcp.sse", .title = "MCP event stream", .method = "GET", .path = "/mcp/sse",
+   .flags = VMB_OP_RAW | VMB_OP_READONLY | VMB_OP_NO_BODY, .args = no_args,
+   .handler = vmb_h_mcp_sse,
+   .description = "Server-Sent Events: keepalives and the caller's tool.completed events."},
+  {.id = "oauth.resource_metadata", .title = "OAuth protected-resource metadata",
+   .method = "GET", .path = "/.well-known/oauth-protected-resource",
+   .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_NO_BODY | VMB_OP_NO_RATE_LIMIT,
+   .args = no_args, .handler = vmb_h_oauth_resource_metadata,
+   .description = "RFC 9728 metadata (when JWT bearer authentication is on)."},
+  {.id = "oauth.resource_metadata_mcp", .title = "OAuth protected-resource metadata (MCP)",
+   .method = "GET", .path = "/.well-known/oauth-protected-resource/mcp/rpc",
+   .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_NO_BODY | VMB_OP_NO_RATE_LIMIT,
+   .args = no_args, .handler = vmb_h_oauth_resource_metadata,
+   .description = "RFC 9728 metadata for the MCP endpoint (when JWT bearer authentication is on)."},
+
   /* ---- KV v2, inside the caller's namespace ---- */
   {.id = "kv.read", .title = "Read a secret", .method = "GET", .path = "/secrets/{path}",
    .scope = VMB_SCOPE_READ,
