@@ -408,7 +408,14 @@ def case_promtool_check(args, wd):
         pool.req("GET", "/observability/summary")
         pool.req("POST", "/nope")
         pool.req("BREW", "/healthz")
+        # An MCP tools/call (Vault answers 404 for the secret): tool counter.
+        rpc = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": "kv.read", "arguments": {"path": "app/x"}}}).encode()
+        fcgi_request(pool.sock_path, "POST", "/mcp/rpc", "",
+                     {"X-API-Key": API_KEY, "Content-Type": "application/json",
+                      "Accept": "application/json, text/event-stream"}, rpc)
         text = pool.metrics()
+        check('mcp_tool_calls_total{tool="kv.read",outcome="error"} 1' in text, "tool counter")
         for fam in ("http_requests_total", "http_request_duration_seconds_bucket",
                     "vault_requests_total", "vault_request_duration_seconds_bucket",
                     "auth_failures_total", "worker_processes", "build_info"):
