@@ -83,6 +83,9 @@ struct jwk_key {
   char *kid;                      /* NULL when the JWK has none */
   enum jwt_alg alg;               /* fixed by kty/crv, never by a token */
   EVP_PKEY *pkey;
+  EVP_MD_CTX *vtmpl;              /* DigestVerifyInit done once; copied per
+                                     call, which skips the provider fetches
+                                     of a fresh init (~4 us on RSA-2048) */
 };
 
 /* Immutable once published; freed by whoever drops the last reference. */
@@ -431,6 +434,7 @@ static void keyset_free(struct keyset *ks)
     return;
   for(i = 0; i < ks->n; i++) {
     free(ks->keys[i].kid);
+    EVP_MD_CTX_free(ks->keys[i].vtmpl);
     EVP_PKEY_free(ks->keys[i].pkey);
   }
   free(ks->keys);
@@ -504,6 +508,12 @@ static struct keyset *keyset_parse(const char *text, size_t len,
       free(k.kid);
       EVP_PKEY_free(k.pkey);
       continue;
+    }
+    k.vtmpl = EVP_MD_CTX_new();
+    if(k.vtmpl && EVP_DigestVerifyInit(k.vtmpl, NULL, EVP_sha256(), NULL,
+                                       k.pkey) != 1) {
+      EVP_MD_CTX_free(k.vtmpl);     /* fall back to a fresh init per call */
+      k.vtmpl = NULL;
     }
     ks->keys[ks->n++] = k;
   }
@@ -811,19 +821,22 @@ static int hmac_sha256(const struct keysrc *k, const char *data, size_t n,
                    &outl) && outl == 32 ? 0 : -1;
 }
 
-static bool pkey_verify(EVP_PKEY *pkey, const unsigned char *sig, size_t siglen,
-                        const char *data, size_t n)
+/* The template is only read (copied), so many threads may share it. */
+static bool pkey_verify(const struct jwk_key *k, const unsigned char *sig,
+                        size_t siglen, const char *data, size_t n)
 {
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, jw.sha256 ? jw.sha256 :
-                                        EVP_sha256(), NULL, pkey) == 1 &&
+  bool ok = ctx &&
+            (k->vtmpl ? EVP_MD_CTX_copy_ex(ctx, k->vtmpl) == 1 :
+             EVP_DigestVerifyInit(ctx, NULL, jw.sha256 ? jw.sha256 :
+                                  EVP_sha256(), NULL, k->pkey) == 1) &&
             EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)data,
                              n) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }
 
-static bool es256_verify(EVP_PKEY *pkey, const unsigned char *sig,
+static bool es256_verify(const struct jwk_key *k, const unsigned char *sig,
                          size_t siglen, const char *data, size_t n)
 {
   /* JWS carries R||S (RFC 7518 3.4); OpenSSL wants DER. Anything but 64
@@ -845,7 +858,7 @@ static bool es256_verify(EVP_PKEY *pkey, const unsigned char *sig,
   if(derlen <= 0 || (size_t)derlen > sizeof(der))
     goto out;
   derlen = i2d_ECDSA_SIG(es, &p);
-  ok = derlen > 0 && pkey_verify(pkey, der, (size_t)derlen, data, n);
+  ok = derlen > 0 && pkey_verify(k, der, (size_t)derlen, data, n);
 out:
   BN_free(r);
   BN_free(s);
@@ -880,7 +893,7 @@ static const char *verify_signature(const char *token, size_t len,
   const char *reason = NULL, *kid = NULL, *algs;
   json_object *hdr = NULL;          /* NEW, put at out */
   enum jwt_alg alg;
-  EVP_PKEY *pkey = NULL;            /* BORROWED from k->ks */
+  const struct jwk_key *key = NULL; /* BORROWED from k->ks */
   bool present, bad;
   size_t alen = 0, kidlen = 0, tl = 0;
 
@@ -957,7 +970,7 @@ static const char *verify_signature(const char *token, size_t len,
         kid_seen++;
       }
       if(jk->alg == alg) {
-        pkey = jk->pkey;
+        key = jk;
         found++;
       }
     }
@@ -995,13 +1008,13 @@ static const char *verify_signature(const char *token, size_t len,
     }
   }
   else if(alg == ALG_RS256) {
-    if(sl != (size_t)EVP_PKEY_get_size(pkey) ||
-       !pkey_verify(pkey, sig, sl, token, dots[1])) {
+    if(sl != (size_t)EVP_PKEY_get_size(key->pkey) ||
+       !pkey_verify(key, sig, sl, token, dots[1])) {
       reason = "bad_signature";
       goto out;
     }
   }
-  else if(!es256_verify(pkey, sig, sl, token, dots[1])) {
+  else if(!es256_verify(key, sig, sl, token, dots[1])) {
     reason = "bad_signature";
     goto out;
   }
