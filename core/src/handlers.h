@@ -53,6 +53,7 @@ enum vmb_err vmb_h_ssh_sign(struct vmb_call *c);
 
 /* mcp_http.c, mcp_bus.c: the MCP transport endpoints */
 enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c);
+enum vmb_err vmb_h_mcp_rpc_delete(struct vmb_call *c);
 enum vmb_err vmb_h_mcp_sse(struct vmb_call *c);
 enum vmb_err vmb_h_oauth_resource_metadata(struct vmb_call *c);
 

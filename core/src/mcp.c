@@ -907,7 +907,8 @@ static enum vmb_mcp_outcome reject(struct vmb_request *req, json_object **reply,
 
 enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
                                       const char *text, size_t len,
-                                      json_object **reply, bool *shutdown)
+                                      json_object **reply, bool *shutdown,
+                                      bool *initialized)
 {
   json_object *msg, *jv, *jmethod, *id = NULL, *params = NULL, *result = NULL;
   struct rpc r;
@@ -986,6 +987,8 @@ enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
   *reply = rpc_result(id, result);
   if(!*reply)
     *reply = vmb_mcp_error(id, -32603, "internal error", NULL);
+  else if(initialized && fn == m_initialize)
+    *initialized = true;
   return VMB_MCP_REPLY;
 }
 
@@ -1000,7 +1003,7 @@ const char *vmb_mcp_handle_text(struct vmb_request *req, const char *via,
     snprintf(req->request_id, sizeof(req->request_id), "%032d", 0);
   if(!req->correlation_id[0])
     snprintf(req->correlation_id, sizeof(req->correlation_id), "%s", req->request_id);
-  if(vmb_mcp_dispatch(req, via, text, len, &reply, shutdown) == VMB_MCP_ACCEPTED)
+  if(vmb_mcp_dispatch(req, via, text, len, &reply, shutdown, NULL) == VMB_MCP_ACCEPTED)
     return NULL;
   if(reply)
     out = vmb_arena_strdup(req->arena, text_of(reply));

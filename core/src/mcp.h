@@ -12,9 +12,9 @@
 **               RUN_DIR) and GET /mcp/sse, which streams the caller's
 **               tool.completed events whichever worker process ran them.
 **
-** Nothing here keeps per-client protocol state between requests: the
-** bridge issues no Mcp-Session-Id, so any process of a FastCGI pool can
-** serve any message (docs/mcp.md explains the choice).
+** Protocol state between requests is limited to MCP sessions, which live
+** in the host-wide shared memory of mcp_bus.c, so any process of a
+** FastCGI pool can serve any message of any session (docs/mcp.md).
 */
 #ifndef VMB_MCP_H
 #define VMB_MCP_H
@@ -56,12 +56,14 @@ enum vmb_mcp_outcome {
 ** Handle one JSON-RPC message text for an authenticated caller
 ** (req->identity). via is "mcp" or "stdio" and is recorded in
 ** responses.log. *reply receives a NEW reference (NULL for ACCEPTED);
-** *shutdown is set when the message was a `shutdown` request.
-** Never fails: out-of-memory becomes an internal-error reply.
+** *shutdown (may be NULL) is set when the message was a `shutdown`
+** request, *initialized (may be NULL) when it was a successful
+** `initialize`. Never fails: out-of-memory becomes an internal-error reply.
 */
 enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
                                       const char *text, size_t len,
-                                      json_object **reply, bool *shutdown);
+                                      json_object **reply, bool *shutdown,
+                                      bool *initialized);
 
 /* A JSON-RPC error object {jsonrpc, id, error{code, message[, data]}}.
    id is BORROWED (NULL means null); data is STOLEN (may be NULL).
@@ -75,6 +77,17 @@ void vmb_mcp_bus_cleanup(void);
 
 /* core.c: is the request's Origin header absent or allowed? */
 bool vmb_core_origin_ok(const struct vmb_request *req);
+
+/* Sessions (mcp_bus.c), host-wide. An id is 32 lowercase hex characters
+   (128 random bits) and belongs to the subject that began it; it never
+   authenticates anything, the gate has done that before. */
+#define VMB_MCP_SESSION_ID_LEN 32
+/* Begin a session for subject; id gets the new id. 0 or -1. */
+int vmb_mcp_session_new(const char *subject, char *id, size_t idlen);
+/* True when id is a live session of subject (and marks it used). */
+bool vmb_mcp_session_touch(const char *id, const char *subject);
+/* End it; true when it was a live session of subject. */
+bool vmb_mcp_session_end(const char *id, const char *subject);
 
 /* Publish a tool.completed event for subject (host-wide, best effort). */
 void vmb_mcp_bus_publish(const char *tool, const char *subject);

@@ -11,7 +11,9 @@
 **     `next` is the sequence number of the next event, from 1;
 **   - a table of BUS_STREAMS open streams (pid + subject), so the
 **     per-subject limit MCP_MAX_STREAMS_PER_SUBJECT holds host-wide;
-**   - one process-shared, robust mutex guarding both: a process that
+**   - a table of BUS_SESSIONS MCP sessions (Mcp-Session-Id, subject,
+**     last use), so a session begun on one process is known to all;
+**   - one process-shared, robust mutex guarding all three: a process that
 **     dies holding it leaves it recoverable (EOWNERDEAD), and stream
 **     rows of dead pids are reclaimed on the next registration.
 **
@@ -59,6 +61,10 @@
 #define BUS_TOOL_MAX 64
 #define POLL_NS (100L * 1000L * 1000L)
 #define BATCH 32
+#define BUS_SESSIONS 4096u
+/* A session unused this long is forgotten; the client gets 404 and
+   starts a new one, as Streamable HTTP prescribes. */
+#define SESSION_IDLE_S (12.0 * 3600.0)
 
 struct bus_event {
   uint64_t seq;
@@ -72,6 +78,12 @@ struct bus_stream {
   char subject[VMB_SUBJECT_MAX + 1];
 };
 
+struct bus_session {
+  char id[VMB_MCP_SESSION_ID_LEN + 1];   /* "" = free */
+  char subject[VMB_SUBJECT_MAX + 1];
+  double last_used;
+};
+
 struct bus {
   uint32_t magic;
   uint32_t size;
@@ -79,6 +91,7 @@ struct bus {
   _Atomic uint64_t next;
   struct bus_stream streams[BUS_STREAMS];
   struct bus_event events[BUS_EVENTS];
+  struct bus_session sessions[BUS_SESSIONS];
 };
 
 static struct bus *bus;
@@ -263,6 +276,81 @@ static size_t bus_collect(const char *subject, uint64_t *pos, struct bus_event *
   }
   bus_unlock();
   return n;
+}
+
+/* ---- sessions -------------------------------------------------------- */
+
+int vmb_mcp_session_new(const char *subject, char *id, size_t idlen)
+{
+  size_t i, victim = 0;
+  double now = vmb_now(), oldest = 0;
+  if(idlen < VMB_MCP_SESSION_ID_LEN + 1 || vmb_random_hex(id, VMB_MCP_SESSION_ID_LEN / 2))
+    return -1;
+  if(!bus || bus_lock())
+    return -1;
+  /* A free slot, else the least recently used one (that client will
+     get 404 and start over). */
+  for(i = 0; i < BUS_SESSIONS; i++) {
+    struct bus_session *s = &bus->sessions[i];
+    if(!s->id[0] || now - s->last_used > SESSION_IDLE_S) {
+      victim = i;
+      break;
+    }
+    if(i == 0 || s->last_used < oldest) {
+      oldest = s->last_used;
+      victim = i;
+    }
+  }
+  copy_str(bus->sessions[victim].id, sizeof(bus->sessions[victim].id), id);
+  copy_str(bus->sessions[victim].subject, sizeof(bus->sessions[victim].subject), subject);
+  bus->sessions[victim].last_used = now;
+  bus_unlock();
+  return 0;
+}
+
+/* The slot of a live session id owned by subject, or -1. Lock held. */
+static long session_find(const char *id, const char *subject, double now)
+{
+  size_t i;
+  if(strlen(id) != VMB_MCP_SESSION_ID_LEN)
+    return -1;
+  for(i = 0; i < BUS_SESSIONS; i++) {
+    struct bus_session *s = &bus->sessions[i];
+    if(s->id[0] && !strncmp(s->id, id, sizeof(s->id))) {
+      /* Bound to the subject that began it: anyone else, even with the
+         id, is told it does not exist. */
+      if(strncmp(s->subject, subject, sizeof(s->subject)) ||
+         now - s->last_used > SESSION_IDLE_S)
+        return -1;
+      return (long)i;
+    }
+  }
+  return -1;
+}
+
+bool vmb_mcp_session_touch(const char *id, const char *subject)
+{
+  double now = vmb_now();
+  long i;
+  if(!bus || bus_lock())
+    return false;
+  i = session_find(id, subject, now);
+  if(i >= 0)
+    bus->sessions[i].last_used = now;
+  bus_unlock();
+  return i >= 0;
+}
+
+bool vmb_mcp_session_end(const char *id, const char *subject)
+{
+  long i;
+  if(!bus || bus_lock())
+    return false;
+  i = session_find(id, subject, vmb_now());
+  if(i >= 0)
+    memset(&bus->sessions[i], 0, sizeof(bus->sessions[i]));
+  bus_unlock();
+  return i >= 0;
 }
 
 /* ---- stream accounting ---------------------------------------------- */

@@ -8,11 +8,16 @@
 ** version header, Accept, one message per POST, 202 for notifications)
 ** and hands the message text to mcp.c.
 **
-** Sessions: none are issued. The spec makes Mcp-Session-Id optional, we
-** keep no per-client state, and a FastCGI pool spreads one client over
-** several processes: without sessions there is nothing to share or lose.
-** GET and DELETE on /mcp/rpc have no table row, so the router answers
-** 405 with "Allow: POST" (Streamable HTTP permits 405 for both).
+** Sessions: a successful initialize gets an Mcp-Session-Id (128 random
+** bits, hex), recorded host-wide in mcp_bus.c's shared memory with the
+** subject that began it, because a FastCGI pool spreads one client over
+** several processes. A request carrying an id that is unknown, ended,
+** expired or another subject's gets 404, so the client re-initializes;
+** DELETE ends a session. Requests without an id are still served: the
+** session adds nothing the bridge needs (no state hangs off it), and it
+** never replaces authentication, which the gate did already.
+** GET on /mcp/rpc has no table row, so the router answers 405 with the
+** allowed methods (Streamable HTTP permits 405 instead of a stream).
 */
 #include "mcp.h"
 
@@ -126,9 +131,10 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
   struct vmb_response *resp = c->resp;
   const char *pv = vmb_request_header(req, "mcp-protocol-version");
   const char *accept = vmb_request_header(req, "accept");
+  const char *sid = vmb_request_header(req, "mcp-session-id");
   json_object *reply = NULL;
   enum vmb_mcp_outcome outcome;
-  bool as_sse = false;
+  bool as_sse = false, initialized = false;
 
   /* DNS rebinding: a browser page from a foreign origin must not drive
      the bridge (2025-11-25: present and not allowed -> 403). */
@@ -150,7 +156,17 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
     as_sse = true;
   }
 
-  outcome = vmb_mcp_dispatch(req, "mcp", req->body, req->body_len, &reply, NULL);
+  if(sid && !vmb_mcp_session_touch(sid, req->identity.subject))
+    return http_refuse(c, 404, -32001, "Session not found: start a new one with "
+                       "initialize");
+
+  outcome = vmb_mcp_dispatch(req, "mcp", req->body, req->body_len, &reply, NULL,
+                             &initialized);
+  if(initialized) {
+    char *id = vmb_arena_alloc(req->arena, VMB_MCP_SESSION_ID_LEN + 1);
+    if(id && !vmb_mcp_session_new(req->identity.subject, id, VMB_MCP_SESSION_ID_LEN + 1))
+      vmb_response_header(resp, "Mcp-Session-Id", id);
+  }
   if(outcome == VMB_MCP_ACCEPTED) {
     json_object_put(reply);
     resp->status = 202;
@@ -178,6 +194,23 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
       reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
   }
   json_object_put(reply);
+  return VMB_ERR_OK;
+}
+
+/* ---- DELETE /mcp/rpc: end a session ------------------------------- */
+
+enum vmb_err vmb_h_mcp_rpc_delete(struct vmb_call *c)
+{
+  const char *sid = vmb_request_header(c->req, "mcp-session-id");
+  if(!vmb_core_origin_ok(c->req))
+    return http_refuse(c, 403, -32600, "Forbidden: Origin not allowed");
+  if(!sid)
+    return http_refuse(c, 400, -32600, "Bad Request: DELETE needs the Mcp-Session-Id "
+                       "header of the session to end");
+  if(!vmb_mcp_session_end(sid, c->req->identity.subject))
+    return http_refuse(c, 404, -32001, "Session not found");
+  c->resp->status = 204;
+  vmb_buf_reset(&c->resp->body);
   return VMB_ERR_OK;
 }
 

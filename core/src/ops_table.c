@@ -142,11 +142,15 @@ const struct vmb_op vmb_ops[] = {
    .handler = vmb_h_openapi},
 
   /* ---- MCP transport (mcp_http.c, mcp_bus.c); the tools are the TOOL
-     rows below. GET/DELETE /mcp/rpc have no row: the router answers 405
-     with Allow: POST, as Streamable HTTP permits. ---- */
+     rows below. GET /mcp/rpc has no row: the router answers 405 with
+     Allow, as Streamable HTTP permits. ---- */
   {.id = "mcp.rpc", .title = "MCP endpoint", .method = "POST", .path = "/mcp/rpc",
    .flags = VMB_OP_RAW, .args = no_args, .handler = vmb_h_mcp_rpc,
    .description = "MCP Streamable HTTP endpoint: one JSON-RPC message per POST."},
+  {.id = "mcp.session_end", .title = "End an MCP session", .method = "DELETE",
+   .path = "/mcp/rpc", .flags = VMB_OP_RAW | VMB_OP_NO_BODY, .args = no_args,
+   .handler = vmb_h_mcp_rpc_delete,
+   .description = "End the MCP session named by the Mcp-Session-Id header."},
   {.id = "mcp.sse", .title = "MCP event stream", .method = "GET", .path = "/mcp/sse",
    .flags = VMB_OP_RAW | VMB_OP_READONLY | VMB_OP_NO_BODY, .args = no_args,
    .handler = vmb_h_mcp_sse,
