@@ -97,6 +97,43 @@ const char *vmb_log_path(enum vmb_log_stream stream)
 
 static const char *const logger_default = "app";
 
+/*
+** Rotation: logrotate (or an operator) may rename a log file away. About
+** once a second a writer compares the file at the path with the one it
+** holds; when they differ it opens the path anew and dup2()s the new
+** descriptor over the old number. dup2 swaps atomically, so other threads
+** writing at that moment land in one file or the other, never in a closed
+** descriptor. One thread at a time does the check (rotating flag).
+*/
+static atomic_llong last_rotation_check;
+static atomic_flag rotating = ATOMIC_FLAG_INIT;
+
+static void follow_rotation(void)
+{
+  long long now = (long long)vmb_now();
+  int i;
+  if(atomic_load(&last_rotation_check) == now || atomic_flag_test_and_set(&rotating))
+    return;
+  atomic_store(&last_rotation_check, now);
+  for(i = 0; i < 3; i++) {
+    struct stat at_path, held;
+    if(log_fds[i] < 0 || fstat(log_fds[i], &held) != 0)
+      continue;
+    if(stat(log_paths[i], &at_path) == 0 && at_path.st_ino == held.st_ino &&
+       at_path.st_dev == held.st_dev)
+      continue;
+    {
+      int fresh = open(log_paths[i], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+      if(fresh >= 0) {
+        if(dup2(fresh, log_fds[i]) >= 0)
+          fcntl(log_fds[i], F_SETFD, FD_CLOEXEC);   /* dup2 clears it */
+        close(fresh);
+      }
+    }
+  }
+  atomic_flag_clear(&rotating);
+}
+
 void vmb_log(enum vmb_log_stream stream, enum vmb_log_level lvl,
              const char *logger, const char *msg, json_object *fields)
 {
@@ -141,6 +178,7 @@ void vmb_log(enum vmb_log_stream stream, enum vmb_log_level lvl,
     stackbuf[len++] = '\n';
   }
   json_object_put(line);
+  follow_rotation();
   fd = log_fds[stream];
   if(fd < 0)
     fd = STDERR_FILENO;

@@ -216,6 +216,27 @@ def case_readyz():
         procs.stop(s.proc)
 
 
+def case_logrotate():
+    # A log renamed away (logrotate without copytruncate) is followed: new
+    # lines go to a fresh file at the configured path within a second.
+    s = Stack()
+    try:
+        logs = os.path.join(s.tmp, "logs")
+        s.req("GET", "/healthz")
+        os.rename(os.path.join(logs, "requests.log"), os.path.join(logs, "requests.log.1"))
+        time.sleep(1.2)
+        for _ in range(3):
+            s.req("GET", "/healthz")
+        fresh = os.path.join(logs, "requests.log")
+        check(os.path.exists(fresh), "requests.log recreated")
+        lines = open(fresh).read().splitlines()
+        check(len(lines) >= 2, "new lines in the new file: %d" % len(lines))
+        for line in lines:
+            json.loads(line)
+    finally:
+        check(s.close() == 0, "exit status")
+
+
 def case_concurrency():
     # 16 concurrent /readyz, each costing two 0.3 s Vault calls: one
     # thread would need ~9.6 s; eight threads finish in ~1.2 s.
