@@ -968,6 +968,18 @@ static const char *check_tok(const char *tok)
   return reason;
 }
 
+/* Verdict for a fresh RS256 token naming kid (the token is freed). */
+static const char *check_kid(const char *kid)
+{
+  char hdr[96], *t;
+  const char *r;
+  snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"kid\":\"%s\"}", kid);
+  t = make_token(hdr, DEF_CLAIMS, "RS256");
+  r = check_tok(t);
+  free(t);
+  return r;
+}
+
 static char *tok_rs, *tok_es;
 static atomic_int stop_readers;
 
@@ -1048,13 +1060,13 @@ static int cmd_refetch(void)
   /* 4. The issuer fails (500, then junk): the last good set stays. */
   serve("jwks.json", 500);
   vmb_jwt_skew_fetch_clock(11);
-  CHECK_STR(check_tok(make_token("{\"alg\":\"RS256\",\"kid\":\"x1\"}", rs_claims, "RS256")), "unknown_kid");
+  CHECK_STR(check_kid("x1"), "unknown_kid");
   serve("!{\"keys\": not json", 200);
   vmb_jwt_skew_fetch_clock(11);
-  CHECK_STR(check_tok(make_token("{\"alg\":\"RS256\",\"kid\":\"x2\"}", rs_claims, "RS256")), "unknown_kid");
+  CHECK_STR(check_kid("x2"), "unknown_kid");
   serve("!{\"keys\":[]}", 200);
   vmb_jwt_skew_fetch_clock(11);
-  CHECK_STR(check_tok(make_token("{\"alg\":\"RS256\",\"kid\":\"x3\"}", rs_claims, "RS256")), "unknown_kid");
+  CHECK_STR(check_kid("x3"), "unknown_kid");
   vmb_jwt_stats(&st);
   CHECK_INT(st.fetches, 6);
   CHECK_INT(st.fetch_failures, 3);
