@@ -30,7 +30,7 @@ def _nv(name, value):
 
 def encode_request(params, body=b"", stdin_chunks=None):
     data = _record(BEGIN_REQUEST, struct.pack("!HB5x", RESPONDER, 0))
-    payload = b"".join(_nv(k.encode(), v.encode() if isinstance(v, str) else v)
+    payload = b"".join(_nv(k.encode(), v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v)
                        for k, v in params.items())
     data += _record(PARAMS, payload) + _record(PARAMS, b"")
     for chunk in (stdin_chunks if stdin_chunks is not None else [body]):
