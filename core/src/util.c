@@ -209,13 +209,17 @@ static const char b64std[] =
 static const char b64url[] =
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/* Symbol value of c in alpha, or -1. A direct range test rather than a
+   table or strchr: it costs a few compares per byte on large bodies and
+   needs no shared mutable state. */
 static int b64_index(const char *alpha, char c)
 {
-  const char *p;
-  if(!c)
-    return -1;
-  p = strchr(alpha, c);
-  return p ? (int)(p - alpha) : -1;
+  if(c >= 'A' && c <= 'Z') return c - 'A';
+  if(c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if(c >= '0' && c <= '9') return c - '0' + 52;
+  if(c == alpha[62]) return 62;
+  if(c == alpha[63]) return 63;
+  return -1;
 }
 
 /* Decode groups of the given alphabet. padded: input length must be a
