@@ -887,6 +887,49 @@ static bool id_ok(json_object *id)
   return false;
 }
 
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
+   above U+10FFFF. */
+static bool utf8_ok(const char *text, size_t len)
+{
+  const unsigned char *p = (const unsigned char *)text, *end = p + len;
+  while(p < end) {
+    unsigned c = *p;
+    size_t n, k;
+    unsigned cp, min;
+    if(c < 0x80) {
+      p++;
+      continue;
+    }
+    if(c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; min = 0x80; }
+    else if(c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; min = 0x800; }
+    else if(c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; min = 0x10000; }
+    else return false;
+    if((size_t)(end - p) <= n)
+      return false;
+    for(k = 1; k <= n; k++) {
+      if((p[k] & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (p[k] & 0x3f);
+    }
+    if(cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+/* json-c represents a parsed `null` as a NULL object, which looks like a
+   parse failure: tell the two apart so `null` gets "invalid request". */
+static bool is_json_null(const char *text, size_t len)
+{
+  size_t i = 0, j = len;
+  while(i < len && strchr(" \t\r\n", text[i]))
+    i++;
+  while(j > i && strchr(" \t\r\n", text[j - 1]))
+    j--;
+  return j - i == 4 && !memcmp(text + i, "null", 4);
+}
+
 static void log_rejected(struct vmb_request *req, const char *why)
 {
   json_object *f = json_object_new_object();
@@ -916,7 +959,13 @@ enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
   bool has_id;
 
   *reply = NULL;
-  msg = vmb_json_parse(text, len, VMB_MCP_JSON_DEPTH);
+  /* json-c passes invalid UTF-8 through inside strings; we would echo
+     it (an id, a tool name) into replies that are then not valid JSON
+     text for the client. JSON-RPC is UTF-8: refuse anything else. */
+  msg = utf8_ok(text, len) ? vmb_json_parse(text, len, VMB_MCP_JSON_DEPTH) : NULL;
+  if(!msg && is_json_null(text, len))
+    return reject(req, reply, -32600, "Invalid Request: a JSON-RPC message is a "
+                  "JSON object");
   if(!msg)
     return reject(req, reply, -32700, "Parse error: the body is not one valid JSON "
                   "value (UTF-8, strict syntax, nesting at most 64 deep)");

@@ -1,0 +1,522 @@
+#!/usr/bin/env python3
+"""MCP tests (issue 6). One case per ctest:
+
+  stdio_hostile    vault-mcp-stdio: malformed, wrong types, huge ids, deep
+                   nesting, batches, oversized lines, shutdown, EOF
+  fcgi_hostile     the same messages and the Streamable HTTP rules through
+                   the FastCGI responder (auth, Origin, Accept, versions,
+                   202s, 405s, 413s, sessions, tools derived from the table)
+  sse              GET /mcp/sse across two processes of one pool: events,
+                   keepalives, per-subject and per-process limits, resume,
+                   client gone, shutdown
+  oauth            RFC 9728 metadata and the WWW-Authenticate pointer
+  sdk_http         the official SDK client through nginx (vault-sim)
+  sdk_stdio        the official SDK client over stdio (vault-sim)
+  conformance:S    the official conformance suite, scenario S, through
+                   nginx and an auth-adding loopback proxy
+
+Usage: test_mcp.py CASE"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mcplib as m  # noqa: E402
+from mcplib import ALICE, BOB, READER, check  # noqa: E402
+import procs  # noqa: E402
+
+OPS_TABLE = os.path.join(m.ROOT, "core", "src", "ops_table.c")
+
+
+def table_tools():
+    """name -> scope names of every VMB_OP_TOOL row, read from the C table."""
+    src = open(OPS_TABLE).read()
+    body = src[src.index("vmb_ops[] = {"):]
+    out = {}
+    for mt in re.finditer(r'\{\s*\.id\s*=\s*"([^"]+)"(.*?)(?=\{\s*\.id\s*=|\n\};)', body, re.S):
+        rid, rest = mt.group(1), mt.group(2)
+        flags = re.search(r'\.flags\s*=\s*([^,]+),', rest)
+        if not (flags and "VMB_OP_TOOL" in flags.group(1)):
+            continue
+        scope = re.search(r'\.scope\s*=\s*([^,]+),', rest)
+        out[rid] = set(re.findall(r'VMB_SCOPE_(\w+)', scope.group(1))) if scope else set()
+    return out
+
+
+# ---- hostile messages, shared by stdio and HTTP ----------------------------
+
+def hostile_messages():
+    """(label, raw text, expectation). Expectation: an int JSON-RPC error
+    code, "none" (no reply), "result", "isError"."""
+    deep = "[" * 100000 + "]" * 100000
+    nested_args = {"path": "x", "data": {}}
+    cur = nested_args["data"]
+    for _ in range(50):
+        cur["a"] = {}
+        cur = cur["a"]
+    return [
+        ("garbage", "garbage", -32700),
+        ("truncated", '{"jsonrpc":"2.0","id":1,"method":"ping"', -32700),
+        ("single quotes", "{'jsonrpc':'2.0','id':1,'method':'ping'}", -32700),
+        ("trailing junk", '{"jsonrpc":"2.0","id":1,"method":"ping"} x', -32700),
+        ("deep nesting", deep, -32700),
+        # json-c cannot tell a complete top-level number from a cut one.
+        ("number", "42", (-32600, -32700)),
+        ("string", '"ping"', -32600),
+        ("null", "null", -32600),
+        ("empty batch", "[]", -32600),
+        ("batch", '[{"jsonrpc":"2.0","id":1,"method":"ping"}]', -32600),
+        ("no jsonrpc", '{"id":1,"method":"ping"}', -32600),
+        ("jsonrpc 1.0", '{"jsonrpc":"1.0","id":1,"method":"ping"}', -32600),
+        ("method number", '{"jsonrpc":"2.0","id":1,"method":5}', -32600),
+        ("id null", '{"jsonrpc":"2.0","id":null,"method":"ping"}', -32600),
+        ("id bool", '{"jsonrpc":"2.0","id":true,"method":"ping"}', -32600),
+        ("id object", '{"jsonrpc":"2.0","id":{},"method":"ping"}', -32600),
+        ("id float", '{"jsonrpc":"2.0","id":1.5,"method":"ping"}', -32600),
+        ("id huge", '{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"ping"}', -32600),
+        ("id -huge", '{"jsonrpc":"2.0","id":-123456789012345678901234567890,"method":"ping"}', -32600),
+        ("id 1e400", '{"jsonrpc":"2.0","id":1e400,"method":"ping"}', -32600),
+        ("id long string", json.dumps({"jsonrpc": "2.0", "id": "x" * 5000, "method": "ping"}), -32600),
+        ("id big ok", '{"jsonrpc":"2.0","id":9007199254740993,"method":"ping"}', "result"),
+        ("id string ok", '{"jsonrpc":"2.0","id":"abc\\u00e9","method":"ping"}', "result"),
+        ("params array", '{"jsonrpc":"2.0","id":1,"method":"ping","params":[]}', -32602),
+        ("params string", '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":"x"}', -32602),
+        ("unknown method", '{"jsonrpc":"2.0","id":1,"method":"nope/nope"}', -32601),
+        ("server/discover", '{"jsonrpc":"2.0","id":1,"method":"server/discover"}', -32601),
+        ("notification", '{"jsonrpc":"2.0","method":"notifications/initialized"}', "none"),
+        ("unknown notification", '{"jsonrpc":"2.0","method":"x/y","params":5}', "none"),
+        ("response", '{"jsonrpc":"2.0","id":7,"result":{}}', "none"),
+        ("error response", '{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"m"}}', "none"),
+        ("init no version", '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}', -32602),
+        ("init version number", '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":5}}', -32602),
+        ("call no name", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}', -32602),
+        ("call name number", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}}', -32602),
+        ("call unknown tool", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x.y"}}', -32602),
+        ("call args string", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"kv.read","arguments":"x"}}', "isError"),
+        ("call args array", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"kv.read","arguments":[1]}}', "isError"),
+        ("call wrong type", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"kv.read","arguments":{"path":5}}}', "isError"),
+        ("call NUL in path", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"kv.read","arguments":{"path":"a\\u0000b"}}}', "isError"),
+        ("call deep data", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                       "params": {"name": "kv.write", "arguments": nested_args}}), "isError"),
+        ("list bad cursor", '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"abc"}}', -32602),
+        ("read no uri", '{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{}}', -32602),
+        ("read bad pct", '{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"kv://alice/%zz"}}', -32602),
+        ("read pct NUL", '{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"kv://alice/a%00b"}}', -32602),
+        ("read other subject", '{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"kv://bob/x"}}', -32602),
+        ("read empty subject", '{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"kv:///x"}}', -32602),
+        ("read bad version", '{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"kv://alice/x?version=0"}}', -32602),
+        ("read other query", '{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"kv://alice/x?a=b"}}', -32602),
+        ("read dotdot", '{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"kv://alice/a/%2e%2e/b"}}', -32602),
+        ("read huge uri", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "resources/read",
+                                      "params": {"uri": "kv://alice/" + "a" * 5000}}), -32602),
+        ("prompt arg number", '{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"kv_read","arguments":{"path":5}}}', -32602),
+        ("prompt args array", '{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"kv_read","arguments":[]}}', -32602),
+        ("setLevel bad", '{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"loud"}}', -32602),
+        ("ping", '{"jsonrpc":"2.0","id":1,"method":"ping"}', "result"),
+    ]
+
+
+def judge(label, expect, replies):
+    if expect == "none":
+        check(replies == [], "%s: wanted no reply, got %r" % (label, replies))
+        return
+    check(len(replies) == 1, "%s: wanted one reply, got %r" % (label, replies))
+    r = replies[0]
+    check(r.get("jsonrpc") == "2.0", "%s: not JSON-RPC %r" % (label, r))
+    if isinstance(expect, (int, tuple)):
+        codes = expect if isinstance(expect, tuple) else (expect,)
+        check("error" in r and r["error"].get("code") in codes,
+              "%s: wanted error %r, got %r" % (label, expect, r))
+        check(isinstance(r["error"].get("message"), str) and r["error"]["message"],
+              "%s: error without message" % label)
+    elif expect == "result":
+        check("result" in r, "%s: wanted a result, got %r" % (label, r))
+    elif expect == "isError":
+        check("result" in r and r["result"].get("isError") is True,
+              "%s: wanted isError, got %r" % (label, r))
+        check(r["result"]["content"][0]["text"], "%s: isError without text" % label)
+    print("ok %s" % label)
+
+
+# ---- stdio -------------------------------------------------------------------
+
+class Stdio:
+    def __init__(self, cleanup, tmp, env=None):
+        e = m.bridge_env(tmp, None, dict({"SUBJECT": "alice"}, **(env or {})))
+        self.proc = subprocess.Popen([procs.binary("vault-mcp-stdio")], env=e, cwd=tmp,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=open(os.path.join(tmp, "stdio-stderr.txt"), "w"))
+        cleanup.add(lambda: procs.stop(self.proc))
+        self.n = 0
+
+    def send(self, text):
+        """Send one line and return the replies it produced: a ping with a
+        marker id follows it, and everything before the marker's reply
+        belongs to the line."""
+        self.n += 1
+        mark = "mark-%d" % self.n
+        data = text.encode() if isinstance(text, str) else text
+        self.proc.stdin.write(data + b"\n")
+        self.proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": mark, "method": "ping"}).encode() + b"\n")
+        self.proc.stdin.flush()
+        out = []
+        while True:
+            line = self.proc.stdout.readline()
+            check(line, "stdio closed stdout (exit %r)" % self.proc.poll())
+            doc = json.loads(line)   # every line must be JSON
+            if doc.get("id") == mark:
+                return out
+            out.append(doc)
+
+
+def case_stdio_hostile(cl):
+    tmp = m.tmpdir(cl, "vmb-mcp-stdio-")
+    s = Stdio(cl, tmp, {"MAX_BODY_BYTES": "65536"})
+    init = s.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}))
+    check(init[0]["result"]["protocolVersion"] == "2025-06-18", "initialize %r" % init)
+    for label, text, expect in hostile_messages():
+        if len(text) > 65536:
+            continue     # the oversized-line check below covers these
+        judge(label, expect, s.send(text))
+    # Over MAX_BODY_BYTES: one clean error, and the next line still works.
+    judge("oversized line", -32600, s.send("{" + " " * 70000 + "}"))
+    judge("deep nesting (large)", -32600, s.send("[" * 100000 + "]" * 100000))
+    judge("blank line", "none", s.send("   "))
+    judge("invalid UTF-8", -32700, s.send(b'{"jsonrpc":"2.0","id":"\xff","method":"ping"}'))
+    # Identity comes from SUBJECT: the resources are alice's.
+    r = s.send('{"jsonrpc":"2.0","id":2,"method":"resources/list"}')
+    check(r[0]["result"]["resources"][0]["uri"] == "kv://alice/", "stdio subject %r" % r)
+    # shutdown: answered, then the process ends with status 0.
+    s.proc.stdin.write(b'{"jsonrpc":"2.0","id":"bye","method":"shutdown"}\n')
+    s.proc.stdin.flush()
+    check(json.loads(s.proc.stdout.readline())["id"] == "bye", "shutdown reply")
+    check(s.proc.wait(5) == 0, "exit status after shutdown")
+    # EOF: exit 0, and nothing but JSON-RPC on stdout.
+    p = subprocess.run([procs.binary("vault-mcp-stdio")], input=b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n',
+                       env=m.bridge_env(tmp, None, {"SUBJECT": "alice", "LOG_DIR": ""}),
+                       capture_output=True, timeout=10)
+    check(p.returncode == 0, "exit on EOF: %r" % p.returncode)
+    lines = p.stdout.decode().splitlines()
+    check(len(lines) == 1 and json.loads(lines[0])["result"] == {}, "stdout is only JSON-RPC: %r" % lines)
+    # No SUBJECT: refuses to start, says why on stderr.
+    e = m.bridge_env(tmp, None)
+    e.pop("SUBJECT", None)
+    p = subprocess.run([procs.binary("vault-mcp-stdio")], input=b"", env=e, capture_output=True, timeout=10)
+    check(p.returncode == 2 and b"SUBJECT" in p.stderr and p.stdout == b"", "no SUBJECT: %r" % (p,))
+    # SCOPES narrows the tools.
+    s2 = Stdio(cl, tmp, {"SCOPES": "read"})
+    names = [t["name"] for t in s2.send('{"jsonrpc":"2.0","id":1,"method":"tools/list"}')[0]["result"]["tools"]]
+    tt = table_tools()
+    check(names and all(tt[n] <= {"READ"} for n in names), "SCOPES=read lists %r" % names)
+    check("kv.write" not in names, "kv.write hidden without write scope")
+    print("ok scopes")
+
+
+# ---- FastCGI ---------------------------------------------------------------------
+
+def case_fcgi_hostile(cl):
+    tmp = m.tmpdir(cl, "vmb-mcp-fcgi-")
+    b = m.Bridge(cl, tmp, None, env={"MAX_BODY_BYTES": "65536",
+                                     "CORS_ALLOW_ORIGINS": "https://inspector.example"})
+    for label, text, expect in hostile_messages():
+        if len(text) > 65536:
+            continue
+        st, hd, doc = b.post(text.encode())
+        if expect == "none":
+            check(st == 202 and doc is None, "%s: wanted 202 without body, got %d %r" % (label, st, doc))
+            print("ok %s" % label)
+            continue
+        check(isinstance(doc, dict), "%s: body %r" % (label, doc))
+        rejected = isinstance(expect, (int, tuple)) and doc.get("id") is None
+        check(st == (400 if rejected else 200), "%s: HTTP %d %r" % (label, st, doc))
+        judge(label, expect, [doc])
+    check(b.alive(), "responder survived the hostile messages")
+
+    # Transport rules.
+    st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, key=None)
+    check(st == 401 and "www-authenticate" in hd, "no credential: %d %r" % (st, hd))
+    st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, key="wrong-key-000000000000")
+    check(st == 401, "wrong key: %d" % st)
+    st, hd, _ = b.http("GET", "/mcp/rpc")
+    check(st == 405 and "POST" in hd.get("allow", ""), "GET /mcp/rpc: %d %r" % (st, hd))
+    st, hd, _ = b.http("PUT", "/mcp/rpc", b"{}", {"Content-Type": "application/json"})
+    check(st == 405, "PUT /mcp/rpc: %d" % st)
+    st, hd, doc = b.post(b"")
+    check(st == 400 and doc["error"]["code"] == -32700, "empty body: %d %r" % (st, doc))
+    st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                         headers={"Content-Type": "text/plain"})
+    check(st == 415, "text/plain: %d %r" % (st, doc))
+    st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, headers={"Accept": "text/html"})
+    check(st == 406, "Accept text/html: %d %r" % (st, doc))
+    st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                         headers={"Accept": "application/json;q=0, text/event-stream"})
+    check(st == 200 and hd.get("content-type", "").startswith("text/event-stream") and
+          isinstance(doc, bytes) and b'data: {"jsonrpc":"2.0","id":1,"result":{}}' in doc,
+          "SSE-only Accept: %d %r %r" % (st, hd, doc))
+    st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, headers={"Accept": None})
+    check(st == 200, "no Accept: %d" % st)
+    st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                         headers={"MCP-Protocol-Version": "1999-01-01"})
+    check(st == 400 and "MCP-Protocol-Version" in doc["error"]["message"], "bad version header: %d %r" % (st, doc))
+    for v in ("2025-03-26", "2025-06-18", "2025-11-25", None):
+        st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, headers={"MCP-Protocol-Version": v})
+        check(st == 200, "version header %r: %d" % (v, st))
+    for asked, got in (("2025-11-25", "2025-11-25"), ("2025-06-18", "2025-06-18"),
+                       ("2024-11-05", "2025-06-18"), ("2099-01-01", "2025-06-18")):
+        r = b.rpc("initialize", {"protocolVersion": asked, "capabilities": {},
+                                 "clientInfo": {"name": "t", "version": "1"}})
+        check(r["result"]["protocolVersion"] == got, "negotiate %s -> %r" % (asked, r))
+    st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                         headers={"Origin": "http://evil.example.com"})
+    check(st == 403 and doc["error"]["code"] and doc.get("id") is None, "foreign Origin: %d %r" % (st, doc))
+    st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                         headers={"Origin": "https://inspector.example"})
+    check(st == 200 and hd.get("access-control-allow-origin") == "https://inspector.example",
+          "allowed Origin: %d %r" % (st, hd))
+    st, hd, _ = b.http("OPTIONS", "/mcp/rpc", key=None, headers={
+        "Origin": "https://inspector.example", "Access-Control-Request-Method": "POST"})
+    check(st == 204 and "POST" in hd.get("access-control-allow-methods", "") and
+          "mcp-protocol-version" in hd.get("access-control-allow-headers", "").lower(),
+          "CORS preflight: %d %r" % (st, hd))
+    st, hd, doc = b.post(b"{" + b" " * 70000 + b"}")
+    check(st == 413, "oversized body: %d %r" % (st, doc))
+    print("ok transport rules")
+
+    # Sessions: issued on initialize, bound to the subject, ended by DELETE.
+    st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+    sid = hd.get("mcp-session-id", "")
+    check(re.fullmatch(r"[0-9a-f]{32}", sid), "session id %r" % sid)
+    ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+    check(b.post(ping, headers={"Mcp-Session-Id": sid})[0] == 200, "session use")
+    check(b.post(ping, key=BOB, headers={"Mcp-Session-Id": sid})[0] == 404, "other subject's session")
+    check(b.post(ping, headers={"Mcp-Session-Id": "0" * 32})[0] == 404, "unknown session")
+    check(b.post(ping, headers={"Mcp-Session-Id": sid}, key=None)[0] == 401, "session is no credential")
+    check(b.http("DELETE", "/mcp/rpc", headers={"Mcp-Session-Id": sid}, key=BOB)[0] == 404, "DELETE by other")
+    check(b.http("DELETE", "/mcp/rpc")[0] == 400, "DELETE without id")
+    check(b.http("DELETE", "/mcp/rpc", headers={"Mcp-Session-Id": sid})[0] == 204, "DELETE")
+    check(b.post(ping, headers={"Mcp-Session-Id": sid})[0] == 404, "ended session -> 404")
+    check(b.http("DELETE", "/mcp/rpc", headers={"Mcp-Session-Id": sid})[0] == 404, "DELETE twice")
+    print("ok sessions")
+
+    # Tools come from the table, filtered by the caller's scopes.
+    tt = table_tools()
+    for key, scopes in ((ALICE, {"READ", "WRITE", "DELETE", "LIST"}), (READER, {"READ", "LIST"})):
+        names = {t["name"] for t in b.rpc("tools/list", key=key)["result"]["tools"]}
+        want = {n for n, s in tt.items() if s <= scopes}
+        check(names == want, "tools/list for %s: %r != %r" % (scopes, sorted(names), sorted(want)))
+    r = b.rpc("tools/call", {"name": "kv.write", "arguments": {"path": "a", "data": {}}}, key=READER)
+    check(r["result"]["isError"] and "scope" in r["result"]["content"][0]["text"], "scope enforced %r" % r)
+    r = b.rpc("prompts/list", key=READER)
+    check([p["name"] for p in r["result"]["prompts"]] == ["kv_read"], "prompts follow scopes %r" % r)
+    print("ok tools from the table (%d tools)" % len(tt))
+    # Tool calls are logged with via=mcp, and carry no argument values.
+    lines = [x for x in b.log_lines("responses.log") if x.get("via") == "mcp"]
+    check(lines and all(x.get("subject") for x in lines), "responses.log via=mcp")
+    check(b.alive(), "responder still alive")
+
+
+# ---- SSE across a pool -----------------------------------------------------------
+
+def sse(b, key, headers=None):
+    h = {"X-API-Key": key, "Accept": "text/event-stream"}
+    h.update(headers or {})
+    return m.FcgiStream(b.addr, "/mcp/sse", h)
+
+
+def call_tool(b, key, name="kv.list", args=None):
+    return b.rpc("tools/call", {"name": name, "arguments": args or {}}, key=key)
+
+
+def case_sse(cl):
+    tmp = m.tmpdir(cl, "vmb-mcp-sse-")
+    env = {"MCP_MAX_STREAMS_PER_SUBJECT": "2", "MCP_SSE_KEEPALIVE_SECONDS": "1"}
+    a = m.Bridge(cl, tmp, None, env=env, threads=3)
+    b = m.Bridge(cl, tmp, None, env=env, threads=3)
+    s1 = sse(a, ALICE)
+    check(s1.read_until(b"\r\n\r\n", 5) and b"Status: 200" in s1.out and
+          b"text/event-stream" in s1.out, "stream head %r" % s1.out[:300])
+    check(s1.read_until(b": keepalive", 4), "keepalive within 4 s")
+    # A call served by the other process reaches alice's stream; bob's not.
+    call_tool(b, BOB)
+    call_tool(b, ALICE, "kv.read", {"path": "x"})
+    check(s1.read_until(b'"tool":"kv.read"', 5), "event from the other process: %r" % s1.out[-400:])
+    ev = [json.loads(l[6:]) for l in s1.out.decode().splitlines() if l.startswith("data: ")]
+    check(len(ev) == 1 and ev[0]["type"] == "tool.completed" and ev[0]["subject"] == "alice" and
+          ev[0]["tool"] == "kv.read" and re.match(r"\d{4}-\d\d-\d\dT", ev[0]["ts"]),
+          "event shape %r" % ev)
+    check(b"bob" not in s1.out, "no other subject's events")
+    first_id = int(re.search(rb"id: (\d+)", s1.out).group(1))
+    print("ok events across processes")
+
+    # Per-subject limit (host-wide): a second stream on B, a third refused.
+    s2 = sse(b, ALICE)
+    check(s2.read_until(b"retry:", 5), "second alice stream")
+    st, hd, body = a.http("GET", "/mcp/sse", headers={"Accept": "text/event-stream"}, timeout=5)
+    check(st == 429 and "retry-after" in hd, "third alice stream: %d %r" % (st, body))
+    # Per-process limit: A has 3 threads, so 2 streams; a third is refused
+    # and a thread is left for ordinary requests.
+    s3 = sse(a, BOB)
+    check(s3.read_until(b"retry:", 5), "bob's stream on A")
+    st, hd, body = a.http("GET", "/mcp/sse", key=READER, headers={"Accept": "text/event-stream"}, timeout=5)
+    check(st == 429, "process limit: %d %r" % (st, body))
+    check(a.rpc("ping")["result"] == {}, "A still serves requests with 2 streams open")
+    print("ok limits")
+
+    # Client gone: the slot frees once a keepalive write fails.
+    s1.close()
+    deadline = time.time() + 8
+    while time.time() < deadline:
+        s4 = sse(a, ALICE)
+        s4.read_until(b"\r\n\r\n", 3)
+        if b"Status: 200" in s4.out:
+            break
+        s4.close()
+        time.sleep(0.5)
+    check(b"Status: 200" in s4.out, "slot freed after the client left: %r" % s4.out[:200])
+    print("ok client gone")
+    s4.close()
+    s2.close()
+    time.sleep(2.5)
+
+    # Resume: Last-Event-ID replays what the ring still holds.
+    s5 = sse(b, ALICE, {"Last-Event-ID": str(first_id - 1)})
+    check(s5.read_until(b'"tool":"kv.read"', 5), "replay after Last-Event-ID: %r" % s5.out[-300:])
+    print("ok resume")
+
+    # Shutdown with streams open: the responder stops promptly.
+    t0 = time.time()
+    b.proc.send_signal(signal.SIGTERM)
+    rc = b.proc.wait(10)
+    check(rc == 0 and time.time() - t0 < 8, "stop with an open stream: rc %r in %.1fs" % (rc, time.time() - t0))
+    s3.close()
+    s5.close()
+    print("ok shutdown")
+
+
+# ---- OAuth metadata ------------------------------------------------------------
+
+def case_oauth(cl):
+    tmp = m.tmpdir(cl, "vmb-mcp-oauth-")
+    b = m.Bridge(cl, tmp, None, env={
+        "AUTH_JWT_ENABLED": "true", "JWT_HS256_SECRET": "s" * 40, "JWT_ISSUER": "https://issuer.example",
+        "JWT_AUDIENCE": "mcp-agents",
+        "OAUTH_AUTHORIZATION_SERVERS": "https://auth.example.com, https://auth2.example.com"})
+    hdr = {"Host": "bridge.example:8443"}
+    st, hd, body = b.http("GET", "/.well-known/oauth-protected-resource/mcp/rpc", key=None, headers=hdr)
+    doc = json.loads(body)
+    check(st == 200 and doc["resource"] == "http://bridge.example:8443/mcp/rpc" and
+          doc["authorization_servers"] == ["https://auth.example.com", "https://auth2.example.com"] and
+          doc["bearer_methods_supported"] == ["header"] and "read" in doc["scopes_supported"],
+          "path-suffixed metadata %d %r" % (st, doc))
+    st, hd, body = b.http("GET", "/.well-known/oauth-protected-resource", key=None, headers=hdr)
+    check(st == 200 and json.loads(body)["resource"] == "http://bridge.example:8443", "root metadata %r" % body)
+    st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, key=None, headers=hdr)
+    wa = hd.get("www-authenticate", "")
+    check(st == 401 and wa.startswith("Bearer ") and
+          'resource_metadata="http://bridge.example:8443/.well-known/oauth-protected-resource/mcp/rpc"' in wa,
+          "401 challenge %r" % wa)
+    st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, key=None,
+                         headers=dict(hdr, Authorization="Bearer not.a.jwt"))
+    check(st == 401 and "resource_metadata=" in hd.get("www-authenticate", ""), "invalid token %r" % hd)
+    print("ok metadata on")
+    b2 = m.Bridge(cl, tmp, None, env={"AUTH_JWT_ENABLED": "false"})
+    st, hd, body = b2.http("GET", "/.well-known/oauth-protected-resource", key=None)
+    check(st == 404, "metadata without JWT: %d" % st)
+    st, hd, doc = b2.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, key=None)
+    check(st == 401 and "resource_metadata" not in hd.get("www-authenticate", ""), "no pointer without JWT")
+    print("ok metadata off")
+
+
+# ---- the official SDK client ------------------------------------------------------
+
+def provisioned_vault(cl):
+    v = m.Vault(cl)
+    p = subprocess.run(["bash", os.path.join(m.ROOT, "scripts", "provision-vault.sh")],
+                       env=dict(os.environ, VAULT_ADDR=v.addr, VAULT_TOKEN=m.ROOT_TOKEN),
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, "provision-vault.sh: %s" % p.stderr[-1500:])
+    return v
+
+
+def run_node(node, args, env=None, timeout=300):
+    p = subprocess.run([node] + args, cwd=m.NODE_DIR, capture_output=True, text=True,
+                       timeout=timeout, env=env)
+    sys.stdout.write(p.stdout[-6000:])
+    sys.stderr.write(p.stderr[-4000:])
+    check(p.returncode == 0, "%s exited %d" % (args[0], p.returncode))
+    return p.stdout
+
+
+def case_sdk_http(cl):
+    node = m.node_ready()
+    v = provisioned_vault(cl)
+    tmp = m.tmpdir(cl, "vmb-mcp-sdk-")
+    b1 = m.Bridge(cl, tmp, v.addr)
+    b2 = m.Bridge(cl, tmp, v.addr)
+    n = m.Nginx(cl, tmp, [b1, b2])     # one pool of two processes
+    run_node(node, ["sdk_client.mjs", "--http", n.url + "/mcp/rpc", "--key", ALICE])
+
+
+def case_sdk_stdio(cl):
+    node = m.node_ready()
+    v = provisioned_vault(cl)
+    tmp = m.tmpdir(cl, "vmb-mcp-sdk-")
+    env = m.bridge_env(tmp, v.addr, {"SUBJECT": "alice", "LOG_DIR": os.path.join(tmp, "logs")})
+    run_node(node, ["sdk_client.mjs", "--stdio", procs.binary("vault-mcp-stdio")], env=env)
+
+
+# ---- the official conformance suite -----------------------------------------------
+
+def case_conformance(cl, scenario):
+    node = m.node_ready()
+    tmp = m.tmpdir(cl, "vmb-mcp-conf-")
+    pport = procs.free_port()
+    # The suite connects to the proxy; the valid-Origin check of
+    # dns-rebinding-protection sends the proxy's own origin.
+    origins = "http://127.0.0.1:%d,http://localhost:%d" % (pport, pport)
+    b = m.Bridge(cl, tmp, None, env={"CORS_ALLOW_ORIGINS": origins})
+    n = m.Nginx(cl, tmp, [b])
+    m.Proc(cl, [node, os.path.join(m.NODE_DIR, "proxy.mjs"), str(pport), str(n.port), ALICE])
+    conf = os.path.join(m.NODE_DIR, "node_modules", "@modelcontextprotocol", "conformance",
+                        "dist", "index.js")
+    out = run_node(node, [conf, "server", "--url", "http://127.0.0.1:%d/mcp/rpc" % pport,
+                          "--scenario", scenario], timeout=180)
+    mt = re.search(r"Passed: (\d+)/(\d+), (\d+) failed", re.sub(r"\x1b\[[0-9;]*m", "", out))
+    check(mt and mt.group(1) == mt.group(2) and int(mt.group(2)) > 0 and mt.group(3) == "0",
+          "%s: %s" % (scenario, mt.group(0) if mt else "no summary"))
+
+
+CASES = {
+    "stdio_hostile": case_stdio_hostile,
+    "fcgi_hostile": case_fcgi_hostile,
+    "sse": case_sse,
+    "oauth": case_oauth,
+    "sdk_http": case_sdk_http,
+    "sdk_stdio": case_sdk_stdio,
+}
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    name = sys.argv[1]
+    cl = m.Cleanup()
+    try:
+        if name.startswith("conformance:"):
+            case_conformance(cl, name.split(":", 1)[1])
+        else:
+            CASES[name](cl)
+    finally:
+        cl.run()
+    print("PASS %s" % name)
+
+
+if __name__ == "__main__":
+    main()
