@@ -766,9 +766,9 @@ static void v2_handle(struct kv_state *s, const char *rest, struct sim_req *q,
       resp_unsupported_op(r);
       return;
     }
-    enum vop op = rest[0] == 'u' ? VOP_UNDELETE
-                  : rest[1] == 'e' ? VOP_DELETE
-                                   : VOP_DESTROY;
+    enum vop op = str_has_prefix(rest, "undelete/") ? VOP_UNDELETE
+                  : str_has_prefix(rest, "delete/") ? VOP_DELETE
+                                                    : VOP_DESTROY;
     versions_op(s, p, op, q, r);
   } else if ((p = sub_route(rest, "subkeys")) != NULL) {
     if (!valid_key(p)) {

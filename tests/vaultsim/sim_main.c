@@ -326,8 +326,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     const char *cl = hdr(c, "Content-Length");
     int64_t n = 0;
     if (cl && parse_int64(cl, &n) == 0 && n > (int64_t)SIM_MAX_BODY) {
-      /* Refuse before reading: the connection is closed afterwards. */
+      /* Refuse before reading the body; MHD closes the connection after
+      ** this answer since the body stays unread. */
       cr->too_big = 1;
+      struct sim_resp r;
+      resp_init(&r);
+      resp_err(&r, 413, "error parsing JSON");
+      char *body = NULL;
+      size_t len = 0;
+      resp_render(&r, "", &body, &len);
+      resp_clear(&r);
+      return send_resp(c, 413, body, len, 0);
     }
     return MHD_YES;
   }
