@@ -14,7 +14,10 @@ vmb_render() {
     value=${kv#*=}
     # Escape what is special on the right-hand side of s|||: \ & and |.
     value=$(printf '%s' "$value" | sed -e 's/[\\&|]/\\&/g')
-    script+="s|@${name}@|${value}|g;"
+    # A newline in the value: backslash-newline in the replacement.
+    value=${value//$'\n'/\\$'\n'}
+    # Comment lines keep their placeholders: they document them.
+    script+="/^[[:space:]]*#/!s|@${name}@|${value}|g;"
   done
   sed -e "$script" "$in" >"$out.tmp"
   # Only unreplaced placeholders on non-comment lines count.

@@ -39,7 +39,7 @@ vmb_stop_pids() {
   local f pid pids="" i
   for f in "$@"; do
     [ -f "$f" ] || continue
-    while read -r pid; do
+    while read -r pid || [ -n "$pid" ]; do
       [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && pids="$pids $pid"
     done <"$f"
   done
@@ -63,7 +63,7 @@ vmb_stop_pids() {
 vmb_pids_alive() {
   local pid n=0
   [ -s "$1" ] || return 1
-  while read -r pid; do
+  while read -r pid || [ -n "$pid" ]; do
     [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
     n=$((n + 1))
   done <"$1"

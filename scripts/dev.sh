@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# scripts/dev.sh up|down|status : the local stack, everything on 127.0.0.1.
+#
+#   up      install missing Debian packages, build what is missing, start
+#           vault-sim on ${VAULT_PORT:-8200} (provisioned by
+#           scripts/provision-vault.sh), a spawn-fcgi pool of the bridge and
+#           lighttpd on ${PORT:-8089}; write .dev/stack.env; print examples.
+#           Running it again while the stack is up changes nothing.
+#   down    stop what `up` started (by the pids it recorded).
+#   status  say what runs.
+#
+# Environment:
+#   PORT, VAULT_PORT         front and simulator ports (8089, 8200)
+#   VAULT_ADDR + VAULT_TOKEN both set: use that Vault, start no simulator
+#   POOL_PROCS, POOL_THREADS bridge pool size (2 processes x 4 threads)
+#   DEV_DIR                  state directory (<repo>/.dev)
+#   VMB_BUILD_DIR            build directory (<repo>/build)
+#   any bridge setting       passed through to the bridge, e.g.
+#                            JWT_JWKS_FILE=... scripts/dev.sh up
+#                            (see vault-mcp-fcgi --help)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/stack.sh
+. "$root/scripts/lib/stack.sh"
+# shellcheck source=lib/render.sh
+. "$root/scripts/lib/render.sh"
+
+dev=${DEV_DIR:-$root/.dev}
+case $dev in /*) ;; *) dev=$(pwd)/$dev ;; esac
+default_build=$root/build
+build=${VMB_BUILD_DIR:-$default_build}
+bridge=$build/bin/vault-mcp-fcgi
+sim=$build/bin/vault-sim
+envfile=$dev/stack.env
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
+
+# Unix socket paths are limited to 107 bytes; fall back to /tmp when the
+# checkout sits deep in the tree.
+sock_path() {
+  local s=$dev/run/fcgi.sock
+  if [ ${#s} -gt 100 ]; then
+    s=/tmp/vmb-dev-$(printf '%s' "$dev" | cksum | cut -d' ' -f1).sock
+  fi
+  printf '%s' "$s"
+}
+
+# Reads a value back from stack.env (written by us, NAME='value').
+stack_get() {
+  [ -f "$envfile" ] || return 1
+  (set +u; . "$envfile"; eval "printf '%s' \"\${$1:-}\"")
+}
+
+components() {
+  local c
+  for c in vault pool lighttpd; do
+    [ -f "$dev/pids/$c.pid" ] && printf '%s ' "$c"
+  done
+}
+
+is_up() {
+  local c any=0
+  [ -f "$envfile" ] || return 1
+  for c in pool lighttpd; do
+    vmb_pids_alive "$dev/pids/$c.pid" || return 1
+  done
+  if [ -f "$dev/pids/vault.pid" ]; then
+    vmb_pids_alive "$dev/pids/vault.pid" || return 1
+  fi
+  any=1
+  curl -fsS --max-time 3 "$(stack_get BRIDGE_URL)/healthz" >/dev/null 2>&1 && [ $any = 1 ]
+}
+
+cmd_down() {
+  local c
+  if [ ! -d "$dev/pids" ]; then
+    say "dev stack: nothing to stop"
+    return 0
+  fi
+  # Front first, then the pool, then Vault.
+  for c in lighttpd pool vault; do
+    if [ -f "$dev/pids/$c.pid" ]; then
+      vmb_stop_pids "$dev/pids/$c.pid"
+      say "stopped $c"
+    fi
+  done
+  rm -f "$(sock_path)" "$envfile"
+  say "dev stack: down"
+}
+
+cmd_status() {
+  local c rc=0 url
+  if [ ! -f "$envfile" ] && [ -z "$(components)" ]; then
+    say "dev stack: down (no $envfile)"
+    return 3
+  fi
+  for c in vault pool lighttpd; do
+    if [ -f "$dev/pids/$c.pid" ]; then
+      if vmb_pids_alive "$dev/pids/$c.pid"; then
+        say "$c: running (pid $(tr '\n' ' ' <"$dev/pids/$c.pid"))"
+      else
+        say "$c: NOT running (stale pids in $dev/pids/$c.pid)"
+        rc=1
+      fi
+    elif [ "$c" = vault ]; then
+      say "vault: external ($(stack_get VAULT_ADDR || echo '?'))"
+    else
+      say "$c: not started"
+      rc=1
+    fi
+  done
+  url=$(stack_get BRIDGE_URL || true)
+  if [ -n "$url" ]; then
+    if curl -fsS --max-time 3 "$url/healthz" >/dev/null 2>&1; then
+      say "bridge: $url/healthz OK"
+      curl -sS --max-time 5 "$url/readyz" 2>/dev/null | head -c 300 && echo
+    else
+      say "bridge: $url/healthz NOT answering"
+      rc=1
+    fi
+  fi
+  say "settings: $envfile"
+  return "$rc"
+}
+
+print_examples() {
+  local url key jwt
+  url=$(stack_get BRIDGE_URL); key=$(stack_get DEMO_API_KEY); jwt=$(stack_get DEMO_JWT)
+  cat <<EOF
+
+Vault MCP Bridge dev stack is up: $url
+Settings for your shell:  . $envfile
+
+  # health (no auth) and readiness (Vault reachable)
+  curl -s $url/healthz
+  curl -s $url/readyz
+  # who am I, with the first demo agent's API key (or with its JWT)
+  curl -s -H "X-API-Key: $key" $url/whoami
+  curl -s -H "Authorization: Bearer $jwt" $url/whoami
+  # write, read, list, delete a secret in the agent's own namespace
+  curl -s -X PUT -H "X-API-Key: $key" -H 'Content-Type: application/json' \\
+       -d '{"data":{"user":"svc","password":"s3cret"}}' $url/secrets/demo/db
+  curl -s -H "X-API-Key: $key" $url/secrets/demo/db
+  curl -s -H "X-API-Key: $key" "$url/secrets?prefix=demo/"
+  curl -s -X DELETE -H "X-API-Key: $key" $url/secrets/demo/db
+
+  # MCP over HTTP (JSON-RPC): initialize, list tools, call one
+  curl -s -H "X-API-Key: $key" -H 'Content-Type: application/json' \\
+       -H 'Accept: application/json, text/event-stream' \\
+       -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' \\
+       $url/mcp/rpc
+  curl -s -H "X-API-Key: $key" -H 'Content-Type: application/json' \\
+       -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-06-18' \\
+       -d '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' $url/mcp/rpc
+  curl -s -H "X-API-Key: $key" -H 'Content-Type: application/json' \\
+       -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-06-18' \\
+       -d '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"kv.read","arguments":{"path":"demo/db"}}}' \\
+       $url/mcp/rpc
+  # live tool.completed events for this agent (Server-Sent Events)
+  curl -sN -H "X-API-Key: $key" $url/mcp/sse
+
+  # MCP clients (e.g. MCP Inspector): Streamable HTTP at $url/mcp/rpc
+  # with header X-API-Key: $key
+
+Logs: $(stack_get LOG_DIR)   Stop: scripts/dev.sh down
+EOF
+}
+
+# b64url : base64url without padding.
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+# mint_jwt SUBJECT SECRET ISSUER AUDIENCE : an HS256 token valid 24 h.
+mint_jwt() {
+  local now h p s
+  now=$(date +%s)
+  h=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+  p=$(jq -cn --arg sub "$1" --arg iss "$3" --arg aud "$4" --argjson now "$now" \
+    '{sub:$sub, iss:$iss, aud:$aud, iat:$now, nbf:$now, exp:($now+86400),
+      scopes:["read","write","delete","list"]}' | tr -d '\n' | b64url)
+  s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -hmac "$2" -binary | b64url)
+  printf '%s.%s.%s' "$h" "$p" "$s"
+}
+
+# NAME='value' with single quotes escaped: readable by sh and bash.
+env_line() {
+  local v=${2//\'/\'\\\'\'}
+  printf "%s='%s'\n" "$1" "$v"
+}
+
+cmd_up() {
+  local port=${PORT:-8089} vport=${VAULT_PORT:-8200}
+  if is_up; then
+    say "dev stack: already up"
+    print_examples
+    return 0
+  fi
+  if [ -n "$(components)" ]; then
+    say "dev stack: partly running, restarting it"
+    cmd_down >/dev/null
+  fi
+  # Whatever goes wrong from here on, stop what was started.
+  up_done=0
+  trap 'if [ "$up_done" = 0 ]; then cmd_down >/dev/null 2>&1; fi' EXIT
+  trap 'exit 130' INT TERM HUP
+
+  # 1. Packages and build.
+  # shellcheck disable=SC2086
+  vmb_ensure_packages ${VMB_BUILD_PACKAGES:-build-essential cmake pkg-config libfcgi-dev \
+    libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev libmicrohttpd-dev} \
+    curl jq openssl spawn-fcgi lighttpd
+  if [ ! -x "$bridge" ] || [ ! -x "$sim" ] || [ "$build" = "$default_build" ]; then
+    say "building in $build ..."
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target vault-mcp-fcgi vault-sim >/dev/null
+  fi
+
+  vmb_port_free "$port" || die "127.0.0.1:$port is in use (set PORT=...)"
+  mkdir -p "$dev/pids" "$dev/run" "$dev/www/docs" "$dev/www/console" "$dev/www/static"
+  local logdir=${LOG_DIR:-$dev/logs}
+  mkdir -p "$logdir"
+  [ -f "$dev/www/docs/index.html" ] ||
+    printf '<!doctype html><title>Vault MCP Bridge</title><p>API description: <a href="/openapi.json">/openapi.json</a></p>\n' \
+      >"$dev/www/docs/index.html"
+
+  # 2. Secrets of this stack: fresh for every `up`.
+  local key1 key2 jwt_secret subj1=agent_alice subj2=agent_bob
+  key1=$(openssl rand -hex 24)
+  key2=$(openssl rand -hex 24)
+  jwt_secret=${JWT_HS256_SECRET:-$(openssl rand -hex 32)}
+
+  # 3. Vault: the caller's, or the simulator.
+  local vault_addr vault_token
+  if [ -n "${VAULT_ADDR:-}" ] && [ -n "${VAULT_TOKEN:-}" ]; then
+    vault_addr=$VAULT_ADDR
+    vault_token=$VAULT_TOKEN
+    say "using the Vault at $vault_addr (no simulator)"
+  else
+    vmb_port_free "$vport" || die "127.0.0.1:$vport is in use (set VAULT_PORT=...)"
+    vault_addr=http://127.0.0.1:$vport
+    vault_token=dev-$(openssl rand -hex 12)
+    say "starting vault-sim on $vault_addr"
+    # setsid: the simulator outlives this script and its terminal.
+    setsid "$sim" --dev --dev-root-token-id "$vault_token" \
+      --dev-listen-address "127.0.0.1:$vport" </dev/null >>"$logdir/vault-sim.log" 2>&1 &
+    echo $! >"$dev/pids/vault.pid"
+    vmb_wait_tcp "$vport" 15 || die "vault-sim did not start (see $logdir/vault-sim.log)"
+  fi
+  vmb_provision_vault "$root" "$vault_addr" "$vault_token" "$logdir/provision.log" ||
+    { die "provisioning Vault failed (see $logdir/provision.log)"; }
+
+  # 4. The bridge pool. Settings go through the environment, so anything
+  #    the caller exported (JWT_JWKS_FILE, LOG_LEVEL, ...) passes through.
+  local keys
+  keys=$(jq -cn --arg k1 "$key1" --arg k2 "$key2" --arg s1 "$subj1" --arg s2 "$subj2" \
+    --argjson extra "${API_KEYS_JSON:-{\}}" '$extra + {($k1): $s1, ($k2): $s2}')
+  export API_KEYS_JSON=$keys JWT_HS256_SECRET=$jwt_secret
+  export VAULT_ADDR=$vault_addr VAULT_TOKEN=$vault_token LOG_DIR=$logdir
+  export RUN_DIR=${RUN_DIR:-$dev/run}
+  local sock user=""
+  sock=$(sock_path)
+  # As root, lighttpd drops to www-data, and the pool socket must belong to
+  # it; otherwise everything runs as the calling user.
+  if [ "$(id -u)" = 0 ] && id www-data >/dev/null 2>&1; then
+    user=www-data
+    chown -R www-data:www-data "$logdir" "$RUN_DIR" "$dev/run"
+    chmod o+x "$dev"
+  fi
+  "$bridge" --check-config >/dev/null || die "the bridge refuses its settings (see above)"
+  vmb_start_pool "$bridge" "$sock" "${POOL_PROCS:-2}" "${POOL_THREADS:-4}" "$dev/pids/pool.pid" $user ||
+    { die "the bridge pool did not start (see $logdir/server.log)"; }
+
+  # 5. lighttpd in front (it daemonises and writes its own pid file).
+  local user_lines=""
+  [ -n "$user" ] && user_lines="server.username = \"$user\"
+server.groupname = \"$user\""
+  vmb_render "$root/deploy/lighttpd/vault-mcp-dev.conf" "$dev/lighttpd.conf" \
+    PORT="$port" APP_SOCKET="$sock" WWW_ROOT="$dev/www" STATE_DIR="$dev/run" \
+    USER_LINES="$user_lines"
+  lighttpd -tt -f "$dev/lighttpd.conf" >/dev/null || die "lighttpd refuses $dev/lighttpd.conf"
+  lighttpd -f "$dev/lighttpd.conf" || { die "lighttpd did not start"; }
+  local i
+  for ((i = 0; i < 50; i++)); do [ -s "$dev/run/lighttpd.pid" ] && break; sleep 0.1; done
+  cp "$dev/run/lighttpd.pid" "$dev/pids/lighttpd.pid"
+
+  # 6. Wait until the bridge answers through lighttpd.
+  local url=http://127.0.0.1:$port ok=0
+  for ((i = 0; i < 50; i++)); do
+    if curl -fsS --max-time 2 "$url/healthz" >/dev/null 2>&1; then ok=1; break; fi
+    sleep 0.2
+  done
+  [ $ok = 1 ] || { die "no answer from $url/healthz"; }
+
+  # 7. Connection details.
+  local iss=${JWT_ISSUER:-mcp-auth} aud=${JWT_AUDIENCE:-mcp-agents}
+  {
+    echo "# Vault MCP Bridge dev stack, written by scripts/dev.sh up on $(date -u +%FT%TZ)"
+    env_line BRIDGE_URL "$url"
+    env_line VAULT_ADDR "$vault_addr"
+    env_line VAULT_TOKEN "$vault_token"
+    env_line JWT_HS256_SECRET "$jwt_secret"
+    env_line JWT_ISSUER "$iss"
+    env_line JWT_AUDIENCE "$aud"
+    env_line LOG_DIR "$logdir"
+    env_line DEMO_SUBJECT "$subj1"
+    env_line DEMO_API_KEY "$key1"
+    env_line DEMO_JWT "$(mint_jwt "$subj1" "$jwt_secret" "$iss" "$aud")"
+    env_line DEMO_SUBJECT_2 "$subj2"
+    env_line DEMO_API_KEY_2 "$key2"
+    env_line DEMO_JWT_2 "$(mint_jwt "$subj2" "$jwt_secret" "$iss" "$aud")"
+  } >"$envfile.tmp"
+  chmod 0600 "$envfile.tmp"
+  mv "$envfile.tmp" "$envfile"
+  up_done=1
+  print_examples
+}
+
+case ${1:-} in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *) echo "usage: scripts/dev.sh up|down|status" >&2; exit 2 ;;
+esac
