@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# dev-stack.sh : scripts/dev.sh up, use the stack as a new user would,
+# scripts/dev.sh down, and check that nothing it started is left running.
+# Env: PORT, VAULT_PORT, DEV_DIR, VMB_BUILD_DIR (set by ctest).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dev=${DEV_DIR:-$root/.dev}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+trap 'bash "$root/scripts/dev.sh" down >/dev/null 2>&1 || true' EXIT
+
+# Start from nothing, as on a fresh checkout.
+bash "$root/scripts/dev.sh" down >/dev/null 2>&1 || true
+rm -rf "$dev"
+
+bash "$root/scripts/dev.sh" up
+[ -f "$dev/stack.env" ] || fail "no $dev/stack.env"
+# shellcheck disable=SC1091
+. "$dev/stack.env"
+for v in BRIDGE_URL VAULT_ADDR VAULT_TOKEN JWT_HS256_SECRET LOG_DIR DEMO_SUBJECT \
+         DEMO_API_KEY DEMO_SUBJECT_2 DEMO_API_KEY_2; do
+  [ -n "${!v:-}" ] || fail "stack.env lacks $v"
+done
+echo "ok: stack.env has every name"
+
+curl -fsS "$BRIDGE_URL/healthz" >/dev/null || fail "healthz"
+curl -fsS "$BRIDGE_URL/readyz" >/dev/null || fail "readyz"
+got=$(curl -fsS -H "X-API-Key: $DEMO_API_KEY" "$BRIDGE_URL/whoami" | jq -r .subject)
+[ "$got" = "$DEMO_SUBJECT" ] || fail "whoami with DEMO_API_KEY gave '$got'"
+got=$(curl -fsS -H "X-API-Key: $DEMO_API_KEY_2" "$BRIDGE_URL/whoami" | jq -r .subject)
+[ "$got" = "$DEMO_SUBJECT_2" ] || fail "whoami with DEMO_API_KEY_2 gave '$got'"
+echo "ok: healthz, readyz, both demo agents"
+
+# Idempotent: a second `up` keeps the same stack (same keys).
+key=$DEMO_API_KEY
+bash "$root/scripts/dev.sh" up >/dev/null
+# shellcheck disable=SC1091
+. "$dev/stack.env"
+[ "$DEMO_API_KEY" = "$key" ] || fail "second up replaced the running stack"
+bash "$root/scripts/dev.sh" status
+echo "ok: second up is a no-op, status answers"
+
+pids=$(cat "$dev"/pids/*.pid)
+bash "$root/scripts/dev.sh" down
+sleep 0.5
+for p in $pids; do
+  kill -0 "$p" 2>/dev/null && fail "pid $p still runs after down"
+done
+if bash "$root/scripts/dev.sh" status >/dev/null 2>&1; then fail "status says up after down"; fi
+curl -fsS --max-time 2 "$BRIDGE_URL/healthz" >/dev/null 2>&1 && fail "still answering after down"
+echo "ok: down stopped everything"
