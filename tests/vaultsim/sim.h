@@ -315,6 +315,11 @@ json_object *sim_token_auth_json(const struct sim_token *t,
                                  int64_t lease_duration);
 int64_t sim_token_ttl_left(const struct sim_token *t, struct timespec now);
 
+/* ---- sim_approle.c ------------------------------------------------- */
+/* NULL when a token issued for role may be renewed, else the reason. */
+const char *sim_approle_renew_check(const char *role,
+                                    const struct strlist *policies);
+
 /* ---- sim_lease.c --------------------------------------------------- */
 struct sim_lease;
 /* Registers a lease for a secret; fills r->lease_* fields. */

@@ -365,8 +365,6 @@ static void login(struct sim_mount *m, struct approle_state *s,
 }
 
 const char *sim_approle_renew_check(const char *role,
-                                    const struct strlist *policies);
-const char *sim_approle_renew_check(const char *role,
                                     const struct strlist *policies)
 {
   for (struct approle_state *s = g_states; s; s = s->next) {

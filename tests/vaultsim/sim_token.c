@@ -17,8 +17,6 @@ static struct smap *g_tokens;    /* id -> struct sim_token */
 static struct smap *g_accessors; /* accessor -> token id (char *) */
 static time_t g_last_sweep;
 
-const char *sim_approle_renew_check(const char *role,
-                                    const struct strlist *policies);
 
 static void token_free(void *p)
 {
