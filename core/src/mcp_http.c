@@ -291,7 +291,9 @@ enum vmb_err vmb_h_oauth_resource_metadata(struct vmb_call *c)
   if(!servers)
     return VMB_ERR_NOMEM;
   add_list(servers, cfg->oauth_authorization_servers);
-  if(!json_object_array_length(servers) && cfg->jwt_issuer && *cfg->jwt_issuer)
+  /* An issuer that is a URL names its authorization server; a bare
+     name ("mcp-auth", the default) names nothing a client can fetch. */
+  if(!json_object_array_length(servers) && is_url(cfg->jwt_issuer))
     add_list(servers, cfg->jwt_issuer);
   if(!json_object_array_length(servers)) {
     /* RFC 9728 / MCP: the document MUST name an authorization server. */
