@@ -22,17 +22,28 @@ enum vmb_err vmb_backend_vault(struct vmb_call *c, const char *op,
   char token[512];
   const char *detail = NULL;
   enum vmb_err e;
+  bool cached = false;
+  int attempt;
   if(!backend_cfg || !backend_cfg->child_token_enabled)
     return vmb_vault_call(c->req, op, method, path, body, NULL, reply);
-  e = vmb_vault_subject_token(c->req, c->req->identity.subject, token,
-                              sizeof(token), &detail);
-  if(e != VMB_ERR_OK) {
-    memset(reply, 0, sizeof(*reply));
-    c->detail = detail;
-    return e;
+  /* A cached child token dies with its parent (the bridge's token was
+     revoked or re-issued after an AppRole login): a 403 under a cached
+     token therefore earns one retry under a freshly minted token. A 403
+     under a fresh token is the policy speaking and is final. */
+  for(attempt = 0; attempt < 2; attempt++) {
+    e = vmb_vault_subject_token(c->req, c->req->identity.subject, token,
+                                sizeof(token), &detail, &cached);
+    if(e != VMB_ERR_OK) {
+      memset(reply, 0, sizeof(*reply));
+      c->detail = detail;
+      return e;
+    }
+    e = vmb_vault_call(c->req, op, method, path, body, token, reply);
+    OPENSSL_cleanse(token, sizeof(token));
+    if(e != VMB_ERR_VAULT_DENIED || !cached)
+      break;
+    vmb_vault_forget_subject_token(c->req->identity.subject);
   }
-  e = vmb_vault_call(c->req, op, method, path, body, token, reply);
-  OPENSSL_cleanse(token, sizeof(token));
   return e;
 }
 

@@ -40,8 +40,12 @@ json_object *vmb_arg(struct vmb_call *c, const char *name);
 /* Child tokens and AppRole (vault_auth.c). */
 int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen);
 void vmb_vault_auth_cleanup(void);
-/* The token to use for subject's calls into out; 0, or an error. */
+/* The token to use for subject's calls into out; OK, or an error.
+   *from_cache tells whether it was reused rather than minted just now. */
 enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subject,
-                                     char *out, size_t outlen, const char **detail);
+                                     char *out, size_t outlen, const char **detail,
+                                     bool *from_cache);
+/* Drop subject's cached child token (it was refused). */
+void vmb_vault_forget_subject_token(const char *subject);
 
 #endif

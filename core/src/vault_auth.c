@@ -255,8 +255,19 @@ static void cache_put(const char *subject, const char *token, uint64_t renew_aft
   child_cache[pick].last_used_us = now;
 }
 
+void vmb_vault_forget_subject_token(const char *subject)
+{
+  size_t i;
+  pthread_mutex_lock(&child_lock);
+  for(i = 0; i < CHILD_CACHE_SLOTS; i++)
+    if(child_cache[i].subject[0] && !strcmp(child_cache[i].subject, subject))
+      OPENSSL_cleanse(&child_cache[i], sizeof(child_cache[i]));
+  pthread_mutex_unlock(&child_lock);
+}
+
 enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subject,
-                                     char *out, size_t outlen, const char **detail)
+                                     char *out, size_t outlen, const char **detail,
+                                     bool *from_cache)
 {
   uint64_t now = vmb_monotonic_us();
   struct vmb_vault_reply r;
@@ -269,6 +280,7 @@ enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subjec
   pthread_mutex_lock(&child_lock);
   hit = cache_get(subject, now, out, outlen);
   pthread_mutex_unlock(&child_lock);
+  *from_cache = hit == 0;
   if(hit == 0)
     return VMB_ERR_OK;
 
