@@ -11,6 +11,7 @@
 #
 # Scenarios (default: all): healthz kv_read kv_read_jwt kv_write
 #   transit_encrypt mcp_kv_read kv_read_child direct peer memory
+# The peer runs on Debian's /usr/bin/python3, where python3-fastapi lives.
 # Environment: BENCH_SECONDS (8), BENCH_CONNECTIONS (32), BENCH_PROCS (2),
 #   BENCH_THREADS (4), BENCH_OUT (docs/benchmarks.md)
 set -euo pipefail
@@ -33,10 +34,11 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target vault-mcp-fcgi vault-sim bench-ceiling >/dev/null
 
 work=$(mktemp -d /tmp/vmb-bench.XXXXXX)
+chmod 755 "$work"   # nginx workers (user nobody) must reach the sockets
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  for p in "${pids[@]}" $(bridge_pids) $(ceiling_pids); do kill "$p" 2>/dev/null || true; done
+  kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null || true
   pkill -f "$work" 2>/dev/null || true
   sleep 0.3
   rm -rf "$work"
@@ -95,7 +97,13 @@ stop_bridge() {
   for _ in $(seq 50); do [ -z "$(bridge_pids)" ] && break; sleep 0.1; done
   rm -f "$work/bridge.sock"
 }
-pids_in() { local p; for p in $(pgrep -x "$1" || true); do [ "$(readlink "/proc/$p/cwd")" = "$2" ] && echo "$p"; done; }
+pids_in() {   # processes named $1 whose working directory is $2
+  local p
+  for p in $(pgrep -x "$1" || true); do
+    if [ "$(readlink "/proc/$p/cwd" 2>/dev/null || true)" = "$2" ]; then echo "$p"; fi
+  done
+  return 0
+}
 bridge_pids() { pids_in vault-mcp-fcgi "$work/bridge"; }
 ceiling_pids() { pids_in bench-ceiling "$work/ceiling"; }
 mkdir -p "$work/ceiling"
@@ -140,15 +148,22 @@ pids+=($!)
 
 # ---- the Python peer ----
 (cd bench/peers && PEER_API_KEY=$api_key PEER_SUBJECT=$subject \
-  exec python3 -m uvicorn kv_peer:app --host 127.0.0.1 --port $peer_port --workers 2 \
+  exec /usr/bin/python3 -m uvicorn kv_peer:app --host 127.0.0.1 --port $peer_port --workers 2 \
   --log-level warning > "$work/peer.log" 2>&1) &
 pids+=($!)
-peer_pids() { pgrep -f "uvicorn kv_peer:app" || true; }
+peer_pids() {   # the uvicorn supervisor and every worker it spawned
+  local top
+  top=$(pgrep -f "uvicorn kv_peer:app" || true)
+  [ -z "$top" ] && return 0
+  echo "$top"
+  for p in $top; do pgrep -P "$p" || true; done
+  return 0
+}
 
 wait_http "http://127.0.0.1:$lt_bridge/healthz"
 wait_http "http://127.0.0.1:$ng_bridge/healthz"
 wait_http "http://127.0.0.1:$ng_ceiling/"
-wait_http "http://127.0.0.1:$peer_port/docs" || true
+wait_http "http://127.0.0.1:$peer_port/openapi.json"
 
 # ---- measuring ----
 ticks() {   # sum of utime+stime (clock ticks) of the given pids
@@ -159,7 +174,18 @@ ticks() {   # sum of utime+stime (clock ticks) of the given pids
   done
   echo $t
 }
-rss_kib() { local p; for p in "$@"; do awk '/VmRSS/{print $2}' "/proc/$p/status"; done | sort -n | tail -1; }
+# Largest worker's RSS and PSS in KiB ("rss/pss"). RSS counts every shared
+# library page in full; PSS divides shared pages among their users, which
+# is what a pool of workers really costs per worker.
+rss_kib() {
+  local p best=0 pss=0 r s
+  for p in "$@"; do
+    r=$(awk '/^VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+    s=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+    if [ "${r:-0}" -gt "$best" ]; then best=$r; pss=$s; fi
+  done
+  echo "$best/$pss"
+}
 hz=$(getconf CLK_TCK)
 
 cat > "$work/post.lua" <<'LUA'
@@ -192,7 +218,7 @@ run() {
   printf '%-28s %8s req/s  p50 %-8s p99 %-8s cpu %7s us/req  rss %s KiB\n' "$name" "${R_RPS[$name]}" \
     "${R_P50[$name]}" "${R_P99[$name]}" "${R_CPU[$name]}" "${R_RSS[$name]}"
 }
-vault_pids() { pgrep -x vault-sim | while read -r p; do [ "$(readlink /proc/$p/cwd)" = "$root" ] && echo "$p"; done; }
+vault_pids() { pids_in vault-sim "$root"; }
 
 KEYH="X-API-Key:$api_key"
 kv_url_ng="http://127.0.0.1:$ng_bridge/secrets/bench/item"
@@ -249,14 +275,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0 || a == "" || b == "") prin
   echo "servers, the bridge and vault-sim share the same cores. CPU is user+sys of the serving"
   echo "processes (the bridge pool, the ceiling, vault-sim or the Python peer) per request served."
   echo
-  echo "| scenario | req/s | p50 | p99 | CPU us/req | max RSS per worker KiB |"
+  echo "| scenario | req/s | p50 | p99 | CPU us/req | RSS/PSS of the largest worker, KiB |"
   echo "|---|---:|---:|---:|---:|---:|"
   for k in "${!R_RPS[@]}"; do
     echo "| $k | ${R_RPS[$k]} | ${R_P50[$k]} | ${R_P99[$k]} | ${R_CPU[$k]} | ${R_RSS[$k]} |"
   done | sort
   if [ -n "${R_REQ[memory]:-}" ]; then
     echo
-    echo "Memory run: ${R_REQ[memory]} mixed requests (healthz, KV read, KV write); largest worker RSS ${R_RSS[memory]}."
+    echo "Memory run: ${R_REQ[memory]} mixed requests (healthz, KV read, KV write); largest worker RSS/PSS ${R_RSS[memory]} KiB."
   fi
   echo
   echo "## Targets"
@@ -271,7 +297,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0 || a == "" || b == "") prin
     echo "| /healthz throughput, bridge / ceiling (nginx) | $(ratio "${R_RPS[healthz nginx bridge]}" "${R_RPS[healthz nginx ceiling]}") | >= 0.70 |"
   [ -n "${R_RPS[healthz lighttpd ceiling]:-}" ] &&
     echo "| /healthz throughput, bridge / ceiling (lighttpd) | $(ratio "${R_RPS[healthz lighttpd bridge]}" "${R_RPS[healthz lighttpd ceiling]}") | >= 0.70 |"
-  [ -n "${R_RSS[memory]:-}" ] && echo "| RSS per worker over the memory run (KiB) | ${R_RSS[memory]} | <= 8192, flat |"
+  [ -n "${R_RSS[memory]:-}" ] && echo "| RSS/PSS per worker over the memory run (KiB) | ${R_RSS[memory]} | <= 8192, flat |"
 } > "$work/table.md"
 cat "$work/table.md"
 if [ -f "$out_md" ] && grep -q '^## Notes' "$out_md"; then
