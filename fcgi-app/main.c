@@ -213,6 +213,7 @@ int main(int argc, char **argv)
     vmb_log_server(VMB_LOG_INFO, "main", "stopping: finishing in-flight requests");
   }
   atomic_store(&stopping, true);
+  vmb_core_stop();
   FCGX_ShutdownPending();
   /* Poke every worker until it has left accept(): a poke that arrives
      while a thread is busy is lost, so repeat until all have joined. */

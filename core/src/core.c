@@ -69,6 +69,11 @@ int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen)
   return 0;
 }
 
+void vmb_core_stop(void)
+{
+  vmb_mcp_stop_streams();
+}
+
 void vmb_core_shutdown(void)
 {
   vmb_mcp_cleanup();

@@ -145,27 +145,35 @@ json_object *vmb_json_parse(const char *text, size_t len, int max_depth)
 {
   json_tokener *tok;
   json_object *obj;
-  if(len > (size_t)INT32_MAX || memchr(text, '\0', len) ||
+  size_t end;
+  if(len > (size_t)INT32_MAX - 1 || memchr(text, '\0', len) ||
      has_single_quote_outside_strings(text, len))
     return NULL;
   tok = json_tokener_new_ex(max_depth);
   if(!tok)
     return NULL;
-  json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+  /* Strict grammar, and strings must be valid UTF-8: otherwise invalid
+     bytes would pass through into Vault and back into our answers. */
+  json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
   obj = json_tokener_parse_ex(tok, text, (int)len);
-  if(!obj || json_tokener_get_error(tok) != json_tokener_success ||
-     json_tokener_get_parse_end(tok) != len) {
-    /* Trailing whitespace is fine; anything else after the value is not. */
-    size_t end = json_tokener_get_parse_end(tok);
-    bool only_ws = obj != NULL && json_tokener_get_error(tok) ==
-                   json_tokener_success;
-    for(; only_ws && end < len; end++)
+  if(!obj && json_tokener_get_error(tok) == json_tokener_continue) {
+    /* A bare number ("42") is complete only once the tokener sees a
+       delimiter; one space settles it without changing the meaning. */
+    obj = json_tokener_parse_ex(tok, " ", 1);
+    end = len;
+  }
+  else {
+    end = json_tokener_get_parse_end(tok);
+  }
+  if(obj && json_tokener_get_error(tok) == json_tokener_success) {
+    /* Only white space may follow the value. */
+    for(; end < len; end++)
       if(!strchr(" \t\r\n", text[end]))
-        only_ws = false;
-    if(!only_ws) {
-      json_object_put(obj);
-      obj = NULL;
-    }
+        break;
+  }
+  if(!obj || json_tokener_get_error(tok) != json_tokener_success || end < len) {
+    json_object_put(obj);
+    obj = NULL;
   }
   json_tokener_free(tok);
   return obj;

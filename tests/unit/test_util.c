@@ -81,6 +81,22 @@ static void test_json_parse_strict(void **state)
   assert_null(vmb_json_parse("{\"a\":\"x\0\"}", 10, 8));
   assert_null(vmb_json_parse("", 0, 8));
   assert_null(vmb_json_parse("[[[[[[[[[[1]]]]]]]]]]", 21, 8));
+  /* invalid UTF-8 inside a string */
+  assert_null(vmb_json_parse("{\"a\":\"\xff\xfe\"}", 10, 8));
+  assert_null(vmb_json_parse("{\"a\":\"\xc3\"}", 9, 8));
+  o = vmb_json_parse("{\"a\":\"\xc3\xa9\"}", 10, 8);
+  assert_non_null(o);
+  json_object_put(o);
+  /* top-level scalars are complete values */
+  o = vmb_json_parse("42", 2, 8);
+  assert_non_null(o);
+  assert_int_equal(json_object_get_int(o), 42);
+  json_object_put(o);
+  o = vmb_json_parse(" true ", 6, 8);
+  assert_non_null(o);
+  json_object_put(o);
+  assert_null(vmb_json_parse("42x", 3, 8));
+  assert_null(vmb_json_parse("4 2", 3, 8));
   deep = malloc(200001);
   for(i = 0; i < 100000; i++) {
     deep[i] = '[';

@@ -17,6 +17,10 @@
 int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen);
 void vmb_core_shutdown(void);
 
+/* Ask long-running handlers (SSE streams) to finish soon; called by a
+   transport when it starts shutting down. Async-signal-unsafe; thread-safe. */
+void vmb_core_stop(void);
+
 /* Per-thread state: arena, Vault connection. NULL on OOM. */
 struct vmb_worker *vmb_worker_create(void);
 void vmb_worker_destroy(struct vmb_worker *w);
