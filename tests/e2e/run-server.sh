@@ -29,7 +29,7 @@ sim=$build/bin/vault-sim
 
 case $server in
   nginx) pkgs="nginx-light spawn-fcgi" ;;
-  lighttpd) pkgs="lighttpd spawn-fcgi" ;;
+  lighttpd) pkgs="lighttpd lighttpd-mod-openssl spawn-fcgi" ;;  # mod_openssl is only "Recommends"
   caddy) pkgs="caddy spawn-fcgi" ;;
   apache-fcgid) pkgs="apache2 libapache2-mod-fcgid" ;;
   apache-proxy-fcgi) pkgs="apache2 spawn-fcgi" ;;
