@@ -396,8 +396,9 @@ def case_promtool_check(args, wd):
     """Every metric family populated (auth failures, Vault calls, 404s),
     then `promtool check metrics` on the scrape."""
     if not ensure_promtool():
-        print("SKIP: promtool not available (Debian package prometheus)")
-        return 77
+        # A missing tool is a failure, never a skip: the suite installs it.
+        print("FAIL: promtool not available (Debian package prometheus)")
+        return 1
     vault_rec = Recorder()
     vsrv, vport = start_http(FakeVault, vault_rec)
     pool = Pool(args.bin, wd, workers=2, env={"VAULT_ADDR": "http://127.0.0.1:%d" % vport})
@@ -655,8 +656,8 @@ def main():
     ap.add_argument("case", choices=sorted(CASES))
     args = ap.parse_args()
     if not os.access(args.bin, os.X_OK):
-        print("SKIP: %s not built" % args.bin)
-        return 77
+        print("FAIL: %s not built" % args.bin)
+        return 1
     wd = tempfile.mkdtemp(prefix="vmb-obs-e2e-")
     keep = False
     try:
