@@ -77,16 +77,6 @@ class Vault:
         procs.wait_port(self.port, proc=self.proc)
 
 
-def vault_or_none(cleanup):
-    """vault-sim when it is built; tests that only need the protocol run
-    without it (tool calls then fail as isError results, which is fine)."""
-    try:
-        return Vault(cleanup)
-    except RuntimeError as e:
-        print("note: no vault-sim (%s); Vault calls will fail" % e, file=sys.stderr)
-        return None
-
-
 def bridge_env(tmp, vault_addr, extra=None):
     e = {k: v for k, v in os.environ.items()
          if not k.startswith(("VAULT_", "AUTH_", "JWT_", "MCP_", "CORS_", "OAUTH_"))}
