@@ -50,6 +50,7 @@ sock_path() {
 # Reads a value back from stack.env (written by us, NAME='value').
 stack_get() {
   [ -f "$envfile" ] || return 1
+  # shellcheck disable=SC1090
   (set +u; . "$envfile"; eval "printf '%s' \"\${$1:-}\"")
 }
 
