@@ -5,7 +5,7 @@
 VMB_BUILD_PACKAGES="build-essential cmake pkg-config libfcgi-dev libfcgi-bin
 libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev
 libmicrohttpd-dev libcmocka-dev"
-VMB_TEST_PACKAGES="curl jq python3 openssl openssh-client spawn-fcgi lighttpd
+VMB_TEST_PACKAGES="curl jq python3 openssl openssh-client spawn-fcgi lighttpd lighttpd-mod-openssl
 nginx-light apache2 libapache2-mod-fcgid caddy wrk prometheus valgrind nodejs npm"
 
 vmb_missing_packages() {
