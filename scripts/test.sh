@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: installs missing Debian packages, builds, runs ctest,
-# then runs the whole suite again in an ASan+UBSan build.
+# then runs the whole suite again in an ASan+UBSan build and in a TSan
+# build (the responder is threaded and shares memory across processes).
 #   scripts/test.sh            everything
 #   scripts/test.sh -L unit    only some labels (passed to ctest)
-#   VMB_SKIP_SANITIZERS=1      skip the sanitizer pass (local iterations)
+#   VMB_SKIP_SANITIZERS=1      skip both sanitizer passes (local iterations)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,5 +36,8 @@ if [ "${VMB_SKIP_SANITIZERS:-0}" != 1 ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   run_suite build-asan -DVMB_ASAN=ON -DVMB_UBSAN=ON
+  echo "== build and test under TSan (build-tsan/)"
+  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+  run_suite build-tsan -DVMB_TSAN=ON
 fi
 echo "== all tests passed"
