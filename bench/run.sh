@@ -10,7 +10,9 @@
 # stopped on exit.
 #
 # Scenarios (default: all): healthz kv_read kv_read_jwt kv_write
-#   transit_encrypt mcp_kv_read kv_read_child direct peer memory
+#   transit_encrypt mcp_kv_read kv_read_child direct peer memory leaks
+# "leaks" runs the memory mix against an ASan build of the bridge (built
+# in build-asan/) and fails if LeakSanitizer or ASan report anything.
 # The peer runs on Debian's /usr/bin/python3, where python3-fastapi lives.
 # Environment: BENCH_SECONDS (8), BENCH_CONNECTIONS (32), BENCH_PROCS (2),
 #   BENCH_THREADS (4), BENCH_OUT (docs/benchmarks.md)
@@ -28,7 +30,7 @@ procs=${BENCH_PROCS:-2}
 threads=${BENCH_THREADS:-4}
 out_md=${BENCH_OUT:-docs/benchmarks.md}
 scenarios=("$@")
-[ ${#scenarios[@]} -eq 0 ] && scenarios=(healthz kv_read kv_read_jwt kv_write transit_encrypt mcp_kv_read kv_read_child direct peer memory)
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(healthz kv_read kv_read_jwt kv_write transit_encrypt mcp_kv_read kv_read_child direct peer memory leaks)
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target vault-mcp-fcgi vault-sim bench-ceiling >/dev/null
@@ -83,13 +85,14 @@ PY
 jwt=$(cat "$work/jwt.txt")
 
 # ---- the bridge pool and the ceiling, each a spawn-fcgi pool ----
+bridge_bin=$root/build/bin/vault-mcp-fcgi
 start_bridge() {   # $1 = extra env assignments (space separated)
   mkdir -p "$work/bridge"
   # shellcheck disable=SC2086
   env API_KEYS_JSON="{\"$api_key\":\"$subject\"}" JWT_JWKS_FILE="$work/jwks.json" \
       RATE_LIMIT_ENABLED=false LOG_DIR="$work/logs" RUN_DIR="$work/run" $1 \
     spawn-fcgi -s "$work/bridge.sock" -M 0666 -F "$procs" -d "$work/bridge" -- \
-      "$root/build/bin/vault-mcp-fcgi" --threads "$threads" > /dev/null
+      "$bridge_bin" --threads "$threads" > /dev/null
 }
 stop_bridge() {
   local p
@@ -259,7 +262,33 @@ for s in "${scenarios[@]}"; do
     done
     after_rss=$(rss_kib $pl)
     R_REQ[memory]=$total; R_RSS[memory]="$before_rss -> $after_rss"
-    echo "memory: $total mixed requests, max worker RSS $before_rss KiB -> $after_rss KiB" ;;
+    echo "memory: $total mixed requests, largest worker RSS/PSS $before_rss -> $after_rss KiB" ;;
+  leaks)
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMB_ASAN=ON -DVMB_UBSAN=ON >/dev/null
+    cmake --build build-asan -j"$(nproc)" --target vault-mcp-fcgi >/dev/null
+    stop_bridge
+    bridge_bin=$root/build-asan/bin/vault-mcp-fcgi
+    mkdir -p "$work/asan"
+    start_bridge "ASAN_OPTIONS=detect_leaks=1:log_path=$work/asan/report UBSAN_OPTIONS=print_stacktrace=1:log_path=$work/asan/report"
+    wait_http "http://127.0.0.1:$ng_bridge/healthz"
+    total=0
+    for u in "http://127.0.0.1:$ng_bridge/healthz" "$kv_url_ng" "http://127.0.0.1:$ng_bridge/secrets/bench/missing"; do
+      o=$(WRK_METHOD=GET WRK_HEADERS=$KEYH wrk -t2 -c"$conns" -d3s -s "$work/post.lua" "$u")
+      total=$((total + $(echo "$o" | awk '/requests in/{print $1}')))
+    done
+    o=$(WRK_METHOD=PUT WRK_BODY='{"data":{"m":"x"}}' WRK_HEADERS=$KEYH wrk -t2 -c"$conns" -d3s -s "$work/post.lua" \
+        "http://127.0.0.1:$ng_bridge/secrets/bench/mem")
+    total=$((total + $(echo "$o" | awk '/requests in/{print $1}')))
+    stop_bridge   # SIGTERM: the workers exit and LeakSanitizer runs
+    bridge_bin=$root/build/bin/vault-mcp-fcgi
+    start_bridge ""; wait_http "http://127.0.0.1:$ng_bridge/healthz"
+    if ls "$work/asan"/report* >/dev/null 2>&1; then
+      echo "leaks: sanitizer reports after $total requests:" >&2
+      cat "$work/asan"/report* >&2
+      exit 1
+    fi
+    R_REQ[leaks]=$total
+    echo "leaks: $total mixed requests (incl. 404s) under ASan+UBSan, no report" ;;
   *) echo "unknown scenario $s" >&2; exit 2 ;;
   esac
 done
@@ -283,6 +312,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0 || a == "" || b == "") prin
   if [ -n "${R_REQ[memory]:-}" ]; then
     echo
     echo "Memory run: ${R_REQ[memory]} mixed requests (healthz, KV read, KV write); largest worker RSS/PSS ${R_RSS[memory]} KiB."
+  fi
+  if [ -n "${R_REQ[leaks]:-}" ]; then
+    echo
+    echo "Leak run: ${R_REQ[leaks]} mixed requests (healthz, KV read, KV 404, KV write) against an ASan+UBSan build; the workers exited on SIGTERM with no LeakSanitizer or sanitizer report."
   fi
   echo
   echo "## Targets"
