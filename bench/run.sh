@@ -110,7 +110,7 @@ pids_in() {   # processes named $1 whose working directory is $2
 bridge_pids() { pids_in vault-mcp-fcgi "$work/bridge"; }
 ceiling_pids() { pids_in bench-ceiling "$work/ceiling"; }
 mkdir -p "$work/ceiling"
-spawn-fcgi -s "$work/ceiling.sock" -M 0666 -F 1 -d "$work/ceiling" -- \
+spawn-fcgi -s "$work/ceiling.sock" -M 0666 -F "$procs" -d "$work/ceiling" -- \
   "$root/build/bin/bench-ceiling" --threads "$threads" > /dev/null
 start_bridge ""
 

@@ -212,7 +212,7 @@ static void add_common_headers(struct vmb_request *req, struct vmb_response *res
 static void assign_ids(struct vmb_request *req)
 {
   const char *cid = vmb_request_header(req, "x-correlation-id");
-  if(vmb_random_hex(req->request_id, 16))
+  if(vmb_request_id_hex(req->request_id))
     snprintf(req->request_id, sizeof(req->request_id), "00000000000000000000000000000000");
   if(cid && vmb_is_token(cid, sizeof(req->correlation_id) - 1))
     snprintf(req->correlation_id, sizeof(req->correlation_id), "%s", cid);

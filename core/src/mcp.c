@@ -1048,7 +1048,7 @@ const char *vmb_mcp_handle_text(struct vmb_request *req, const char *via,
 {
   json_object *reply = NULL;
   const char *out = NULL;
-  if(!req->request_id[0] && vmb_random_hex(req->request_id, 16))
+  if(!req->request_id[0] && vmb_request_id_hex(req->request_id))
     snprintf(req->request_id, sizeof(req->request_id), "%032d", 0);
   if(!req->correlation_id[0])
     snprintf(req->correlation_id, sizeof(req->correlation_id), "%s", req->request_id);

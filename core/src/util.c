@@ -71,6 +71,32 @@ int vmb_random_hex(char *out, size_t n)
   return 0;
 }
 
+/* Request ids need to be unique and unguessable enough for correlation,
+   not secret. Drawing them from a per-thread pool refilled with 1 KiB of
+   RAND_bytes at a time keeps OpenSSL's per-call overhead (locking, its
+   fork check) off the hot path. The responder never forks after start,
+   so a pool is never shared by two processes. */
+int vmb_request_id_hex(char out[33])
+{
+  static _Thread_local unsigned char pool[1024];
+  static _Thread_local size_t left;
+  static const char hex[] = "0123456789abcdef";
+  size_t i;
+  if(left < 16) {
+    if(RAND_bytes(pool, (int)sizeof(pool)) != 1)
+      return -1;
+    left = sizeof(pool);
+  }
+  for(i = 0; i < 16; i++) {
+    unsigned char b = pool[sizeof(pool) - left + i];
+    out[2 * i] = hex[b >> 4];
+    out[2 * i + 1] = hex[b & 15];
+  }
+  left -= 16;
+  out[32] = '\0';
+  return 0;
+}
+
 int vmb_parse_long(const char *s, long min, long max, long *out)
 {
   char *end = NULL;

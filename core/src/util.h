@@ -21,6 +21,10 @@ char *vmb_pct_decode(struct vmb_arena *a, const char *s, size_t n,
    (OpenSSL RAND_bytes). Returns 0 or -1. */
 int vmb_random_hex(char *out, size_t n);
 
+/* A fresh 128-bit request id as 32 hex characters + NUL, from a
+   per-thread random pool (not for secrets: use vmb_random_hex). */
+int vmb_request_id_hex(char out[33]);
+
 /* Strict decimal parse of the whole string into [min,max]. */
 int vmb_parse_long(const char *s, long min, long max, long *out);
 

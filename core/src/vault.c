@@ -88,16 +88,42 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
   return vmb_buf_append(b, ptr, n) ? 0 : n;
 }
 
+/* The options that never change for a handle are set once, when the
+   handle is created; each call then sets only URL, method, headers and
+   body. curl_easy_reset per call would redo all of it and is not needed:
+   every per-call option below is set on every call. */
 static CURL *worker_handle(struct vmb_worker *w)
 {
   CURL *h = w->vault_curl;
-  if(!h) {
-    h = curl_easy_init();
-    w->vault_curl = h;
+  if(h)
+    return h;
+  h = curl_easy_init();
+  if(!h)
+    return NULL;
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, vcfg->vault_timeout_ms);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   vcfg->vault_timeout_ms < 2000 ? vcfg->vault_timeout_ms : 2000L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* Never route Vault traffic through a proxy picked up from the
+     environment (http_proxy & co.): tokens and secrets travel here. */
+  curl_easy_setopt(h, CURLOPT_PROXY, "");
+  if(*vcfg->vault_cacert)
+    curl_easy_setopt(h, CURLOPT_CAINFO, vcfg->vault_cacert);
+  if(*vcfg->vault_capath)
+    curl_easy_setopt(h, CURLOPT_CAPATH, vcfg->vault_capath);
+  if(*vcfg->vault_client_cert)
+    curl_easy_setopt(h, CURLOPT_SSLCERT, vcfg->vault_client_cert);
+  if(*vcfg->vault_client_key)
+    curl_easy_setopt(h, CURLOPT_SSLKEY, vcfg->vault_client_key);
+  if(vcfg->vault_skip_verify) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  else {
-    curl_easy_reset(h);   /* keeps the connection cache */
-  }
+  w->vault_curl = h;
   return h;
 }
 
@@ -198,38 +224,18 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
   }
 
   curl_easy_setopt(h, CURLOPT_URL, url.data);
-  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, vcfg->vault_timeout_ms);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   vcfg->vault_timeout_ms < 2000 ? vcfg->vault_timeout_ms : 2000L);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   if(body_text) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_text);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body_text));
   }
-  else if(!strcmp(method, "GET") || !strcmp(method, "LIST") ||
-          !strcmp(method, "DELETE")) {
+  else {
+    /* HTTPGET clears a previous call's POST body; the custom method
+       then names the real verb (GET, LIST, DELETE, POST without body). */
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
   }
-  if(*vcfg->vault_cacert)
-    curl_easy_setopt(h, CURLOPT_CAINFO, vcfg->vault_cacert);
-  if(*vcfg->vault_capath)
-    curl_easy_setopt(h, CURLOPT_CAPATH, vcfg->vault_capath);
-  if(*vcfg->vault_client_cert)
-    curl_easy_setopt(h, CURLOPT_SSLCERT, vcfg->vault_client_cert);
-  if(*vcfg->vault_client_key)
-    curl_easy_setopt(h, CURLOPT_SSLKEY, vcfg->vault_client_key);
-  if(vcfg->vault_skip_verify) {
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 
   cc = curl_easy_perform(h);
   /* The request body may hold secrets (plaintext, KV data). */
