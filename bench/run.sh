@@ -249,20 +249,29 @@ for s in "${scenarios[@]}"; do
   direct) run "kv read direct to vault-sim" "$VAULT_ADDR/v1/secret/data/mcp/$subject/bench/item" vault_pids GET "" "X-Vault-Token:root" ;;
   peer) run "kv read python peer" "http://127.0.0.1:$peer_port/secrets/bench/item" peer_pids GET "" "$KEYH" ;;
   memory)
-    pl=$(bridge_pids); before_rss=$(rss_kib $pl)
-    total=0
-    while [ "$total" -lt 100000 ]; do
-      for u in "http://127.0.0.1:$ng_bridge/healthz" "$kv_url_ng"; do
-        o=$(WRK_METHOD=GET WRK_HEADERS=$KEYH wrk -t2 -c"$conns" -d3s -s "$work/post.lua" "$u")
-        total=$((total + $(echo "$o" | awk '/requests in/{print $1}')))
+    # The mix first warms every worker up (thread arenas, caches, the
+    # first touch of shared pages), then 100k more requests must leave
+    # the workers' memory where it was.
+    mix() {   # $1 = requests wanted; prints how many were served
+      local want=$1 done_=0 o u
+      while [ "$done_" -lt "$want" ]; do
+        for u in "http://127.0.0.1:$ng_bridge/healthz" "$kv_url_ng"; do
+          o=$(WRK_METHOD=GET WRK_HEADERS=$KEYH wrk -t2 -c"$conns" -d3s -s "$work/post.lua" "$u")
+          done_=$((done_ + $(echo "$o" | awk '/requests in/{print $1}')))
+        done
+        o=$(WRK_METHOD=PUT WRK_BODY='{"data":{"m":"x"}}' WRK_HEADERS=$KEYH wrk -t2 -c"$conns" -d2s \
+            -s "$work/post.lua" "http://127.0.0.1:$ng_bridge/secrets/bench/mem")
+        done_=$((done_ + $(echo "$o" | awk '/requests in/{print $1}')))
       done
-      o=$(WRK_METHOD=PUT WRK_BODY='{"data":{"m":"x"}}' WRK_HEADERS=$KEYH wrk -t2 -c"$conns" -d2s -s "$work/post.lua" \
-          "http://127.0.0.1:$ng_bridge/secrets/bench/mem")
-      total=$((total + $(echo "$o" | awk '/requests in/{print $1}')))
-    done
+      echo "$done_"
+    }
+    pl=$(bridge_pids)
+    warm=$(mix 20000)
+    before_rss=$(rss_kib $pl)
+    total=$(mix 100000)
     after_rss=$(rss_kib $pl)
     R_REQ[memory]=$total; R_RSS[memory]="$before_rss -> $after_rss"
-    echo "memory: $total mixed requests, largest worker RSS/PSS $before_rss -> $after_rss KiB" ;;
+    echo "memory: $warm warm-up requests, then $total mixed requests: largest worker RSS/PSS $before_rss -> $after_rss KiB" ;;
   leaks)
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMB_ASAN=ON -DVMB_UBSAN=ON >/dev/null
     cmake --build build-asan -j"$(nproc)" --target vault-mcp-fcgi >/dev/null
@@ -311,7 +320,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0 || a == "" || b == "") prin
   done | sort
   if [ -n "${R_REQ[memory]:-}" ]; then
     echo
-    echo "Memory run: ${R_REQ[memory]} mixed requests (healthz, KV read, KV write); largest worker RSS/PSS ${R_RSS[memory]} KiB."
+    echo "Memory run: after a 20k-request warm-up, ${R_REQ[memory]} mixed requests (healthz, KV read, KV write); largest worker RSS/PSS ${R_RSS[memory]} KiB."
   fi
   if [ -n "${R_REQ[leaks]:-}" ]; then
     echo
