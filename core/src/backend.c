@@ -81,6 +81,35 @@ enum vmb_err vmb_backend_fail(struct vmb_call *c, enum vmb_err err,
   return err;
 }
 
+bool vmb_name_ok(const char *s, size_t n)
+{
+  size_t i;
+  if(!s || n < 1 || n > 128)
+    return false;
+  for(i = 0; i < n; i++) {
+    char ch = s[i];
+    if(!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+         (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
+      return false;
+    if(ch == '.' && i + 1 < n && s[i + 1] == '.')
+      return false;
+  }
+  return true;
+}
+
+const char *vmb_checked_name(struct vmb_call *c, const char *field)
+{
+  const char *v = vmb_arg_str(c, field);
+  if(!v || !vmb_name_ok(v, strlen(v))) {
+    c->detail = vmb_arena_printf(c->req->arena, "field '%s' must be 1 to 128 "
+                                 "characters of A-Z a-z 0-9 _ . - (no '/' or '..')",
+                                 field);
+    return NULL;
+  }
+  json_object_object_add(c->log_fields, field, json_object_new_string(v));
+  return v;
+}
+
 json_object *vmb_reply_data(const struct vmb_vault_reply *reply)
 {
   json_object *d = NULL;

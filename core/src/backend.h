@@ -37,6 +37,14 @@ int64_t vmb_arg_int(struct vmb_call *c, const char *name, int64_t def);
 /* Borrowed argument of any type, or NULL. */
 json_object *vmb_arg(struct vmb_call *c, const char *name);
 
+/* True when s[0..n) may be one segment of a Vault path naming a key or
+   a role: [A-Za-z0-9_.-], 1..128 characters, never "..". Vault accepts
+   more; being stricter costs nothing and rules out path injection. */
+bool vmb_name_ok(const char *s, size_t n);
+/* The argument field checked with vmb_name_ok and logged as a
+   descriptor; NULL with c->detail naming the field when it is not. */
+const char *vmb_checked_name(struct vmb_call *c, const char *field);
+
 /* Child tokens and AppRole (vault_auth.c). */
 int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen);
 void vmb_vault_auth_cleanup(void);

@@ -26,25 +26,6 @@ void vmb_db_set_config(const struct vmb_config *cfg)
 
 #define LEASE_SUFFIX 6
 
-static bool db_name_char(char ch)
-{
-  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-         (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
-}
-
-/* Role names become one segment of a Vault path: [A-Za-z0-9_.-]{1,128},
-   never containing "..". */
-static bool db_name_ok(const char *s, size_t n)
-{
-  size_t i;
-  if(n < 1 || n > 128)
-    return false;
-  for(i = 0; i < n; i++)
-    if(!db_name_char(s[i]) || (s[i] == '.' && i + 1 < n && s[i + 1] == '.'))
-      return false;
-  return true;
-}
-
 /*
 ** A database lease id: "{mount}/creds/<role>/<id>", where <id> is what
 ** Vault generates (24 base62 characters, plus ".<nsid>" inside a
@@ -61,7 +42,7 @@ static bool lease_id_ok(const char *lease)
     return false;
   role = lease + mlen + 7;
   slash = strchr(role, '/');
-  if(!slash || !db_name_ok(role, (size_t)(slash - role)))
+  if(!slash || !vmb_name_ok(role, (size_t)(slash - role)))
     return false;
   id = slash + 1;
   n = strlen(id);
@@ -106,12 +87,8 @@ enum vmb_err vmb_h_db_issue_creds(struct vmb_call *c)
   json_object *data, *user = NULL, *pass = NULL, *lease, *dur;
   enum vmb_err e;
 
-  if(!role || !db_name_ok(role, strlen(role))) {
-    c->detail = "field 'role' must be 1 to 128 characters of A-Z a-z 0-9 _ . - "
-                "(no '/' or '..')";
+  if(!(role = vmb_checked_name(c, "role")))
     return VMB_ERR_BAD_REQUEST;
-  }
-  json_object_object_add(c->log_fields, "role", json_object_new_string(role));
   path = vmb_arena_printf(c->req->arena, "%s/creds/%s", db_cfg->database_mount, role);
   if(!path)
     return VMB_ERR_NOMEM;

@@ -23,22 +23,6 @@ void vmb_ssh_set_config(const struct vmb_config *cfg)
 
 #define MAX_PRINCIPALS 64
 
-/* Role names become one segment of a Vault path: [A-Za-z0-9_.-]{1,128},
-   never containing "..". */
-static bool ssh_name_ok(const char *s)
-{
-  size_t i, n = s ? strlen(s) : 0;
-  if(n < 1 || n > 128 || strstr(s, ".."))
-    return false;
-  for(i = 0; i < n; i++) {
-    char ch = s[i];
-    if(!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-         (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
-      return false;
-  }
-  return true;
-}
-
 /* A login name or principal: printable, no separators Vault splits on
    (comma) and no whitespace, 1..256 characters. */
 static bool principal_ok(const char *s)
@@ -56,14 +40,7 @@ static bool principal_ok(const char *s)
 
 static const char *checked_role(struct vmb_call *c)
 {
-  const char *role = vmb_arg_str(c, "role");
-  if(!ssh_name_ok(role)) {
-    c->detail = "field 'role' must be 1 to 128 characters of A-Z a-z 0-9 _ . - "
-                "(no '/' or '..')";
-    return NULL;
-  }
-  json_object_object_add(c->log_fields, "role", json_object_new_string(role));
-  return role;
+  return vmb_checked_name(c, "role");
 }
 
 /*

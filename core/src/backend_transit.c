@@ -25,38 +25,10 @@ void vmb_transit_set_config(const struct vmb_config *cfg)
   transit_cfg = cfg;
 }
 
-/*
-** A key name is used as one segment of a Vault path, so it is restricted
-** to a charset that cannot start another segment or climb out of the
-** mount: [A-Za-z0-9_.-], 1..128 characters, never containing "..". The
-** same rule Vault applies to names is looser; being stricter here costs
-** nothing and removes any doubt about path injection.
-*/
-static bool transit_name_ok(const char *s)
-{
-  size_t i, n = s ? strlen(s) : 0;
-  if(n < 1 || n > 128 || strstr(s, ".."))
-    return false;
-  for(i = 0; i < n; i++) {
-    char ch = s[i];
-    if(!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-         (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
-      return false;
-  }
-  return true;
-}
-
 /* The checked key name, or NULL with c->detail naming the field. */
 static const char *transit_key(struct vmb_call *c)
 {
-  const char *key = vmb_arg_str(c, "key");
-  if(!transit_name_ok(key)) {
-    c->detail = "field 'key' must be 1 to 128 characters of A-Z a-z 0-9 _ . - "
-                "(no '/' or '..')";
-    return NULL;
-  }
-  json_object_object_add(c->log_fields, "key", json_object_new_string(key));
-  return key;
+  return vmb_checked_name(c, "key");
 }
 
 /* Copy the named arguments that are present into a Vault request body.
@@ -125,10 +97,20 @@ static enum vmb_err result_from(struct vmb_call *c, json_object *data,
   return VMB_ERR_OK;
 }
 
-enum vmb_err vmb_h_transit_encrypt(struct vmb_call *c)
+/*
+** Every keyed Transit operation has the same shape: copy the named
+** arguments into the body, POST {mount}/{action}/{key}, and lift the named
+** members of Vault's answer into the result. One row per operation.
+*/
+struct transit_action {
+  const char *op;                 /* "transit.encrypt" */
+  const char *action;             /* path segment after the mount */
+  const char *const *in;          /* arguments sent to Vault */
+  const char *const *out;         /* members of data kept in the result */
+};
+
+static enum vmb_err transit_keyed(struct vmb_call *c, const struct transit_action *t)
 {
-  static const char *const in[] = {"plaintext", "context", "key_version", NULL};
-  static const char *const out[] = {"ciphertext", "key_version", NULL};
   const char *key = transit_key(c);
   json_object *body, *data = NULL;
   enum vmb_err e;
@@ -137,13 +119,22 @@ enum vmb_err vmb_h_transit_encrypt(struct vmb_call *c)
   body = json_object_new_object();
   if(!body)
     return VMB_ERR_NOMEM;
-  copy_args(c, body, in);
-  e = transit_post(c, "transit.encrypt", "encrypt", key, body, &data);
+  copy_args(c, body, t->in);
+  e = transit_post(c, t->op, t->action, key, body, &data);
   json_object_put(body);
   if(e == VMB_ERR_OK)
-    e = result_from(c, data, out);
+    e = result_from(c, data, t->out);
+  return e;
+}
+
+enum vmb_err vmb_h_transit_encrypt(struct vmb_call *c)
+{
+  static const char *const in[] = {"plaintext", "context", "key_version", NULL};
+  static const char *const out[] = {"ciphertext", "key_version", NULL};
+  static const struct transit_action t = {"transit.encrypt", "encrypt", in, out};
+  enum vmb_err e = transit_keyed(c, &t);
   if(e == VMB_ERR_OK)
-    json_object_object_add(c->result, "key", json_object_new_string(key));
+    json_object_object_add(c->result, "key", json_object_new_string(vmb_arg_str(c, "key")));
   return e;
 }
 
@@ -151,40 +142,16 @@ enum vmb_err vmb_h_transit_decrypt(struct vmb_call *c)
 {
   static const char *const in[] = {"ciphertext", "context", NULL};
   static const char *const out[] = {"plaintext", NULL};
-  const char *key = transit_key(c);
-  json_object *body, *data = NULL;
-  enum vmb_err e;
-  if(!key)
-    return VMB_ERR_BAD_REQUEST;
-  body = json_object_new_object();
-  if(!body)
-    return VMB_ERR_NOMEM;
-  copy_args(c, body, in);
-  e = transit_post(c, "transit.decrypt", "decrypt", key, body, &data);
-  json_object_put(body);
-  if(e == VMB_ERR_OK)
-    e = result_from(c, data, out);
-  return e;
+  static const struct transit_action t = {"transit.decrypt", "decrypt", in, out};
+  return transit_keyed(c, &t);
 }
 
 enum vmb_err vmb_h_transit_rewrap(struct vmb_call *c)
 {
   static const char *const in[] = {"ciphertext", "context", NULL};
   static const char *const out[] = {"ciphertext", "key_version", NULL};
-  const char *key = transit_key(c);
-  json_object *body, *data = NULL;
-  enum vmb_err e;
-  if(!key)
-    return VMB_ERR_BAD_REQUEST;
-  body = json_object_new_object();
-  if(!body)
-    return VMB_ERR_NOMEM;
-  copy_args(c, body, in);
-  e = transit_post(c, "transit.rewrap", "rewrap", key, body, &data);
-  json_object_put(body);
-  if(e == VMB_ERR_OK)
-    e = result_from(c, data, out);
-  return e;
+  static const struct transit_action t = {"transit.rewrap", "rewrap", in, out};
+  return transit_keyed(c, &t);
 }
 
 enum vmb_err vmb_h_transit_sign(struct vmb_call *c)
@@ -192,20 +159,8 @@ enum vmb_err vmb_h_transit_sign(struct vmb_call *c)
   static const char *const in[] = {"input", "hash_algorithm", "signature_algorithm",
                                    "marshaling_algorithm", NULL};
   static const char *const out[] = {"signature", "key_version", NULL};
-  const char *key = transit_key(c);
-  json_object *body, *data = NULL;
-  enum vmb_err e;
-  if(!key)
-    return VMB_ERR_BAD_REQUEST;
-  body = json_object_new_object();
-  if(!body)
-    return VMB_ERR_NOMEM;
-  copy_args(c, body, in);
-  e = transit_post(c, "transit.sign", "sign", key, body, &data);
-  json_object_put(body);
-  if(e == VMB_ERR_OK)
-    e = result_from(c, data, out);
-  return e;
+  static const struct transit_action t = {"transit.sign", "sign", in, out};
+  return transit_keyed(c, &t);
 }
 
 enum vmb_err vmb_h_transit_verify(struct vmb_call *c)
@@ -213,22 +168,11 @@ enum vmb_err vmb_h_transit_verify(struct vmb_call *c)
   static const char *const in[] = {"input", "signature", "hash_algorithm",
                                    "signature_algorithm", "marshaling_algorithm", NULL};
   static const char *const out[] = {"valid", NULL};
-  const char *key = transit_key(c);
-  json_object *body, *data = NULL;
-  enum vmb_err e;
-  if(!key)
-    return VMB_ERR_BAD_REQUEST;
-  body = json_object_new_object();
-  if(!body)
-    return VMB_ERR_NOMEM;
-  copy_args(c, body, in);
-  e = transit_post(c, "transit.verify", "verify", key, body, &data);
-  json_object_put(body);
-  if(e == VMB_ERR_OK)
-    e = result_from(c, data, out);
+  static const struct transit_action t = {"transit.verify", "verify", in, out};
+  enum vmb_err e = transit_keyed(c, &t);
   /* Whether a signature held is an outcome, not a secret. */
   if(e == VMB_ERR_OK)
-    vmb_json_copy(c->log_fields, data, "valid");
+    vmb_json_copy(c->log_fields, c->result, "valid");
   return e;
 }
 
@@ -236,20 +180,8 @@ enum vmb_err vmb_h_transit_hmac(struct vmb_call *c)
 {
   static const char *const in[] = {"input", "algorithm", NULL};
   static const char *const out[] = {"hmac", NULL};
-  const char *key = transit_key(c);
-  json_object *body, *data = NULL;
-  enum vmb_err e;
-  if(!key)
-    return VMB_ERR_BAD_REQUEST;
-  body = json_object_new_object();
-  if(!body)
-    return VMB_ERR_NOMEM;
-  copy_args(c, body, in);
-  e = transit_post(c, "transit.hmac", "hmac", key, body, &data);
-  json_object_put(body);
-  if(e == VMB_ERR_OK)
-    e = result_from(c, data, out);
-  return e;
+  static const struct transit_action t = {"transit.hmac", "hmac", in, out};
+  return transit_keyed(c, &t);
 }
 
 /*
