@@ -239,17 +239,6 @@ static bool route_path_ok(const char *p)
   return true;
 }
 
-static bool content_type_is_json(const char *ct)
-{
-  size_t n;
-  if(!ct)
-    return false;
-  while(*ct == ' ')
-    ct++;
-  n = strcspn(ct, "; ");
-  return n == 16 && !strncasecmp(ct, "application/json", 16);
-}
-
 /* Gather REST arguments: path parameters, declared query parameters and
    the JSON body. Returns OK or the error with *detail. */
 static enum vmb_err rest_args(struct vmb_request *req, const struct vmb_op *op,
@@ -279,7 +268,7 @@ static enum vmb_err rest_args(struct vmb_request *req, const struct vmb_op *op,
   }
   if((op->flags & VMB_OP_NO_BODY) || req->body_len == 0)
     return VMB_ERR_OK;
-  if(!content_type_is_json(vmb_request_header(req, "content-type"))) {
+  if(!vmb_content_type_is_json(vmb_request_header(req, "content-type"))) {
     *detail = "send the body as application/json";
     return VMB_ERR_UNSUPPORTED_MEDIA;
   }

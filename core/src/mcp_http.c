@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util.h"
 #include "vmb/arena.h"
 #include "vmb/log.h"
 
@@ -112,17 +113,6 @@ static bool accepts(const char *accept, const char *type)
   return false;
 }
 
-static bool is_json_type(const char *ct)
-{
-  size_t n;
-  if(!ct)
-    return false;
-  while(*ct == ' ')
-    ct++;
-  n = strcspn(ct, "; ");
-  return n == 16 && !strncasecmp(ct, "application/json", 16);
-}
-
 /* ---- POST /mcp/rpc -------------------------------------------------- */
 
 enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
@@ -146,7 +136,7 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
     return http_refuse(c, 400, -32600, vmb_arena_printf(req->arena,
       "Bad Request: unsupported MCP-Protocol-Version \"%.40s\" (supported: "
       "2025-11-25, 2025-06-18, 2025-03-26)", pv));
-  if(!is_json_type(vmb_request_header(req, "content-type")))
+  if(!vmb_content_type_is_json(vmb_request_header(req, "content-type")))
     return http_refuse(c, 415, -32600, "Unsupported Media Type: POST one JSON-RPC "
                        "message as application/json");
   if(!accepts(accept, "application/json")) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -217,6 +218,17 @@ bool vmb_consttime_eq(const void *a, size_t len_a, const void *b, size_t len_b)
   for(i = 0; i < len_b; i++)
     diff |= (unsigned)(pa[i % len_a] ^ pb[i]);
   return diff == 0;
+}
+
+bool vmb_content_type_is_json(const char *ct)
+{
+  size_t n;
+  if(!ct)
+    return false;
+  while(*ct == ' ')
+    ct++;
+  n = strcspn(ct, "; ");
+  return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
 }
 
 bool vmb_is_token(const char *s, size_t max)

@@ -44,6 +44,10 @@ json_object *vmb_json_parse(const char *text, size_t len, int max_depth);
    time depends only on len_b). */
 bool vmb_consttime_eq(const void *a, size_t len_a, const void *b, size_t len_b);
 
+/* True when a Content-Type header names application/json (parameters
+   such as charset allowed). NULL is false. */
+bool vmb_content_type_is_json(const char *ct);
+
 /* True when s is a "sane token": 1..max chars of [A-Za-z0-9._:-]. */
 bool vmb_is_token(const char *s, size_t max);
 
