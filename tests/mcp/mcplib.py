@@ -22,6 +22,7 @@ NODE_DIR = os.path.join(HERE, "node")
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import fcgi_client as fc  # noqa: E402
 import procs  # noqa: E402
+from harness import Cleanup, check, tmpdir  # noqa: E402,F401
 
 ROOT_TOKEN = "root-mcp-test"
 KEYS = {
@@ -30,34 +31,6 @@ KEYS = {
     "mcp-key-reader-012345678": {"subject": "reader", "scopes": ["read", "list"]},
 }
 ALICE, BOB, READER = list(KEYS)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-class Cleanup:
-    def __init__(self):
-        self.items = []
-
-    def add(self, fn):
-        self.items.append(fn)
-
-    def run(self):
-        while self.items:
-            fn = self.items.pop()
-            try:
-                fn()
-            except Exception as e:  # keep stopping the rest
-                print("cleanup: %r" % e, file=sys.stderr)
-
-
-def tmpdir(cleanup, prefix):
-    d = tempfile.mkdtemp(prefix=prefix)
-    cleanup.add(lambda: shutil.rmtree(d, ignore_errors=True)
-                if not os.environ.get("VMB_KEEP_TMP") else None)
-    return d
 
 
 # ---- vault-sim -------------------------------------------------------------

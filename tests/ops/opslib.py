@@ -24,6 +24,7 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import fcgi_client as fc  # noqa: E402
 import procs  # noqa: E402
+from harness import Cleanup, check, tmpdir  # noqa: E402,F401
 
 ROOT_TOKEN = "root-ops-test"
 OPS_TABLE = os.path.join(ROOT, "core", "src", "ops_table.c")
@@ -34,11 +35,6 @@ def b64(data):
     if isinstance(data, str):
         data = data.encode()
     return base64.b64encode(data).decode()
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 # ---- the operation table -------------------------------------------------
@@ -64,22 +60,6 @@ TABLE = parse_table()
 
 
 # ---- process bookkeeping ---------------------------------------------------
-
-class Cleanup:
-    def __init__(self):
-        self.items = []
-
-    def add(self, fn):
-        self.items.append(fn)
-
-    def run(self):
-        while self.items:
-            fn = self.items.pop()
-            try:
-                fn()
-            except Exception as e:  # keep stopping the rest
-                print("cleanup: %r" % e, file=sys.stderr)
-
 
 # ---- vault-sim -------------------------------------------------------------
 
