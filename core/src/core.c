@@ -41,6 +41,7 @@ void vmb_kv_set_config(const struct vmb_config *cfg);
 void vmb_transit_set_config(const struct vmb_config *cfg);
 void vmb_db_set_config(const struct vmb_config *cfg);
 void vmb_ssh_set_config(const struct vmb_config *cfg);
+void vmb_kms_set_config(const struct vmb_config *cfg);
 
 const char *vmb_version(void) { return VMB_VERSION; }
 
@@ -57,6 +58,7 @@ int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen)
   vmb_transit_set_config(cfg);
   vmb_db_set_config(cfg);
   vmb_ssh_set_config(cfg);
+  vmb_kms_set_config(cfg);
   if(vmb_log_open(*cfg->log_dir ? cfg->log_dir : NULL, cfg->log_level, err, errlen) ||
      vmb_vault_init(cfg, err, errlen) ||
      vmb_vault_auth_init(cfg, err, errlen) ||

@@ -51,6 +51,14 @@ void vmb_ssh_set_config(const struct vmb_config *cfg);
 enum vmb_err vmb_h_ssh_otp(struct vmb_call *c);
 enum vmb_err vmb_h_ssh_sign(struct vmb_call *c);
 
+/* backend_kms.c: AWS KMS over JSON 1.1, signed with SigV4 (sigv4.c) */
+void vmb_kms_set_config(const struct vmb_config *cfg);
+enum vmb_err vmb_h_kms_encrypt(struct vmb_call *c);
+enum vmb_err vmb_h_kms_decrypt(struct vmb_call *c);
+enum vmb_err vmb_h_kms_generate_data_key(struct vmb_call *c);
+enum vmb_err vmb_h_kms_sign(struct vmb_call *c);
+enum vmb_err vmb_h_kms_verify(struct vmb_call *c);
+
 /* mcp_http.c, mcp_bus.c: the MCP transport endpoints */
 enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c);
 enum vmb_err vmb_h_mcp_rpc_delete(struct vmb_call *c);

@@ -120,6 +120,50 @@ static const struct vmb_arg ssh_sign_args[] = {
   {"key_id", VMB_ARG_STRING, 0, 1, 256, NULL, "Key id (only if the role allows it)"},
   {0}};
 
+/* AWS KMS (backend_kms.c). Base64 lengths bound the encoded text (4096
+   bytes encode to 5464 characters, 6144 to 8192); the handler checks the
+   decoded sizes against KMS's limits. */
+#define ARG_KMS_KEY {"key_id", VMB_ARG_STRING, 0, 1, 2048, NULL, \
+                     "KMS key id, ARN or alias/<name>; AWS_KMS_DEFAULT_KEY_ID when absent"}
+#define ARG_KMS_CONTEXT {"encryption_context", VMB_ARG_OBJECT, 0, 0, 0, NULL, \
+                         "Encryption context: an object of string values"}
+#define ARG_KMS_GRANTS {"grant_tokens", VMB_ARG_STRING_ARRAY, 0, 0, 10, NULL, \
+                        "KMS grant tokens (up to 10)"}
+#define ARG_KMS_MESSAGE {"message", VMB_ARG_STRING, VMB_ARG_BASE64, 1, 5464, NULL, \
+                         "Base64 of the message (1..4096 bytes)"}
+#define ARG_KMS_DIGEST {"message_digest", VMB_ARG_STRING, VMB_ARG_BASE64, 1, 5464, NULL, \
+                        "Base64 of a digest computed by the caller (instead of message)"}
+#define ARG_KMS_SIGALG {"signing_algorithm", VMB_ARG_STRING, VMB_ARG_REQUIRED, 1, 32, \
+                        "RSASSA_PSS_SHA_256|RSASSA_PSS_SHA_384|RSASSA_PSS_SHA_512|" \
+                        "RSASSA_PKCS1_V1_5_SHA_256|RSASSA_PKCS1_V1_5_SHA_384|" \
+                        "RSASSA_PKCS1_V1_5_SHA_512|ECDSA_SHA_256|ECDSA_SHA_384|" \
+                        "ECDSA_SHA_512|SM2DSA", "KMS signing algorithm"}
+#define ARG_KMS_MSGTYPE {"message_type", VMB_ARG_STRING, 0, 1, 6, "RAW|DIGEST", \
+                         "RAW (default with message) or DIGEST (implied by message_digest)"}
+static const struct vmb_arg kms_encrypt_args[] = {
+  {"plaintext", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_BASE64, 1, 5464, NULL,
+   "Base64 of the data to encrypt (1..4096 bytes)"},
+  ARG_KMS_KEY, ARG_KMS_CONTEXT, ARG_KMS_GRANTS, {0}};
+static const struct vmb_arg kms_decrypt_args[] = {
+  {"ciphertext", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_BASE64, 1, 8192, NULL,
+   "Base64 CiphertextBlob as returned by kms.encrypt"},
+  ARG_KMS_CONTEXT, ARG_KMS_GRANTS, ARG_KMS_KEY, {0}};
+static const struct vmb_arg kms_data_key_args[] = {
+  ARG_KMS_KEY,
+  {"key_spec", VMB_ARG_STRING, 0, 1, 8, "AES_256|AES_128",
+   "Data key length as a spec (default AES_256)"},
+  {"number_of_bytes", VMB_ARG_INTEGER, 0, 1, 1024, NULL,
+   "Data key length in bytes (instead of key_spec)"},
+  ARG_KMS_CONTEXT, ARG_KMS_GRANTS, {0}};
+static const struct vmb_arg kms_sign_args[] = {
+  ARG_KMS_KEY, ARG_KMS_MESSAGE, ARG_KMS_DIGEST, ARG_KMS_SIGALG, ARG_KMS_MSGTYPE,
+  ARG_KMS_GRANTS, {0}};
+static const struct vmb_arg kms_verify_args[] = {
+  ARG_KMS_KEY,
+  {"signature", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_BASE64, 1, 8192, NULL,
+   "Base64 signature as returned by kms.sign"},
+  ARG_KMS_MESSAGE, ARG_KMS_DIGEST, ARG_KMS_SIGALG, ARG_KMS_MSGTYPE, ARG_KMS_GRANTS, {0}};
+
 const struct vmb_op vmb_ops[] = {
   {.id = "health.healthz", .title = "Liveness", .method = "GET", .path = "/healthz",
    .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_NO_RATE_LIMIT | VMB_OP_NO_BODY,
@@ -265,6 +309,33 @@ const struct vmb_op vmb_ops[] = {
    .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
    .args = ssh_sign_args, .handler = vmb_h_ssh_sign,
    .description = "Sign an SSH public key with the CA of a role; returns the certificate."},
+
+  /* ---- AWS KMS: routes always exist; 503 not_enabled unless AWS_KMS_ENABLED ---- */
+  {.id = "kms.encrypt", .title = "KMS encrypt", .method = "POST", .path = "/kms/encrypt",
+   .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
+   .args = kms_encrypt_args, .handler = vmb_h_kms_encrypt,
+   .description = "Encrypt base64 plaintext (up to 4096 bytes) under an AWS KMS key."},
+  {.id = "kms.decrypt", .title = "KMS decrypt", .method = "POST", .path = "/kms/decrypt",
+   .scope = VMB_SCOPE_READ,
+   .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL,
+   .args = kms_decrypt_args, .handler = vmb_h_kms_decrypt,
+   .description = "Decrypt an AWS KMS ciphertext blob; returns the plaintext as base64."},
+  {.id = "kms.generate_data_key", .title = "KMS data key", .method = "POST",
+   .path = "/kms/data-key", .scope = VMB_SCOPE_WRITE,
+   .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
+   .args = kms_data_key_args, .handler = vmb_h_kms_generate_data_key,
+   .description = "A new data key: its plaintext (base64) and its copy encrypted under "
+                  "the KMS key, for envelope encryption."},
+  {.id = "kms.sign", .title = "KMS sign", .method = "POST", .path = "/kms/sign",
+   .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_REST_OPTIONAL,
+   .args = kms_sign_args, .handler = vmb_h_kms_sign,
+   .description = "Sign a base64 message or digest with an asymmetric AWS KMS key."},
+  {.id = "kms.verify", .title = "KMS verify", .method = "POST", .path = "/kms/verify",
+   .scope = VMB_SCOPE_READ,
+   .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL,
+   .args = kms_verify_args, .handler = vmb_h_kms_verify,
+   .description = "Check an AWS KMS signature over a base64 message or digest; "
+                  "answers {valid}."},
 
   /* The echo routes help operators check what the web server passes:
      headers (credentials redacted), the query, and the body's length and
