@@ -64,20 +64,26 @@ class Sim:
                 [self.binary, "--dev", "--dev-root-token-id", ROOT,
                  "--dev-listen-address", "127.0.0.1:%d" % port],
                 stdout=out, stderr=subprocess.STDOUT)
-            deadline = time.time() + 5
+            deadline = time.time() + 15
             while time.time() < deadline:
                 if proc.poll() is not None:
                     break
                 try:
                     socket.create_connection(("127.0.0.1", port), 0.2).close()
                     self.proc, self.port = proc, port
-                    time.sleep(0.05)
-                    out.seek(0)
-                    text = out.read().decode()
+                    # The port may open before the banner reaches the pipe
+                    # (slow starts under sanitizers): wait for it, bounded.
+                    banner_deadline = time.time() + 10
+                    while True:
+                        out.seek(0)
+                        text = out.read().decode()
+                        if re.search(r"^Root Token: root$", text, re.M):
+                            break
+                        if time.time() > banner_deadline:
+                            raise Fail("banner lacks 'Root Token: root'")
+                        time.sleep(0.05)
                     m = re.search(r"^Unseal Key: (\S+)$", text, re.M)
                     self.unseal_key = m.group(1) if m else None
-                    if not re.search(r"^Root Token: root$", text, re.M):
-                        raise Fail("banner lacks 'Root Token: root'")
                     return
                 except OSError:
                     time.sleep(0.05)
