@@ -547,7 +547,7 @@ static enum vmb_err kms_call(struct vmb_call *c, const char *operation, json_obj
     }
     else {
       c->detail = "AWS KMS is unreachable or timed out";
-      e = VMB_ERR_VAULT_UNAVAILABLE;
+      e = VMB_ERR_UPSTREAM_UNAVAILABLE;
     }
     goto out;
   }

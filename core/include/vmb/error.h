@@ -33,7 +33,8 @@
   X(VAULT_ERROR,         502,      0, "upstream_error",        "Vault returned an unexpected error") \
   X(VAULT_UNAVAILABLE,   503,      0, "vault_unavailable",     "Vault is unreachable or sealed") \
   X(NOT_ENABLED,         503,      0, "not_enabled",           "this backend is not enabled") \
-  X(UPSTREAM_ERROR,      502,      0, "upstream_error",        "the upstream service failed")
+  X(UPSTREAM_ERROR,      502,      0, "upstream_error",        "the upstream service failed") \
+  X(UPSTREAM_UNAVAILABLE,503,      0, "upstream_unavailable",  "the upstream service is unreachable")
 
 enum vmb_err {
 #define VMB_X_ENUM(name, http, rpc, wire, msg) VMB_ERR_##name,
