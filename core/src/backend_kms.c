@@ -237,6 +237,37 @@ static int creds_load(struct kms_creds *k, const char **why)
   return creds_from_file(k, why);
 }
 
+/*
+** Readiness (SPEC section 6: /readyz reports KMS when enabled). Checked
+** offline: a region and loadable credentials. A network probe would cost
+** a KMS request per health check and prove little more, since a wrong key
+** policy only shows on the real operation.
+*/
+int vmb_kms_ready(json_object *out)
+{
+  struct kms_creds k;
+  const char *why = NULL;
+  json_object *kms;
+  int ok;
+  if(!kms_cfg || !kms_cfg->aws_kms_enabled)
+    return 0;
+  memset(&k, 0, sizeof(k));
+  kms = json_object_new_object();
+  json_object_object_add(kms, "enabled", json_object_new_boolean(1));
+  json_object_object_add(kms, "region", json_object_new_string(kms_cfg->aws_region));
+  ok = *kms_cfg->aws_region != '\0';
+  if(!ok)
+    why = "AWS_REGION is not set";
+  else if(creds_load(&k, &why) != 0)
+    ok = 0;
+  creds_wipe(&k);
+  json_object_object_add(kms, "credentials", json_object_new_boolean(ok));
+  if(!ok)
+    json_object_object_add(kms, "error", json_object_new_string(why ? why : "no credentials"));
+  json_object_object_add(out, "kms", kms);
+  return ok ? 0 : -1;
+}
+
 /* ---- one KMS call ---------------------------------------------------- */
 
 struct kms_reply {

@@ -65,6 +65,10 @@ enum vmb_err vmb_h_mcp_rpc_delete(struct vmb_call *c);
 enum vmb_err vmb_h_mcp_sse(struct vmb_call *c);
 enum vmb_err vmb_h_oauth_resource_metadata(struct vmb_call *c);
 
+/* backend_kms.c: adds {"kms":{...}} to out when KMS is enabled; -1 when
+   enabled but not usable (no region or no credentials). */
+int vmb_kms_ready(json_object *out);
+
 /* observability.c */
 enum vmb_err vmb_h_metrics(struct vmb_call *c);
 enum vmb_err vmb_h_obs_summary(struct vmb_call *c);

@@ -67,6 +67,8 @@ enum vmb_err vmb_h_readyz(struct vmb_call *c)
     else
       problem = "vault token lookup failed";
   }
+  if(vmb_kms_ready(c->result) != 0 && !problem)
+    problem = "AWS KMS is enabled but has no region or credentials";
   json_object_object_add(c->result, "ok", json_object_new_boolean(problem == NULL));
   if(problem) {
     json_object_object_add(c->result, "error", json_object_new_string(problem));

@@ -147,6 +147,23 @@ def case_disabled(cl):
     check(not kms.calls and not kms.problems, "disabled bridge called KMS")
 
 
+def case_readyz(cl):
+    """/readyz reports KMS when enabled: region and credentials present."""
+    import json
+    kms, b = stack(cl)
+    st, doc = b.raw("GET", "/readyz")
+    check(doc.get("kms", {}).get("credentials") is True, "kms ready: %r" % doc)
+    text = json.dumps(doc)
+    check(SECRET not in text and AKID not in text, "no credentials in readyz")
+    kms2, b2 = stack(cl, creds_env=False)
+    st, doc = b2.raw("GET", "/readyz")
+    check(st == 503 and doc["kms"]["credentials"] is False and doc["kms"].get("error"),
+          "kms without credentials: %d %r" % (st, doc))
+    kms3, b3 = stack(cl, env={"AWS_KMS_ENABLED": "false"})
+    st, doc = b3.raw("GET", "/readyz")
+    check("kms" not in doc, "no kms section when disabled")
+
+
 def case_errors(cl):
     kms, b = stack(cl)
     for key, status, code in (("deny-key", 403, "permission_denied"),
