@@ -237,6 +237,30 @@ def case_logrotate():
         check(s.close() == 0, "exit status")
 
 
+def case_unixsocket():
+    # --listen /path.sock: a unix socket, mode 0660, stale file replaced.
+    tmp = tempfile.mkdtemp(prefix="vmb-fcgi-unix-")
+    sock = os.path.join(tmp, "app.sock")
+    open(sock, "w").close()          # a stale file where the socket goes
+    e = dict(os.environ, LOG_DIR=os.path.join(tmp, "logs"), RUN_DIR=os.path.join(tmp, "run"))
+    p = subprocess.Popen([procs.binary("vault-mcp-fcgi"), "--listen", sock, "--threads", "2"],
+                         env=e, cwd=tmp)
+    try:
+        deadline = time.time() + 10
+        while True:
+            try:
+                st, h, b = fc.request(sock, "GET", "/healthz")
+                break
+            except OSError:
+                check(time.time() < deadline and p.poll() is None, "unix socket never answered")
+                time.sleep(0.05)
+        check(st == 200 and json.loads(b) == {"ok": True}, "healthz over unix: %d %r" % (st, b))
+        mode = os.stat(sock).st_mode & 0o777
+        check(mode == 0o660, "socket mode %o" % mode)
+    finally:
+        check(procs.stop(p) == 0, "exit status")
+
+
 def case_concurrency():
     # 16 concurrent /readyz, each costing two 0.3 s Vault calls: one
     # thread would need ~9.6 s; eight threads finish in ~1.2 s.

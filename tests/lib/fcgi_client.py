@@ -41,9 +41,14 @@ def encode_request(params, body=b"", stdin_chunks=None):
 
 
 def connect(addr, timeout=10.0):
+    """addr is (host, port) for TCP or a filesystem path for a unix socket."""
+    if isinstance(addr, str):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(addr)
+        return s
     host, port = addr
-    s = socket.create_connection((host, port), timeout=timeout)
-    return s
+    return socket.create_connection((host, port), timeout=timeout)
 
 
 def read_response(sock):
