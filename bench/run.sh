@@ -309,7 +309,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0 || a == "" || b == "") prin
   echo
   echo "Produced by \`bench/run.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo),"
   echo "$(uname -sr). wrk -t2 -c$conns, ${secs} s per scenario after a 2 s warm-up, HTTP/1.1 keep-alive,"
-  echo "loopback; the bridge runs as $procs spawn-fcgi processes x $threads threads; wrk, the web"
+  echo "loopback; the bridge and the ceiling each run as $procs spawn-fcgi processes x $threads threads; wrk, the web"
   echo "servers, the bridge and vault-sim share the same cores. CPU is user+sys of the serving"
   echo "processes (the bridge pool, the ceiling, vault-sim or the Python peer) per request served."
   echo
