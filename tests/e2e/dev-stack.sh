@@ -30,6 +30,13 @@ got=$(curl -fsS -H "X-API-Key: $DEMO_API_KEY_2" "$BRIDGE_URL/whoami" | jq -r .su
 [ "$got" = "$DEMO_SUBJECT_2" ] || fail "whoami with DEMO_API_KEY_2 gave '$got'"
 echo "ok: healthz, readyz, both demo agents"
 
+# The example agent, as a new user would run it, with a key and with a JWT.
+BRIDGE_URL=$BRIDGE_URL DEMO_API_KEY=$DEMO_API_KEY python3 "$root/examples/direct_agent.py" \
+  || fail "examples/direct_agent.py with the API key"
+BRIDGE_URL=$BRIDGE_URL python3 "$root/examples/direct_agent.py" --jwt "$DEMO_JWT" \
+  || fail "examples/direct_agent.py with the JWT"
+echo "ok: the example agent ran over REST and MCP"
+
 # Idempotent: a second `up` keeps the same stack (same keys).
 key=$DEMO_API_KEY
 bash "$root/scripts/dev.sh" up >/dev/null
