@@ -576,6 +576,37 @@ def suite_approle(t):
     t.check("role list", "LIST", "/v1/auth/approle/role", status=200,
             expect={"data": {"keys": ["alice"]}})
     t.check("renew", "POST", "/v1/auth/token/renew-self", {}, 200, token=tok)
+    # Renewals are capped at the role's token_max_ttl, counted from the
+    # login; at the cap the token expires (CONTRACT 3.4).
+    t.check("capped role", "POST", "/v1/auth/approle/role/capped",
+            {"token_ttl": "2s", "token_max_ttl": "3s"}, 204)
+    _, got, _ = t.sim.req("GET", "/v1/auth/approle/role/capped/role-id")
+    crid = got["data"]["role_id"]
+    _, got, _ = t.sim.req("POST", "/v1/auth/approle/role/capped/secret-id")
+    t0 = time.monotonic()
+    st, got, _ = t.check("capped login", "POST", lg["path"],
+                         {"role_id": crid,
+                          "secret_id": got["data"]["secret_id"]}, 200,
+                         token=None)
+    ctok = got["auth"]["client_token"]
+    if got["auth"]["lease_duration"] != 2:
+        raise Fail("capped login ttl: %r" % got["auth"])
+    time.sleep(max(0.0, 1.3 - (time.monotonic() - t0)))
+    st, got, _ = t.check("capped renew", "POST", "/v1/auth/token/renew-self",
+                         {}, 200, token=ctok)
+    if got["auth"]["lease_duration"] > 1 or not got["warnings"] or \
+            "capped accordingly" not in got["warnings"][0]:
+        raise Fail("renew not capped at token_max_ttl: %r" % (got,))
+    st, got, _ = t.check("capped increment", "POST",
+                         "/v1/auth/token/renew-self", {"increment": "1h"},
+                         200, token=ctok)
+    if got["auth"]["lease_duration"] > 1:
+        raise Fail("increment not capped at token_max_ttl: %r" % (got,))
+    time.sleep(max(0.0, 3.2 - (time.monotonic() - t0)))
+    t.check("capped expired", "GET", "/v1/auth/token/lookup-self",
+            status=403, token=ctok)
+    t.check("capped expired renew", "POST", "/v1/auth/token/renew-self", {},
+            403, token=ctok)
     t.check("role delete", "DELETE", w["path"], status=204)
     t.check("renew after delete", "POST", "/v1/auth/token/renew-self", {}, 400,
             token=tok)

@@ -287,6 +287,7 @@ struct sim_token {
   struct timespec last_renewal;
   int64_t creation_ttl;
   int64_t explicit_max_ttl;
+  int64_t max_ttl; /* role/mount max TTL for renewals, 0 = system max */
   int64_t period;
   int64_t num_uses; /* 0 unlimited, -1 = spent, revoke after request */
   int renewable;
@@ -305,8 +306,9 @@ struct sim_token *sim_token_issue_login(struct sim_req *q,
                                         struct sim_resp *r,
                                         const struct strlist *policies,
                                         int no_default, int64_t ttl,
-                                        int64_t max_ttl, int64_t num_uses,
-                                        int64_t period,
+                                        int64_t max_ttl,
+                                        int64_t explicit_max,
+                                        int64_t num_uses, int64_t period,
                                         const char *display_name,
                                         json_object *meta,
                                         const char *path,

@@ -354,7 +354,8 @@ static void login(struct sim_mount *m, struct approle_state *s,
   char *path = xasprintf("%slogin", m->path);
   struct sim_token *t = sim_token_issue_login(
       q, r, &ro->policies, ro->token_no_default, ro->token_ttl,
-      ro->token_max_ttl, ro->token_num_uses, ro->token_period, "approle",
+      ro->token_max_ttl, ro->token_explicit_max_ttl, ro->token_num_uses,
+      ro->token_period, "approle",
       meta, path, ro->name);
   free(path);
   json_object_put(meta);

@@ -446,8 +446,9 @@ out:
 struct sim_token *sim_token_issue_login(struct sim_req *q, struct sim_resp *r,
                                         const struct strlist *policies,
                                         int no_default, int64_t ttl,
-                                        int64_t max_ttl, int64_t num_uses,
-                                        int64_t period,
+                                        int64_t max_ttl,
+                                        int64_t explicit_max,
+                                        int64_t num_uses, int64_t period,
                                         const char *display_name,
                                         json_object *meta, const char *path,
                                         const char *role_name)
@@ -469,8 +470,11 @@ struct sim_token *sim_token_issue_login(struct sim_req *q, struct sim_resp *r,
   int64_t max = max_ttl > 0 && max_ttl < SIM_MAX_TTL ? max_ttl : SIM_MAX_TTL;
   if (ttl > max)
     ttl = max;
+  if (explicit_max > 0 && ttl > explicit_max)
+    ttl = explicit_max;
   t->creation_ttl = ttl;
-  t->explicit_max_ttl = 0;
+  t->explicit_max_ttl = explicit_max > 0 ? explicit_max : 0;
+  t->max_ttl = max;
   t->period = period;
   t->num_uses = num_uses;
   t->renewable = 1;
@@ -517,14 +521,29 @@ static void token_renew(struct sim_req *q, struct sim_resp *r,
     }
   }
   int64_t ttl = t->period ? t->period : (inc > 0 ? inc : t->creation_ttl);
-  int64_t maxttl = t->explicit_max_ttl ? t->explicit_max_ttl : SIM_MAX_TTL;
-  struct timespec limit = ts_add(t->issue, maxttl);
-  int64_t left = (int64_t)(limit.tv_sec - q->now.tv_sec);
-  if (left <= 0) {
-    resp_err(r, 400, "past the max TTL, cannot renew");
-    return;
+  /* The renewal cap: explicit_max_ttl always; otherwise (not for periodic
+  ** tokens) the role/mount max TTL, never above the system max. Counted
+  ** from the issue time, so repeated renewals cannot outlive it. */
+  int64_t maxttl = 0;
+  if (!t->period)
+    maxttl = t->max_ttl > 0 && t->max_ttl < SIM_MAX_TTL ? t->max_ttl
+                                                        : SIM_MAX_TTL;
+  if (t->explicit_max_ttl && (maxttl == 0 || t->explicit_max_ttl < maxttl))
+    maxttl = t->explicit_max_ttl;
+  int64_t left = 0;
+  struct timespec limit = {0, 0};
+  if (maxttl) {
+    limit = ts_add(t->issue, maxttl);
+    left = (int64_t)(limit.tv_sec - q->now.tv_sec);
+    if (limit.tv_nsec < q->now.tv_nsec)
+      left--; /* whole seconds still left before the cap */
+    if (!ts_before(q->now, limit)) {
+      resp_err(r, 400, "past the max TTL, cannot renew");
+      return;
+    }
   }
-  if (!t->period && ttl > left) {
+  int capped = maxttl && ttl > left;
+  if (capped) {
     char a[40], b[40];
     fmt_go_duration(ttl, a);
     fmt_go_duration(maxttl, b);
@@ -534,7 +553,9 @@ static void token_renew(struct sim_req *q, struct sim_resp *r,
               a, b);
     ttl = left;
   }
-  t->expire = ts_add(q->now, ttl);
+  /* A capped token lives exactly until the max TTL; the reported
+  ** lease_duration is the whole seconds left. */
+  t->expire = capped ? limit : ts_add(q->now, ttl);
   t->last_renewal = q->now;
   json_object *w = r->warnings;
   r->warnings = NULL;
