@@ -893,6 +893,16 @@ def suite_transit(t):
     t.mount("transit", "transit")
     kc = t.ep(fam, "transit-key-create")
     kerr = {x["case"]: x for x in kc["errors"]}
+    # A key name ending in '.' (or starting with '-') matches no route
+    # (CONTRACT 1.8): 404 unsupported path, and nothing is created.
+    unsup = {"errors": ["1 error occurred:\n\t* unsupported path\n\n"]}
+    for bad in ("/v1/transit/keys/dot.", "/v1/transit/keys/-dash",
+                "/v1/transit/encrypt/dot.", "/v1/transit/sign/dot./sha2-256"):
+        t.check("name " + bad, "POST", bad, {"plaintext": "aGk="}, 404,
+                unsup)
+    t.check("name dot. not created", "GET", "/v1/transit/keys/dot.",
+            status=404)
+    t.check("name a.b-c_d", "POST", "/v1/transit/keys/a.b-c_d", {}, 200)
     t.check("bad type", "POST", "/v1/transit/keys/bad", {"type": "foo"}, 400,
             kerr["unknown type"]["body"])
     t.check("conv no derive", "POST", "/v1/transit/keys/bad",

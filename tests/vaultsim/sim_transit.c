@@ -8,6 +8,7 @@
 ** and jws marshalings. Every base64 input is decoded with Go's
 ** StdEncoding rules (sim_util.c) so error offsets match Vault.
 */
+#include <ctype.h>
 #include "sim.h"
 
 #include <openssl/bn.h>
@@ -1745,6 +1746,25 @@ void sim_tools_hash(const char *urlalg, struct sim_req *q, struct sim_resp *r)
 
 /* ---- routing -------------------------------------------------------------------- */
 
+/* Vault's generic name pattern: word characters at both ends, word
+** characters, '-' and '.' in between. A key name outside it (for example
+** one ending in '.') matches no route: 404 unsupported path. */
+static int name_char(char c, int inner)
+{
+  return isalnum((unsigned char)c) || c == '_' ||
+         (inner && (c == '-' || c == '.'));
+}
+
+static int generic_name_ok(const char *p, size_t len)
+{
+  if (len == 0 || !name_char(p[0], 0) || !name_char(p[len - 1], 0))
+    return 0;
+  for (size_t i = 1; i + 1 < len; i++)
+    if (!name_char(p[i], 1))
+      return 0;
+  return 1;
+}
+
 /* Splits "<name>[/<alg>]" after an operation prefix. */
 static int split_name(const char *rest, const char *op, char **name,
                       const char **alg)
@@ -1754,7 +1774,10 @@ static int split_name(const char *rest, const char *op, char **name,
     return 0;
   const char *p = rest + n + 1;
   const char *slash = strchr(p, '/');
-  *name = slash ? xstrndup(p, (size_t)(slash - p)) : xstrdup(p);
+  size_t len = slash ? (size_t)(slash - p) : strlen(p);
+  if (!generic_name_ok(p, len))
+    return 0;
+  *name = xstrndup(p, len);
   *alg = slash ? slash + 1 : "";
   return 1;
 }
@@ -1769,7 +1792,12 @@ static void tr_handle(struct sim_mount *m, const char *rest, struct sim_req *q,
   if (strcmp(rest, "keys") == 0 || strcmp(rest, "keys/") == 0) {
     keys_route(s, "", q, r);
   } else if (str_has_prefix(rest, "keys/")) {
-    keys_route(s, rest + 5, q, r);
+    const char *slash = strchr(rest + 5, '/');
+    size_t len = slash ? (size_t)(slash - (rest + 5)) : strlen(rest + 5);
+    if (generic_name_ok(rest + 5, len))
+      keys_route(s, rest + 5, q, r);
+    else
+      resp_unsupported_path(r);
   } else if (strcmp(rest, "random") == 0 || str_has_prefix(rest, "random/")) {
     sim_tools_random(rest + 6, q, r);
   } else if (strcmp(rest, "hash") == 0 || str_has_prefix(rest, "hash/")) {
