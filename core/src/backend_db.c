@@ -122,18 +122,26 @@ enum vmb_err vmb_h_db_issue_creds(struct vmb_call *c)
   return VMB_ERR_OK;
 }
 
+/* Renew and revoke both start from a checked lease id in a fresh body
+   {"lease_id": ...} (NEW reference in *body on success). */
+static enum vmb_err lease_body(struct vmb_call *c, const char **lease, json_object **body)
+{
+  if(!(*lease = checked_lease(c)))
+    return VMB_ERR_BAD_REQUEST;
+  if(!(*body = json_object_new_object()))
+    return VMB_ERR_NOMEM;
+  json_object_object_add(*body, "lease_id", json_object_new_string(*lease));
+  return VMB_ERR_OK;
+}
+
 enum vmb_err vmb_h_db_renew(struct vmb_call *c)
 {
-  const char *lease = checked_lease(c);
+  const char *lease;
   json_object *body, *inc = vmb_arg(c, "increment"), *dur;
   struct vmb_vault_reply r;
-  enum vmb_err e;
-  if(!lease)
-    return VMB_ERR_BAD_REQUEST;
-  body = json_object_new_object();
-  if(!body)
-    return VMB_ERR_NOMEM;
-  json_object_object_add(body, "lease_id", json_object_new_string(lease));
+  enum vmb_err e = lease_body(c, &lease, &body);
+  if(e != VMB_ERR_OK)
+    return e;
   if(inc) {
     json_object_object_add(body, "increment", json_object_get(inc));
     json_object_object_add(c->log_fields, "increment", json_object_get(inc));
@@ -165,16 +173,12 @@ enum vmb_err vmb_h_db_renew(struct vmb_call *c)
 
 enum vmb_err vmb_h_db_revoke(struct vmb_call *c)
 {
-  const char *lease = checked_lease(c);
+  const char *lease;
   json_object *body;
   struct vmb_vault_reply r;
-  enum vmb_err e;
-  if(!lease)
-    return VMB_ERR_BAD_REQUEST;
-  body = json_object_new_object();
-  if(!body)
-    return VMB_ERR_NOMEM;
-  json_object_object_add(body, "lease_id", json_object_new_string(lease));
+  enum vmb_err e = lease_body(c, &lease, &body);
+  if(e != VMB_ERR_OK)
+    return e;
   /* Ask for a synchronous revocation explicitly: the docs and the code of
      Vault disagree on the default (CONTRACT 8.3), and an agent that is
      told "revoked" should be able to rely on it. */
