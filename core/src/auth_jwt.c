@@ -7,7 +7,7 @@
 ** alloca() and would need a PEM parsed on every call. Wrapping it safely
 ** means doing every check here anyway, and the PEM round trip alone costs
 ** more than the RSA verify itself. So this file verifies directly with
-** OpenSSL EVP and json-c: holes 1 to 9 of shared/notes/libjwt.md do not
+** OpenSSL EVP and json-c: the libjwt holes listed in docs/auth.md do not
 ** exist by construction. docs/auth.md has the full argument and numbers.
 **
 ** The rules, in order (each refusal is a short static reason code):

@@ -2,7 +2,7 @@
 """Test driver for vault-sim (label `vaultsim`).
 
 Starts vault-sim on a free loopback port, runs one suite, stops it.
-Suites replay the request/response pairs of ../shared/vault-api/samples
+Suites replay the request/response pairs of tests/data/vault-api/samples
 (comparing bodies structurally: values the samples cannot fix, such as
 ids, timestamps, tokens and ciphertexts, are compared by type only), the
 ACL decision table, the provisioning script, and hostile input.
@@ -1580,8 +1580,8 @@ def main():
     a = ap.parse_args()
     if not os.path.isdir(a.samples) or not os.path.exists(
             os.path.join(a.samples, "common.json")):
-        print("FAIL: samples directory %s is missing (shared/ must sit beside "
-              "the repository)" % a.samples)
+        print("FAIL: samples directory %s is missing (the repository "
+              "copy lives in tests/data/vault-api/samples)" % a.samples)
         return 1
     sim = Sim(a.sim)
     t = Suite(sim, a.samples)

@@ -2,7 +2,7 @@
 ** vault-sim: private header shared by the simulator's modules.
 **
 ** The simulator is a stand-in for HashiCorp Vault CE that follows
-** ../shared/vault-api/CONTRACT.md. It shares no code with the bridge.
+** tests/data/vault-api/CONTRACT.md. It shares no code with the bridge.
 **
 ** Threading: every module keeps its state in file-static variables that
 ** are only touched while the global lock (sim_lock) is held. The HTTP
