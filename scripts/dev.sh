@@ -32,6 +32,7 @@ default_build=$root/build
 build=${VMB_BUILD_DIR:-$default_build}
 bridge=$build/bin/vault-mcp-fcgi
 sim=$build/bin/vault-sim
+stdio=$build/bin/vault-mcp-stdio
 envfile=$dev/stack.env
 
 say() { printf '%s\n' "$*"; }
@@ -210,10 +211,12 @@ cmd_up() {
   vmb_ensure_packages ${VMB_BUILD_PACKAGES:-build-essential cmake pkg-config libfcgi-dev \
     libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev libmicrohttpd-dev} \
     curl jq openssl spawn-fcgi lighttpd
-  if [ ! -x "$bridge" ] || [ ! -x "$sim" ] || [ "$build" = "$default_build" ]; then
+  # vault-mcp-stdio too: the README's next step after `up` runs it.
+  if [ ! -x "$bridge" ] || [ ! -x "$sim" ] || [ ! -x "$stdio" ] ||
+     [ "$build" = "$default_build" ]; then
     say "building in $build ..."
     cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target vault-mcp-fcgi vault-sim >/dev/null
+    cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target vault-mcp-fcgi vault-mcp-stdio vault-sim >/dev/null
   fi
 
   vmb_port_free "$port" || die "127.0.0.1:$port is in use (set PORT=...)"

@@ -191,6 +191,11 @@ static void add_cors_headers(struct vmb_request *req, struct vmb_response *resp)
                       "X-Correlation-Id, WWW-Authenticate, Retry-After");
 }
 
+/* Headers about this response's own content only. The browser security
+   headers (X-Content-Type-Options, X-Frame-Options, Referrer-Policy,
+   Strict-Transport-Security) are the web server's: it also answers the
+   static files and its own errors, and setting them in both places sent
+   each one twice (docs/deploy.md section 6). */
 static void add_common_headers(struct vmb_request *req, struct vmb_response *resp)
 {
   bool has_ct = false;
@@ -201,7 +206,6 @@ static void add_common_headers(struct vmb_request *req, struct vmb_response *res
   if(!has_ct)
     vmb_response_header(resp, "Content-Type", "application/json");
   vmb_response_header(resp, "Cache-Control", "no-store");
-  vmb_response_header(resp, "X-Content-Type-Options", "nosniff");
   vmb_response_header(resp, "X-Request-Id", req->request_id);
   vmb_response_header(resp, "X-Correlation-Id", req->correlation_id);
   if(req->trace_id[0])

@@ -483,7 +483,6 @@ enum vmb_err vmb_h_mcp_sse(struct vmb_call *c)
   h[nh++] = (struct vmb_header){"Content-Type", "text/event-stream"};
   h[nh++] = (struct vmb_header){"Cache-Control", "no-store"};
   h[nh++] = (struct vmb_header){"X-Accel-Buffering", "no"};
-  h[nh++] = (struct vmb_header){"X-Content-Type-Options", "nosniff"};
   h[nh++] = (struct vmb_header){"X-Request-Id", req->request_id};
   if(origin) {
     /* vmb_core_origin_ok passed, so the origin is on the CORS list. */

@@ -37,6 +37,30 @@ BRIDGE_URL=$BRIDGE_URL python3 "$root/examples/direct_agent.py" --jwt "$DEMO_JWT
   || fail "examples/direct_agent.py with the JWT"
 echo "ok: the example agent ran over REST and MCP"
 
+# The README's next step after `up`: vault-mcp-stdio with SUBJECT.
+stdio=${VMB_BUILD_DIR:-$root/build}/bin/vault-mcp-stdio
+[ -x "$stdio" ] || fail "no $stdio after scripts/dev.sh up (the README runs it next)"
+out=$(printf '%s\n' \
+  '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
+  '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+  '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' |
+  SUBJECT=$DEMO_SUBJECT VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=$VAULT_TOKEN LOG_DIR= "$stdio" 2>/dev/null) ||
+  fail "vault-mcp-stdio exited non-zero"
+n=$(printf '%s\n' "$out" | jq -s '[.[] | select(.id == 2) | .result.tools | length] | first // 0')
+[ "$n" -gt 0 ] || fail "vault-mcp-stdio tools/list: $(printf '%s' "$out" | head -c 300)"
+echo "ok: vault-mcp-stdio answers with the stack's settings ($n tools)"
+
+# Each security header exactly once behind the dev front (lighttpd sets
+# them, the bridge does not), on an app answer and on an app error.
+for path in /healthz /whoami; do
+  hdrs=$(curl -sS -D - -o /dev/null "$BRIDGE_URL$path")
+  for h in X-Content-Type-Options X-Frame-Options Referrer-Policy; do
+    c=$(printf '%s' "$hdrs" | grep -ci "^$h:" || true)
+    [ "$c" = 1 ] || fail "$path carries $h $c times (want 1)"
+  done
+done
+echo "ok: security headers once each"
+
 # Idempotent: a second `up` keeps the same stack (same keys).
 key=$DEMO_API_KEY
 bash "$root/scripts/dev.sh" up >/dev/null
