@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Prints the settings table (Markdown) from `vault-mcp-fcgi --help`, the
-one source of truth being the settings table in core/src/config.c.
+one source of truth being the settings table in core/src/config/config.c.
   scripts/gen-config-doc.py build/bin/vault-mcp-fcgi > docs/settings-table.md
   scripts/gen-config-doc.py build/bin/vault-mcp-fcgi --check docs/settings-table.md
 """

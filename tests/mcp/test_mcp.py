@@ -30,7 +30,7 @@ import mcplib as m  # noqa: E402
 from mcplib import ALICE, BOB, READER, check  # noqa: E402
 import procs  # noqa: E402
 
-OPS_TABLE = os.path.join(m.ROOT, "core", "src", "ops_table.c")
+OPS_TABLE = os.path.join(m.ROOT, "core", "src", "entry", "ops_table.c")
 
 
 def table_tools():

@@ -27,7 +27,7 @@ import procs  # noqa: E402
 from harness import Cleanup, check, tmpdir  # noqa: E402,F401
 
 ROOT_TOKEN = "root-ops-test"
-OPS_TABLE = os.path.join(ROOT, "core", "src", "ops_table.c")
+OPS_TABLE = os.path.join(ROOT, "core", "src", "entry", "ops_table.c")
 GEN_POLICY = os.path.join(ROOT, "scripts", "gen_policy")
 
 
