@@ -4,7 +4,7 @@ responder in front of vault-sim over real HTTP.
 
 Run one case: test_ops.py <case>. Every operation is called through
 Bridge.op("<table id>", ...); the 'coverage' case fails when a tool row
-of core/src/ops_table.c is never called that way here."""
+of core/src/entry/ops_table.c is never called that way here."""
 
 import base64
 import json

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "ops.h"
+#include "ops_table.h"
 #include "vmb/arena.h"
 
 static const struct vmb_op *route(struct vmb_arena *a, const char *method,
@@ -154,5 +155,7 @@ int main(void)
     cmocka_unit_test(test_schema),
     cmocka_unit_test(test_scopes),
   };
+  /* Start-up hands the table to the gate; do the same here. */
+  vmb_ops_install(vmb_ops, vmb_n_ops);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

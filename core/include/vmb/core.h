@@ -11,6 +11,8 @@
 
 #include "vmb/config.h"
 #include "vmb/request.h"
+#include "vmb/version.h"
+#include "vmb/worker.h"
 
 /* Initialise process-wide immutable state (routes, keys, logs, shared
    memory). cfg must outlive every request. 0, or -1 with err filled. */
@@ -21,12 +23,7 @@ void vmb_core_shutdown(void);
    transport when it starts shutting down. Async-signal-unsafe; thread-safe. */
 void vmb_core_stop(void);
 
-/* Per-thread state: arena, Vault connection. NULL on OOM. */
-struct vmb_worker *vmb_worker_create(void);
-void vmb_worker_destroy(struct vmb_worker *w);
-/* The worker's arena; reset it after each request with vmb_worker_reset. */
-struct vmb_arena *vmb_worker_arena(struct vmb_worker *w);
-void vmb_worker_reset(struct vmb_worker *w);
+/* Per-thread state (vmb_worker_create ...) is declared in vmb/worker.h. */
 
 /* Serve one request: authentication, scopes, rate limit, the operation,
    logs and metrics. Always fills resp (unless it streamed). */
@@ -34,7 +31,5 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp);
 
 /* The limit the transport applies while reading a body. */
 size_t vmb_core_max_body(void);
-
-const char *vmb_version(void);
 
 #endif

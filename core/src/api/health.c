@@ -6,7 +6,8 @@
 
 #include <openssl/evp.h>
 
-#include "handlers.h"
+#include "api.h"
+#include "backends.h"
 #include "vault.h"
 #include "vmb/arena.h"
 

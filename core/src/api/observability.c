@@ -12,14 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "handlers.h"
+#include "api.h"
 #include "metrics.h"
 #include "trace.h"
 #include "util.h"
 #include "vault.h"
 #include "vmb/arena.h"
-#include "vmb/core.h"
 #include "vmb/log.h"
+#include "vmb/version.h"
 
 #define METRICS_BODY_MAX (4u * 1024u * 1024u)
 #define TAIL_CHUNK 65536

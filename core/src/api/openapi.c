@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handlers.h"
+#include "api.h"
 #include "ops.h"
-#include "vmb/core.h"
+#include "vmb/version.h"
 
 static pthread_once_t openapi_once = PTHREAD_ONCE_INIT;
 static char *openapi_text;
@@ -113,13 +113,14 @@ static void build(void)
   json_object *doc = json_object_new_object(), *info = json_object_new_object(),
               *paths = json_object_new_object(), *comp = json_object_new_object(),
               *schemes = json_object_new_object(), *schemas = json_object_new_object();
-  size_t i;
+  size_t i, n_ops;
+  const struct vmb_op *ops = vmb_ops_rows(&n_ops);
   json_object_object_add(doc, "openapi", json_object_new_string("3.1.0"));
   json_object_object_add(info, "title", json_object_new_string("Vault MCP Bridge"));
   json_object_object_add(info, "version", json_object_new_string(vmb_version()));
   json_object_object_add(doc, "info", info);
-  for(i = 0; i < vmb_n_ops; i++) {
-    const struct vmb_op *op = &vmb_ops[i];
+  for(i = 0; i < n_ops; i++) {
+    const struct vmb_op *op = &ops[i];
     json_object *item, *m;
     char method[16];
     size_t j;

@@ -19,7 +19,7 @@
 #include <openssl/evp.h>
 
 #include "nspath.h"
-#include "ops.h"
+#include "scope.h"
 #include "util.h"
 
 #define APIKEY_MAX_LEN 512

@@ -58,7 +58,7 @@
 #include <openssl/param_build.h>
 
 #include "nspath.h"
-#include "ops.h"
+#include "scope.h"
 #include "util.h"
 #include "vmb/log.h"
 

@@ -3,6 +3,7 @@
 ** one translation of Vault failures, small argument accessors.
 */
 #include "backend.h"
+#include "backends.h"
 
 #include <string.h>
 
@@ -12,7 +13,6 @@
 
 static const struct vmb_config *backend_cfg;
 
-void vmb_backend_set_config(const struct vmb_config *cfg);
 void vmb_backend_set_config(const struct vmb_config *cfg) { backend_cfg = cfg; }
 
 enum vmb_err vmb_backend_vault(struct vmb_call *c, const char *op,

@@ -6,6 +6,7 @@
 
 #include "ops.h"
 #include "vault.h"
+#include "vault_auth.h"
 
 /*
 ** Call Vault on behalf of the caller: under the subject's child token when
@@ -44,16 +45,5 @@ bool vmb_name_ok(const char *s, size_t n);
 /* The argument field checked with vmb_name_ok and logged as a
    descriptor; NULL with c->detail naming the field when it is not. */
 const char *vmb_checked_name(struct vmb_call *c, const char *field);
-
-/* Child tokens and AppRole (vault_auth.c). */
-int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen);
-void vmb_vault_auth_cleanup(void);
-/* The token to use for subject's calls into out; OK, or an error.
-   *from_cache tells whether it was reused rather than minted just now. */
-enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subject,
-                                     char *out, size_t outlen, const char **detail,
-                                     bool *from_cache);
-/* Drop subject's cached child token (it was refused). */
-void vmb_vault_forget_subject_token(const char *subject);
 
 #endif

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "backend.h"
-#include "handlers.h"
+#include "backends.h"
 #include "vmb/arena.h"
 
 static const struct vmb_config *db_cfg;

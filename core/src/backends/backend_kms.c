@@ -29,7 +29,7 @@
 #include <openssl/crypto.h>
 
 #include "backend.h"
-#include "handlers.h"
+#include "backends.h"
 #include "sigv4.h"
 #include "util.h"
 #include "vmb/arena.h"

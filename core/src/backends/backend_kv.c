@@ -12,13 +12,12 @@
 #include <string.h>
 
 #include "backend.h"
-#include "handlers.h"
+#include "backends.h"
 #include "nspath.h"
 #include "vmb/arena.h"
 
 static const struct vmb_config *kv_cfg;
 
-void vmb_kv_set_config(const struct vmb_config *cfg);
 void vmb_kv_set_config(const struct vmb_config *cfg) { kv_cfg = cfg; }
 
 /* Build the Vault path for kind ("data", "metadata", ...) and a checked

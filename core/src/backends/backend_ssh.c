@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "backend.h"
-#include "handlers.h"
+#include "backends.h"
 #include "vmb/arena.h"
 
 static const struct vmb_config *ssh_cfg;

@@ -16,43 +16,54 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
 #include "auth.h"
-#include "backend.h"
+#include "backends.h"
+#include "cors.h"
 #include "mcp.h"
 #include "metrics.h"
-#include "ops.h"
+#include "ops_table.h"
 #include "ratelimit.h"
 #include "trace.h"
 #include "util.h"
 #include "vault.h"
+#include "vault_auth.h"
 #include "vmb/arena.h"
 #include "vmb/log.h"
-#include "worker.h"
 
 #define RESPONSE_BODY_MAX (8u * 1024u * 1024u)
 #define BODY_JSON_DEPTH 32
 
 static const struct vmb_config *core_cfg;
 
-void vmb_backend_set_config(const struct vmb_config *cfg);
-void vmb_kv_set_config(const struct vmb_config *cfg);
-void vmb_transit_set_config(const struct vmb_config *cfg);
-void vmb_db_set_config(const struct vmb_config *cfg);
-void vmb_ssh_set_config(const struct vmb_config *cfg);
-void vmb_kms_set_config(const struct vmb_config *cfg);
-
-const char *vmb_version(void) { return VMB_VERSION; }
-
 size_t vmb_core_max_body(void)
 {
   return core_cfg ? (size_t)core_cfg->max_body_bytes : 1048576u;
 }
 
+/* The metric label sets come from the operation table. */
+static int metrics_init(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  struct vmb_metrics_op *rows = calloc(vmb_n_ops ? vmb_n_ops : 1, sizeof(*rows));
+  size_t i;
+  int rc;
+  if(!rows) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  for(i = 0; i < vmb_n_ops; i++) {
+    rows[i].id = vmb_ops[i].id;
+    rows[i].method = vmb_ops[i].method;
+    rows[i].path = vmb_ops[i].path;
+  }
+  rc = vmb_metrics_init(cfg, rows, vmb_n_ops, err, errlen);
+  free(rows);
+  return rc;
+}
+
 int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
   core_cfg = cfg;
+  vmb_ops_install(vmb_ops, vmb_n_ops);
   vmb_backend_set_config(cfg);
   vmb_kv_set_config(cfg);
   vmb_transit_set_config(cfg);
@@ -64,7 +75,7 @@ int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen)
      vmb_vault_auth_init(cfg, err, errlen) ||
      vmb_auth_init(cfg, err, errlen) ||
      vmb_ratelimit_init(cfg, err, errlen) ||
-     vmb_metrics_init(cfg, err, errlen) ||
+     metrics_init(cfg, err, errlen) ||
      vmb_trace_init(cfg, err, errlen) ||
      vmb_mcp_init(cfg, err, errlen))
     return -1;
@@ -88,57 +99,9 @@ void vmb_core_shutdown(void)
   vmb_log_close();
 }
 
-struct vmb_worker *vmb_worker_create(void)
-{
-  struct vmb_worker *w = calloc(1, sizeof(*w));
-  if(!w)
-    return NULL;
-  w->arena = vmb_arena_create();
-  if(!w->arena) {
-    free(w);
-    return NULL;
-  }
-  return w;
-}
-
-void vmb_worker_destroy(struct vmb_worker *w)
-{
-  if(!w)
-    return;
-  if(w->vault_curl)
-    curl_easy_cleanup(w->vault_curl);
-  if(w->aux_curl)
-    curl_easy_cleanup(w->aux_curl);
-  vmb_arena_destroy(w->arena);
-  free(w);
-}
-
-struct vmb_arena *vmb_worker_arena(struct vmb_worker *w) { return w->arena; }
-void vmb_worker_reset(struct vmb_worker *w) { vmb_arena_reset(w->arena); }
-
 static void json_put(void *p) { json_object_put(p); }
 
 /* ---- response helpers ---------------------------------------------- */
-
-static void set_json_body(struct vmb_response *resp, json_object *doc)
-{
-  const char *text = json_object_to_json_string_ext(
-    doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-  vmb_buf_reset(&resp->body);
-  if(!text || vmb_buf_append_str(&resp->body, text)) {
-    vmb_buf_reset(&resp->body);
-    resp->status = 500;
-    vmb_buf_append_str(&resp->body,
-                       "{\"error\":{\"code\":\"internal_error\",\"message\":"
-                       "\"response too large\"}}");
-  }
-}
-
-void vmb_respond_json(struct vmb_response *resp, int status, json_object *doc)
-{
-  resp->status = status;
-  set_json_body(resp, doc);
-}
 
 /* The uniform error body: {"error":{"code","message","request_id"}}. */
 static void reply_error(struct vmb_request *req, struct vmb_response *resp,
@@ -151,38 +114,14 @@ static void reply_error(struct vmb_request *req, struct vmb_response *resp,
                            detail ? detail : vmb_err_message(err)));
   json_object_object_add(e, "request_id", json_object_new_string(req->request_id));
   json_object_object_add(doc, "error", e);
-  set_json_body(resp, doc);
+  vmb_response_set_json(resp, doc);
   json_object_put(doc);
-}
-
-static bool origin_allowed(const char *origin)
-{
-  const char *list = core_cfg->cors_allow_origins;
-  size_t n = strlen(origin);
-  while(list && *list) {
-    size_t m;
-    while(*list == ' ' || *list == ',')
-      list++;
-    m = strcspn(list, ", ");
-    if(m && ((m == 1 && list[0] == '*') || (m == n && !strncmp(list, origin, n))))
-      return true;
-    list += m;
-  }
-  return false;
-}
-
-/* Exposed to mcp.c: is a browser Origin header acceptable? */
-bool vmb_core_origin_ok(const struct vmb_request *req);
-bool vmb_core_origin_ok(const struct vmb_request *req)
-{
-  const char *origin = vmb_request_header(req, "origin");
-  return !origin || origin_allowed(origin);
 }
 
 static void add_cors_headers(struct vmb_request *req, struct vmb_response *resp)
 {
   const char *origin = vmb_request_header(req, "origin");
-  if(!origin || !origin_allowed(origin))
+  if(!origin || !vmb_cors_origin_allowed(core_cfg->cors_allow_origins, origin))
     return;
   vmb_response_header(resp, "Access-Control-Allow-Origin", origin);
   vmb_response_header(resp, "Vary", "Origin");
@@ -304,48 +243,6 @@ static enum vmb_err rest_args(struct vmb_request *req, const struct vmb_op *op,
   return VMB_ERR_OK;
 }
 
-/* ---- the shared operation gate ------------------------------------- */
-
-enum vmb_err vmb_gate_run(struct vmb_call *call)
-{
-  const struct vmb_op *op = call->op;
-  struct vmb_request *req = call->req;
-  enum vmb_err err;
-  json_object *fields;
-
-  if(op->scope && (req->identity.scopes & op->scope) != op->scope) {
-    call->detail = vmb_arena_printf(req->arena, "this operation requires the '%s' scope",
-                                    vmb_scope_name(op->scope));
-    err = VMB_ERR_FORBIDDEN;
-  }
-  else {
-    err = vmb_args_validate(op, call->args, req->arena, &call->detail);
-    if(err == VMB_ERR_OK)
-      err = op->handler(call);
-  }
-  if(op->flags & VMB_OP_TOOL) {
-    /* responses.log: descriptors only (SPEC section 4). */
-    fields = json_object_new_object();
-    json_object_object_add(fields, "request_id", json_object_new_string(req->request_id));
-    json_object_object_add(fields, "correlation_id", json_object_new_string(req->correlation_id));
-    json_object_object_add(fields, "subject", json_object_new_string(req->identity.subject));
-    json_object_object_add(fields, "operation", json_object_new_string(op->id));
-    json_object_object_add(fields, "via", json_object_new_string(call->via ? call->via : "rest"));
-    json_object_object_add(fields, "outcome", json_object_new_string(vmb_err_name(err)));
-    if(call->log_fields) {
-      json_object_object_foreach(call->log_fields, k, v)
-        json_object_object_add(fields, k, json_object_get(v));
-    }
-    vmb_log(VMB_LOG_RESPONSES, err == VMB_ERR_OK ? VMB_LOG_INFO : VMB_LOG_WARN,
-            "operation", err == VMB_ERR_OK ? "operation succeeded" : "operation failed",
-            fields);
-    json_object_put(fields);
-    if(call->via && strcmp(call->via, "rest"))
-      vmb_metrics_tool_call(op->id, err == VMB_ERR_OK);
-  }
-  return err;
-}
-
 /* ---- the HTTP-level entry point ------------------------------------- */
 
 static void www_authenticate(struct vmb_request *req, struct vmb_response *resp,
@@ -430,7 +327,8 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
   }
   if(!op) {
     if(!strcmp(req->method, "OPTIONS") && allow[0] &&
-       vmb_request_header(req, "origin") && vmb_core_origin_ok(req)) {
+       vmb_request_header(req, "origin") &&
+       vmb_cors_request_ok(core_cfg->cors_allow_origins, req)) {
       /* CORS preflight for a route that exists. */
       resp->status = 204;
       vmb_response_header(resp, "Access-Control-Allow-Methods",
@@ -527,7 +425,7 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
 done:
   if(call.result) {
     if(err == VMB_ERR_OK && !(op && (op->flags & VMB_OP_RAW)))
-      set_json_body(resp, call.result);
+      vmb_response_set_json(resp, call.result);
     json_object_put(call.result);
     call.result = NULL;
   }

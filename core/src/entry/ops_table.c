@@ -4,8 +4,10 @@
 ** Adding an operation means adding one row here (and its handler in the
 ** backend's file); REST, MCP, OpenAPI and metrics follow from the row.
 */
-#include "handlers.h"
-#include "ops.h"
+#include "api.h"
+#include "backends.h"
+#include "mcp.h"
+#include "ops_table.h"
 
 static const struct vmb_arg no_args[] = {{0}};
 

@@ -12,70 +12,21 @@
 #include "util.h"
 #include "vmb/arena.h"
 
-/* ---- scopes ------------------------------------------------------- */
+/* ---- the table --------------------------------------------------- */
 
-static const struct {
-  unsigned bit;
-  const char *name;
-} scope_names[] = {
-  {VMB_SCOPE_READ, "read"},   {VMB_SCOPE_WRITE, "write"},
-  {VMB_SCOPE_DELETE, "delete"}, {VMB_SCOPE_LIST, "list"},
-  {VMB_SCOPE_ADMIN, "admin"},
-};
-#define N_SCOPES (sizeof(scope_names) / sizeof(scope_names[0]))
+static const struct vmb_op *ops_rows;   /* BORROWED, set at start-up */
+static size_t ops_n;
 
-const char *vmb_scope_name(unsigned scope_bit)
+void vmb_ops_install(const struct vmb_op *rows, size_t n)
 {
-  size_t i;
-  for(i = 0; i < N_SCOPES; i++)
-    if(scope_names[i].bit == scope_bit)
-      return scope_names[i].name;
-  return "unknown";
+  ops_rows = rows;
+  ops_n = n;
 }
 
-static unsigned scope_bit_of(const char *s, size_t n)
+const struct vmb_op *vmb_ops_rows(size_t *n)
 {
-  size_t i;
-  for(i = 0; i < N_SCOPES; i++)
-    if(strlen(scope_names[i].name) == n && !memcmp(scope_names[i].name, s, n))
-      return scope_names[i].bit;
-  return 0;
-}
-
-unsigned vmb_scopes_parse_text(const char *s)
-{
-  unsigned bits = 0;
-  while(s && *s) {
-    size_t n = strcspn(s, " ,\t");
-    bits |= scope_bit_of(s, n);
-    s += n;
-    while(*s == ' ' || *s == ',' || *s == '\t')
-      s++;
-  }
-  return bits;
-}
-
-unsigned vmb_scopes_parse_json(json_object *arr)
-{
-  unsigned bits = 0;
-  size_t i, n = json_object_array_length(arr);
-  for(i = 0; i < n; i++) {
-    json_object *e = json_object_array_get_idx(arr, i);
-    if(json_object_is_type(e, json_type_string))
-      bits |= scope_bit_of(json_object_get_string(e),
-                           (size_t)json_object_get_string_len(e));
-  }
-  return bits;
-}
-
-json_object *vmb_scopes_to_json(unsigned scopes)
-{
-  json_object *arr = json_object_new_array();
-  size_t i;
-  for(i = 0; arr && i < N_SCOPES; i++)
-    if(scopes & scope_names[i].bit)
-      json_object_array_add(arr, json_object_new_string(scope_names[i].name));
-  return arr;
+  *n = ops_n;
+  return ops_rows;
 }
 
 /* ---- routing ------------------------------------------------------ */
@@ -126,8 +77,8 @@ const struct vmb_op *vmb_route_find(struct vmb_request *req, const char *path,
   *params = NULL;
   if(allowlen)
     allow[0] = '\0';
-  for(i = 0; i < vmb_n_ops; i++) {
-    const struct vmb_op *op = &vmb_ops[i];
+  for(i = 0; i < ops_n; i++) {
+    const struct vmb_op *op = &ops_rows[i];
     const char *name;
     char *value;
     int score;
@@ -158,8 +109,8 @@ const struct vmb_op *vmb_route_find(struct vmb_request *req, const char *path,
     return best;
   }
   /* Collect the methods of the most specific templates that matched. */
-  for(i = 0; i < vmb_n_ops && best_other >= 0; i++) {
-    const struct vmb_op *op = &vmb_ops[i];
+  for(i = 0; i < ops_n && best_other >= 0; i++) {
+    const struct vmb_op *op = &ops_rows[i];
     const char *name;
     char *value;
     if(!op->method || !op->path ||
@@ -176,9 +127,9 @@ const struct vmb_op *vmb_route_find(struct vmb_request *req, const char *path,
 const struct vmb_op *vmb_tool_find(const char *name)
 {
   size_t i;
-  for(i = 0; i < vmb_n_ops; i++)
-    if((vmb_ops[i].flags & VMB_OP_TOOL) && !strcmp(vmb_ops[i].id, name))
-      return &vmb_ops[i];
+  for(i = 0; i < ops_n; i++)
+    if((ops_rows[i].flags & VMB_OP_TOOL) && !strcmp(ops_rows[i].id, name))
+      return &ops_rows[i];
   return NULL;
 }
 

@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 
+#include "scope.h"
 #include "vmb/error.h"
 #include "vmb/request.h"
 
@@ -87,8 +88,12 @@ struct vmb_op {
   vmb_op_handler handler;
 };
 
-extern const struct vmb_op vmb_ops[];
-extern const size_t vmb_n_ops;
+/* The table is defined above the gate (entry/ops_table.c binds rows to
+   handlers of every layer) and handed down once at start-up, before any
+   request: rows is BORROWED and must outlive every request. */
+void vmb_ops_install(const struct vmb_op *rows, size_t n);
+/* The installed rows; *n gets their number (0 before install). */
+const struct vmb_op *vmb_ops_rows(size_t *n);
 
 /* Find the operation for a method and path. On a match returns the op and
    stores path parameters (arena strings) in *params as a NEW json object
@@ -117,14 +122,8 @@ enum vmb_err vmb_gate_run(struct vmb_call *call);
 
 /* For RAW handlers: set status and a JSON body (doc is BORROWED). */
 void vmb_respond_json(struct vmb_response *resp, int status, json_object *doc);
-
-/* Map a scope bit to its name ("read"...). */
-const char *vmb_scope_name(unsigned scope_bit);
-/* Parse "read write" / "read,write" / json array of names into bits;
-   unknown names are ignored (an unknown scope grants nothing). */
-unsigned vmb_scopes_parse_text(const char *s);
-unsigned vmb_scopes_parse_json(json_object *arr);
-/* The scopes as a NEW json array of names. */
-json_object *vmb_scopes_to_json(unsigned scopes);
+/* Replace resp's body with doc's compact text (doc BORROWED); a body over
+   the response cap becomes a 500 internal_error body. */
+void vmb_response_set_json(struct vmb_response *resp, json_object *doc);
 
 #endif

@@ -3,7 +3,7 @@
 ** message out (SPEC section 5, MCP revisions 2025-06-18 and 2025-11-25).
 **
 ** Every tool, resource and prompt is derived from the operation table:
-** tools/list walks vmb_ops[] for VMB_OP_TOOL rows the caller's scopes
+** tools/list walks the table (vmb_ops_rows) for VMB_OP_TOOL rows the caller's scopes
 ** allow, tools/call and resources/read run those rows through
 ** vmb_gate_run(), so scope checks, argument validation, the handler and
 ** responses.log are exactly the REST ones.
@@ -24,10 +24,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cors.h"
 #include "util.h"
 #include "vmb/arena.h"
-#include "vmb/core.h"
 #include "vmb/log.h"
+#include "vmb/version.h"
 
 /* Revisions we speak, newest first. 2025-03-26 is accepted because a
    client that sends no MCP-Protocol-Version header is to be taken as
@@ -39,6 +40,11 @@ static const char *const supported_versions[] = {
 static const struct vmb_config *mcp_cfg;
 
 const struct vmb_config *vmb_mcp_config(void) { return mcp_cfg; }
+
+bool vmb_mcp_origin_ok(const struct vmb_request *req)
+{
+  return vmb_cors_request_ok(mcp_cfg ? mcp_cfg->cors_allow_origins : NULL, req);
+}
 
 bool vmb_mcp_version_supported(const char *version)
 {
@@ -291,13 +297,14 @@ static json_object *tool_entry(const struct vmb_op *op)
 static int m_tools_list(struct rpc *r, json_object *params, json_object **out)
 {
   json_object *res, *tools;
-  size_t i;
+  size_t i, n_ops;
+  const struct vmb_op *ops = vmb_ops_rows(&n_ops);
   if(check_no_cursor(r, params))
     return -1;
   res = json_object_new_object();
   tools = json_object_new_array();
-  for(i = 0; i < vmb_n_ops; i++) {
-    const struct vmb_op *op = &vmb_ops[i];
+  for(i = 0; i < n_ops; i++) {
+    const struct vmb_op *op = &ops[i];
     if((op->flags & VMB_OP_TOOL) && caller_may(r->req, op))
       jpush(tools, tool_entry(op));
   }

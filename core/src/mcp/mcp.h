@@ -24,7 +24,6 @@
 
 #include <json-c/json.h>
 
-#include "handlers.h"
 #include "ops.h"
 #include "vmb/config.h"
 #include "vmb/mcp.h"
@@ -75,8 +74,8 @@ json_object *vmb_mcp_error(json_object *id, int code, const char *message,
 int vmb_mcp_bus_init(const struct vmb_config *cfg, char *err, size_t errlen);
 void vmb_mcp_bus_cleanup(void);
 
-/* core.c: is the request's Origin header absent or allowed? */
-bool vmb_core_origin_ok(const struct vmb_request *req);
+/* Is the request's Origin header absent or on CORS_ALLOW_ORIGINS? */
+bool vmb_mcp_origin_ok(const struct vmb_request *req);
 
 /* Sessions (mcp_bus.c), host-wide. An id is 32 lowercase hex characters
    (128 random bits) and belongs to the subject that began it; it never
@@ -103,6 +102,10 @@ const char *vmb_mcp_resource_metadata_url(struct vmb_request *req);
 /* Shared by mcp.c, mcp_http.c and mcp_bus.c: the loaded configuration. */
 const struct vmb_config *vmb_mcp_config(void);
 
-/* The operation handlers (vmb_h_mcp_*) are declared in handlers.h. */
+/* The operation handlers, for the operation table. */
+enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c);
+enum vmb_err vmb_h_mcp_rpc_delete(struct vmb_call *c);
+enum vmb_err vmb_h_mcp_sse(struct vmb_call *c);
+enum vmb_err vmb_h_oauth_resource_metadata(struct vmb_call *c);
 
 #endif

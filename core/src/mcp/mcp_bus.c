@@ -449,7 +449,7 @@ enum vmb_err vmb_h_mcp_sse(struct vmb_call *c)
   enum reg_result reg;
   static const char hello[] = ": vault-mcp-bridge events\nretry: 3000\n\n";
 
-  if(!vmb_core_origin_ok(req)) {
+  if(!vmb_mcp_origin_ok(req)) {
     c->detail = "Origin not allowed";
     return VMB_ERR_FORBIDDEN;
   }
@@ -485,7 +485,7 @@ enum vmb_err vmb_h_mcp_sse(struct vmb_call *c)
   h[nh++] = (struct vmb_header){"X-Accel-Buffering", "no"};
   h[nh++] = (struct vmb_header){"X-Request-Id", req->request_id};
   if(origin) {
-    /* vmb_core_origin_ok passed, so the origin is on the CORS list. */
+    /* vmb_mcp_origin_ok passed, so the origin is on the CORS list. */
     h[nh++] = (struct vmb_header){"Access-Control-Allow-Origin", origin};
     h[nh++] = (struct vmb_header){"Vary", "Origin"};
   }

@@ -128,7 +128,7 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
 
   /* DNS rebinding: a browser page from a foreign origin must not drive
      the bridge (2025-11-25: present and not allowed -> 403). */
-  if(!vmb_core_origin_ok(req))
+  if(!vmb_mcp_origin_ok(req))
     return http_refuse(c, 403, -32600, "Forbidden: Origin not allowed");
   /* "Protocol Version Header": an invalid or unsupported value MUST get
      400; an absent one is taken as 2025-03-26 and served. */
@@ -192,7 +192,7 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
 enum vmb_err vmb_h_mcp_rpc_delete(struct vmb_call *c)
 {
   const char *sid = vmb_request_header(c->req, "mcp-session-id");
-  if(!vmb_core_origin_ok(c->req))
+  if(!vmb_mcp_origin_ok(c->req))
     return http_refuse(c, 403, -32600, "Forbidden: Origin not allowed");
   if(!sid)
     return http_refuse(c, 400, -32600, "Bad Request: DELETE needs the Mcp-Session-Id "

@@ -49,9 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ops.h"
 #include "util.h"
-#include "vmb/core.h"
+#include "vmb/version.h"
 
 #if ATOMIC_LLONG_LOCK_FREE != 2 || ATOMIC_INT_LOCK_FREE != 2
 #error "host-wide metrics need always-lock-free 32- and 64-bit atomics"
@@ -174,6 +173,8 @@ static struct shm *shm;
 static int my_slot = -1;
 static double my_start;
 static const char *routes[ROUTES_MAX];   /* [0] = "unmatched" */
+static const char *op_ids[OPS_MAX];      /* BORROWED from the op table */
+static size_t n_op_ids;
 static size_t n_routes;
 static char build_version[32];
 
@@ -360,13 +361,13 @@ static uint64_t layout_hash(void)
 {
   uint64_t h = 0xcbf29ce484222325ull;
   uint32_t v[4] = {SHM_VERSION, (uint32_t)sizeof(struct shm), N_BUCKETS,
-                   (uint32_t)vmb_n_ops};
+                   (uint32_t)n_op_ids};
   size_t i;
   h = fnv(h, v, sizeof(v));
   for(i = 0; i < n_routes; i++)
     h = fnv_str(h, routes[i]);
-  for(i = 0; i < vmb_n_ops; i++)
-    h = fnv_str(h, vmb_ops[i].id);
+  for(i = 0; i < n_op_ids; i++)
+    h = fnv_str(h, op_ids[i]);
   for(i = 0; i < N_METHODS; i++)
     h = fnv_str(h, method_names[i]);
   for(i = 0; i < N_AUTH_MODES; i++)
@@ -376,15 +377,18 @@ static uint64_t layout_hash(void)
   return h;
 }
 
-static void build_routes(void)
+static void build_labels(const struct vmb_metrics_op *ops, size_t n)
 {
   size_t i, j;
+  n_op_ids = 0;
+  for(i = 0; i < n && i < OPS_MAX; i++)
+    op_ids[n_op_ids++] = ops[i].id;
   n_routes = 0;
   routes[n_routes++] = "unmatched";
-  for(i = 0; i < vmb_n_ops && n_routes < ROUTES_MAX; i++) {
-    const char *p = vmb_ops[i].path;
+  for(i = 0; i < n && n_routes < ROUTES_MAX; i++) {
+    const char *p = ops[i].path;
     bool dup = false;
-    if(!p || !vmb_ops[i].method)
+    if(!p || !ops[i].method)
       continue;
     for(j = 1; j < n_routes && !dup; j++)
       dup = !strcmp(routes[j], p);
@@ -467,17 +471,18 @@ static struct shm *map_file(const char *path, char *err, size_t errlen)
   return NULL;
 }
 
-int vmb_metrics_init(const struct vmb_config *cfg, char *err, size_t errlen)
+int vmb_metrics_init(const struct vmb_config *cfg, const struct vmb_metrics_op *ops,
+                     size_t n_ops, char *err, size_t errlen)
 {
   char path[1024];
   int n;
   if(shm)
     return 0;
-  if(vmb_n_ops > OPS_MAX) {
+  if(n_ops > OPS_MAX) {
     snprintf(err, errlen, "metrics: the op table has more than %d rows", OPS_MAX);
     return -1;
   }
-  build_routes();
+  build_labels(ops, n_ops);
   snprintf(build_version, sizeof(build_version), "%s", vmb_version());
   if(!cfg->run_dir || !*cfg->run_dir) {
     snprintf(err, errlen, "invalid configuration: RUN_DIR: must not be empty");
@@ -587,8 +592,8 @@ void vmb_metrics_tool_call(const char *tool, bool ok)
   size_t i;
   if(!shm || !tool)
     return;
-  for(i = 0; i < vmb_n_ops; i++)
-    if(!strcmp(vmb_ops[i].id, tool)) {
+  for(i = 0; i < n_op_ids; i++)
+    if(!strcmp(op_ids[i], tool)) {
       add(&shm->tools[i][ok ? 1 : 0], 1);
       return;
     }
@@ -985,13 +990,13 @@ int vmb_metrics_render(struct vmb_buf *o)
   if(family(o, "mcp_tool_calls_total", "counter",
             "MCP tools/call invocations by tool and outcome."))
     return -1;
-  for(i = 0; i < vmb_n_ops; i++)
+  for(i = 0; i < n_op_ids; i++)
     for(j = 0; j < 2; j++) {
       uint64_t v = get(&shm->tools[i][j]);
       if(!v)
         continue;
       if(vmb_buf_append_str(o, "mcp_tool_calls_total{tool=\"") ||
-         put_label(o, vmb_ops[i].id) ||
+         put_label(o, op_ids[i]) ||
          vmb_buf_printf(o, "\",outcome=\"%s\"} %llu\n", j ? "ok" : "error",
                         (unsigned long long)v))
         return -1;

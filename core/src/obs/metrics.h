@@ -21,9 +21,21 @@
 #include "vmb/buf.h"
 #include "vmb/config.h"
 
+/* The label values an operation contributes: its id (tool label) and,
+   for a REST route, method and path template (route label). The strings
+   are BORROWED and must live for the process (the op table's literals). */
+struct vmb_metrics_op {
+  const char *id;
+  const char *method;         /* NULL when the op has no REST route */
+  const char *path;
+};
+
 /* Map (or create) RUN_DIR/metrics.shm and register this process in it.
-   Safe when many processes start at once. 0, or -1 with err filled. */
-int vmb_metrics_init(const struct vmb_config *cfg, char *err, size_t errlen);
+   ops[0..n_ops) fix the bounded label sets; the array itself may be
+   freed after the call. Safe when many processes start at once. 0, or
+   -1 with err filled. */
+int vmb_metrics_init(const struct vmb_config *cfg, const struct vmb_metrics_op *ops,
+                     size_t n_ops, char *err, size_t errlen);
 /* Unregister this process and unmap. */
 void vmb_metrics_cleanup(void);
 /* One HTTP request finished. route is the op's path template (as in the

@@ -25,8 +25,8 @@
 #include <openssl/rand.h>
 
 #include "metrics.h"
-#include "vmb/core.h"
 #include "vmb/log.h"
+#include "vmb/version.h"
 
 #define QUEUE_MAX 2048           /* spans waiting per process */
 #define BATCH_MAX 512            /* spans per export request */

@@ -57,7 +57,6 @@ void vmb_vault_cleanup(void)
 }
 
 /* Swap in a new bridge token (AppRole login). 0, or -1 when too long. */
-int vmb_vault_set_token(const char *token);
 int vmb_vault_set_token(const char *token)
 {
   if(strlen(token) >= sizeof(vault_token_buf))

@@ -43,4 +43,8 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
    when none is available. Thread-safe. */
 int vmb_vault_token(char *out, size_t outlen);
 
+/* Replace the bridge's token (AppRole login and renewal, vault_auth.c).
+   0, or -1 when it does not fit. Thread-safe. */
+int vmb_vault_set_token(const char *token);
+
 #endif

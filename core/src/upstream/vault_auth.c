@@ -12,7 +12,7 @@
 ** each agent's policy without a token mint per request. The cache is a
 ** fixed array under a mutex; a token is copied out, never shared.
 */
-#include "backend.h"
+#include "vault_auth.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -23,8 +23,9 @@
 #include <openssl/crypto.h>
 
 #include "util.h"
+#include "vault.h"
 #include "vmb/arena.h"
-#include "vmb/core.h"
+#include "vmb/worker.h"
 #include "vmb/log.h"
 #include "worker.h"
 
@@ -46,8 +47,6 @@ static int renew_started;
 static pthread_mutex_t renew_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t renew_cond = PTHREAD_COND_INITIALIZER;
 static int renew_stop;
-
-int vmb_vault_set_token(const char *token);
 
 /* A throwaway request context for calls made outside any client request
    (start-up, the renewal thread). */

@@ -1,0 +1,25 @@
+/*
+** vault_auth.h - the bridge's own Vault token (static or AppRole, renewed
+** by a background thread) and the per-subject child tokens.
+*/
+#ifndef VMB_VAULT_AUTH_H
+#define VMB_VAULT_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vmb/config.h"
+#include "vmb/error.h"
+#include "vmb/request.h"
+
+int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen);
+void vmb_vault_auth_cleanup(void);
+/* The token to use for subject's calls into out; OK, or an error.
+   *from_cache tells whether it was reused rather than minted just now. */
+enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subject,
+                                     char *out, size_t outlen, const char **detail,
+                                     bool *from_cache);
+/* Drop subject's cached child token (it was refused). */
+void vmb_vault_forget_subject_token(const char *subject);
+
+#endif
