@@ -207,8 +207,104 @@ const char *json_as_str(json_object *v);
 /* Adds "Endpoint ignored these unrecognized parameters" when due. */
 void req_check_unknown(const struct sim_req *q, struct sim_resp *r);
 
-/* ---- mounts and backends (sim_sys.c) --------------------------------- */
+/* ---- sim_path.c: per-engine path tables ------------------------------ */
+/*
+** Each engine declares its endpoints as a table of struct sim_path, in the
+** spirit of Vault's sdk/framework.Path: a pattern, the operations it
+** supports, the fields it knows, flags (token-free etc.) and a handler.
+** The gate matches the table once per request and answers 404
+** "unsupported path" when nothing matches and 405 "unsupported operation"
+** when the operation is not in the row's set, as framework.Backend does.
+**
+** Pattern syntax (matched against the path below the mount, anchored at
+** both ends; no regex engine, so matching stays cheap):
+**   literal text        must match exactly
+**   X?                  the character X is optional (e.g. "roles/?")
+**   {n}                 Vault's GenericNameRegex: \w([\w.-]*\w)?
+**   {n@}                GenericNameWithAtRegex (also '@' inside)
+**   {n:seg}             one non-empty segment without '/'
+**   {n:any}             the rest of the path, possibly empty, '/' allowed
+**   {n:rest}            the rest of the path, non-empty
+**   {n:opt}             OptionalParamRegex: nothing, or "/" + non-empty
+**                       rest (the capture is the part after the '/')
+** A row with .sub set matches its pattern as a literal prefix and goes
+** on matching the remainder against the sub-table (used by sys/ to
+** mount the tables of sim_acl.c and sim_lease.c).
+*/
+enum {
+  SIM_OPB_READ = 1u << SIM_OP_READ,
+  SIM_OPB_LIST = 1u << SIM_OP_LIST,
+  SIM_OPB_CREATE = 1u << SIM_OP_CREATE,
+  SIM_OPB_UPDATE = 1u << SIM_OP_UPDATE,
+  SIM_OPB_DELETE = 1u << SIM_OP_DELETE,
+  SIM_OPB_PATCH = 1u << SIM_OP_PATCH
+};
+#define SIM_OPB_WRITE (SIM_OPB_CREATE | SIM_OPB_UPDATE)
+#define SIM_OPB_ALL 0x3fu
+
+enum {
+  /* No token needed (logical.Paths.Unauthenticated). */
+  SIM_PATH_UNAUTH = 1u << 0,
+  /* Any field is accepted (framework.Path.TakesArbitraryInput). */
+  SIM_PATH_ANY_FIELDS = 1u << 1,
+  /* Answered before the seal check and body parsing, like the sys
+  ** handlers Vault's http/handler.go serves itself (health, seal-status).
+  ** The handler gets the method and the query; it returns 0 to decline,
+  ** after which the request is routed as if nothing matched. */
+  SIM_PATH_RAW = 1u << 2,
+  /* Served while sealed (sys/unseal). */
+  SIM_PATH_SEALED = 1u << 3
+};
+
+#define SIM_MAX_CAPS 4
 struct sim_mount;
+struct sim_call;
+struct sim_path {
+  const char *pattern;
+  unsigned ops;                /* SIM_OPB_* */
+  const char *const *fields;   /* known fields, NULL: handler decides */
+  unsigned flags;              /* SIM_PATH_* */
+  void (*handler)(struct sim_call *c);
+  /* Existence check for writes (framework.Path.ExistenceCheck):
+  ** 1 exists (update), 0 absent (create). NULL: always update. */
+  int (*exists)(struct sim_call *c);
+  /* RAW rows: returns 1 when answered, 0 to decline. */
+  int (*raw)(struct sim_call *c);
+  const struct sim_path *sub; /* prefix row: nested table */
+};
+#define SIM_PATH_END {NULL, 0, NULL, 0, NULL, NULL, NULL, NULL}
+
+/* One matched request: everything a handler needs. */
+struct sim_call {
+  struct sim_mount *m;
+  void *state; /* m->state */
+  struct sim_req *q;
+  struct sim_resp *r;
+  const struct sim_path *path; /* matched row or NULL */
+  const char *rest;            /* path below the mount */
+  size_t ncap;
+  struct {
+    const char *name; /* points into the pattern, not terminated */
+    size_t name_len;
+    char *val; /* owned */
+  } cap[SIM_MAX_CAPS];
+  /* RAW rows only. */
+  const char *method;
+  const char *(*query)(const char *name, void *ud);
+  void *ud;
+};
+
+/* Matches rest against table; fills c->path and the captures. */
+const struct sim_path *sim_path_match(const struct sim_path *table,
+                                      const char *rest, struct sim_call *c);
+/* A capture by name, "" when absent (borrowed). */
+const char *sim_cap(const struct sim_call *c, const char *name);
+void sim_call_clear(struct sim_call *c);
+/* Runs the matched row: 405 when the op is not supported, else sets the
+** known fields and calls the handler. */
+void sim_path_dispatch(struct sim_call *c);
+
+/* ---- mounts and backends (sim_sys.c) --------------------------------- */
 
 /* One secrets engine or auth method implementation (CONVENTIONS P3). */
 struct sim_backend {
@@ -216,10 +312,9 @@ struct sim_backend {
   /* Allocates the per-mount state; NULL on failure. */
   void *(*create)(struct sim_mount *m);
   void (*destroy)(void *state);
-  /* Existence check for POST/PUT: 1 exists, 0 absent, -1 no check. */
-  int (*exists)(struct sim_mount *m, const char *rest, struct sim_req *q);
-  void (*handle)(struct sim_mount *m, const char *rest, struct sim_req *q,
-                 struct sim_resp *r);
+  const struct sim_path *paths;
+  /* Answer when no row matches; NULL: 404 "unsupported path". */
+  void (*nomatch)(struct sim_call *c);
 };
 
 struct sim_mount {
@@ -238,6 +333,7 @@ struct sim_mount {
 };
 
 extern const struct sim_backend sim_backend_kv;
+extern const struct sim_backend sim_backend_kv1;
 extern const struct sim_backend sim_backend_transit;
 extern const struct sim_backend sim_backend_database;
 extern const struct sim_backend sim_backend_ssh;
@@ -253,12 +349,6 @@ void sim_sys_set_unseal_key(const char *b64);
 struct sim_mount *sim_mount_find(const char *path, const char **rest);
 int64_t sim_mount_default_ttl(const struct sim_mount *m);
 int64_t sim_mount_max_ttl(const struct sim_mount *m);
-/* The unauthenticated sys endpoints handled before the gate. */
-int sim_sys_pre_gate(const char *method, const char *path,
-                     struct sim_req *q, struct sim_resp *r,
-                     const char *query_get(const char *name, void *ud),
-                     void *ud);
-
 /* ---- sim_acl.c ---------------------------------------------------- */
 void sim_acl_init(void);
 /* Capabilities a policy set grants on path (CONTRACT §5.2). */
@@ -269,8 +359,8 @@ int sim_acl_policy_exists(const char *name);
 int sim_acl_allows(const struct strlist *policies, const char *path,
                    enum sim_op op);
 int sim_acl_needs_sudo(const char *path);
-void sim_acl_handle(const char *rest, int legacy, struct sim_req *q,
-                    struct sim_resp *r);
+/* sys/policies/acl and the legacy sys/policy (rows for sys/'s table). */
+extern const struct sim_path sim_acl_paths[];
 
 /* ---- sim_token.c --------------------------------------------------- */
 struct sim_token {
@@ -332,11 +422,14 @@ void sim_lease_issue(struct sim_req *q, struct sim_resp *r,
                      void *ud);
 void sim_lease_revoke_by_token(const char *token_id);
 void sim_lease_revoke(const char *id);
-void sim_lease_handle(const char *rest, struct sim_req *q,
-                      struct sim_resp *r);
+/* Rows below sys/leases/, and sys/renew + sys/revoke below sys/. */
+extern const struct sim_path sim_lease_paths[];
+extern const struct sim_path sim_lease_legacy_paths[];
 
 /* ---- sim_transit.c ------------------------------------------------- */
-/* sys/tools/random and sys/tools/hash share transit's code. */
+/* sys/tools/random and sys/tools/hash share transit's code. urlrest is
+** the part of the URL after "random/" (may be ""), urlalg the one after
+** "hash/". */
 void sim_tools_random(const char *urlrest, struct sim_req *q,
                       struct sim_resp *r);
 void sim_tools_hash(const char *urlalg, struct sim_req *q,

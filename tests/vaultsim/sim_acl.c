@@ -826,11 +826,9 @@ static void policy_write(const char *name, int legacy, struct sim_req *q,
   resp_nocontent(r);
 }
 
-void sim_acl_handle(const char *rest, int legacy, struct sim_req *q,
-                    struct sim_resp *r)
+static void acl_handle(const char *rest, int legacy, struct sim_req *q,
+                       struct sim_resp *r)
 {
-  if (*rest == '/')
-    rest++;
   if (!*rest) {
     int listing = q->op == SIM_OP_LIST || (legacy && q->op == SIM_OP_READ);
     if (!listing) {
@@ -888,3 +886,25 @@ void sim_acl_handle(const char *rest, int legacy, struct sim_req *q,
   }
   free(name);
 }
+
+/* ---- path tables (vault/logical_system_paths.go policyPaths) ---------- */
+
+static void p_acl(struct sim_call *c)
+{
+  acl_handle(sim_cap(c, "name"), 0, c->q, c->r);
+}
+
+static void p_legacy(struct sim_call *c)
+{
+  acl_handle(sim_cap(c, "name"), 1, c->q, c->r);
+}
+
+/* Rows of sys/'s table. The handler checks the operation: a listing and
+** a named policy share the code. */
+const struct sim_path sim_acl_paths[] = {
+    {"policies/acl/?", SIM_OPB_ALL, NULL, 0, p_acl, NULL, NULL, NULL},
+    {"policies/acl/{name:rest}", SIM_OPB_ALL, NULL, 0, p_acl, NULL, NULL,
+     NULL},
+    {"policy/?", SIM_OPB_ALL, NULL, 0, p_legacy, NULL, NULL, NULL},
+    {"policy/{name:rest}", SIM_OPB_ALL, NULL, 0, p_legacy, NULL, NULL, NULL},
+    SIM_PATH_END};

@@ -392,203 +392,242 @@ static int is_write(const struct sim_req *q)
   return q->op == SIM_OP_UPDATE || q->op == SIM_OP_CREATE;
 }
 
-static void role_route(struct approle_state *s, const char *rest,
-                       struct sim_req *q, struct sim_resp *r)
+/* Row handlers below role/<role_name>: the name is case-insensitive
+** (stored lower-cased) and the role may not exist yet. */
+static void p_role(struct sim_call *c)
 {
-  /* rest: "<name>[/sub...]" */
-  const char *slash = strchr(rest, '/');
-  char *name = slash ? xstrndup(rest, (size_t)(slash - rest)) : xstrdup(rest);
-  char *lname = lower(name);
-  free(name);
-  const char *sub = slash ? slash + 1 : "";
+  struct approle_state *s = c->state;
+  struct sim_req *q = c->q;
+  struct sim_resp *r = c->r;
+  char *lname = lower(sim_cap(c, "role_name"));
   struct role *ro = smap_get(s->roles, lname);
-  if (!*sub) {
-    if (q->op == SIM_OP_READ) {
-      if (ro)
-        resp_data(r, 200, role_json(ro));
-      else
-        resp_err_empty(r, 404);
-    } else if (is_write(q)) {
-      role_write(s, lname, q, r);
-    } else if (q->op == SIM_OP_DELETE) {
-      if (ro) {
-        smap_del(s->role_ids, ro->role_id);
-        smap_del(s->roles, lname);
-      }
-      resp_nocontent(r);
-    } else {
-      resp_unsupported_op(r);
-    }
-  } else if (strcmp(sub, "role-id") == 0) {
-    static const char *const known[] = {"role_id", NULL};
-    q->known = known;
-    if (q->op == SIM_OP_READ) {
-      if (!ro) {
-        resp_err_empty(r, 404);
-      } else {
-        json_object *d = json_object_new_object();
-        json_object_object_add(d, "role_id", json_object_new_string(ro->role_id));
-        resp_data(r, 200, d);
-      }
-    } else if (is_write(q)) {
-      const char *rid = "";
-      req_str(q, "role_id", &rid);
-      if (!ro)
-        resp_err(r, 400, "role \"%s\" does not exist", lname);
-      else if (!*rid)
-        resp_err(r, 400, "missing role_id");
-      else {
-        smap_del(s->role_ids, ro->role_id);
-        snprintf(ro->role_id, sizeof ro->role_id, "%s", rid);
-        smap_put(s->role_ids, rid, xstrdup(lname));
-        resp_nocontent(r);
-      }
-    } else {
-      resp_unsupported_op(r);
-    }
-  } else if (strcmp(sub, "secret-id") == 0 || strcmp(sub, "secret-id/") == 0) {
-    if (q->op == SIM_OP_LIST) {
-      if (!ro) {
-        resp_err(r, 400, "role \"%s\" does not exist", lname);
-      } else {
-        size_t n = 0;
-        const char **keys = smap_keys(ro->secrets, &n);
-        struct strlist acc = {0};
-        for (size_t i = 0; i < n; i++) {
-          struct secret_id *se = smap_get(ro->secrets, keys[i]);
-          strlist_add(&acc, se->accessor);
-        }
-        free(keys);
-        strlist_sort_uniq(&acc);
-        if (!acc.n) {
-          resp_err_empty(r, 404);
-        } else {
-          json_object *d = json_object_new_object();
-          json_object_object_add(d, "keys", strlist_json(&acc));
-          resp_data(r, 200, d);
-        }
-        strlist_free(&acc);
-      }
-    } else if (is_write(q)) {
-      if (!ro)
-        resp_err(r, 400, "role \"%s\" does not exist", lname);
-      else
-        secret_id_issue(ro, NULL, q, r);
-    } else {
-      resp_unsupported_op(r);
-    }
-  } else if (strcmp(sub, "custom-secret-id") == 0) {
-    const char *sid = "";
-    req_str(q, "secret_id", &sid);
-    if (!is_write(q))
-      resp_unsupported_op(r);
-    else if (!ro)
-      resp_err(r, 400, "role \"%s\" does not exist", lname);
-    else if (!*sid)
-      resp_err(r, 400, "missing secret_id");
+  if (q->op == SIM_OP_READ) {
+    if (ro)
+      resp_data(r, 200, role_json(ro));
     else
-      secret_id_issue(ro, sid, q, r);
-  } else if (strcmp(sub, "secret-id/lookup") == 0 ||
-             strcmp(sub, "secret-id/destroy") == 0) {
-    static const char *const known[] = {"secret_id", NULL};
-    q->known = known;
-    const char *sid = "";
-    req_str(q, "secret_id", &sid);
-    int destroy = str_has_suffix(sub, "destroy");
-    if (!is_write(q) && !(destroy && q->op == SIM_OP_DELETE)) {
-      resp_unsupported_op(r);
-    } else if (!*sid) {
-      resp_err(r, 400, "missing secret_id");
-    } else if (!ro) {
-      resp_err(r, 400, "role \"%s\" does not exist", lname);
-    } else if (destroy) {
-      smap_del(ro->secrets, sid);
-      resp_nocontent(r);
-    } else {
-      struct secret_id *se = smap_get(ro->secrets, sid);
-      if (!se) {
-        resp_nocontent(r);
-      } else {
-        char buf[40];
-        json_object *d = json_object_new_object();
-        fmt_rfc3339(se->created, buf);
-        json_object_object_add(d, "creation_time", json_object_new_string(buf));
-        fmt_rfc3339(se->expire, buf);
-        json_object_object_add(d, "expiration_time",
-                               json_object_new_string(ts_zero(se->expire)
-                                                          ? "0001-01-01T00:00:00Z"
-                                                          : buf));
-        json_object_object_add(d, "last_updated_time",
-                               json_object_new_string(buf));
-        json_object_object_add(d, "metadata",
-                               se->meta ? json_object_get(se->meta)
-                                        : json_object_new_object());
-        json_object_object_add(d, "secret_id_accessor",
-                               json_object_new_string(se->accessor));
-        json_object_object_add(d, "secret_id_num_uses",
-                               json_object_new_int64(se->uses_left));
-        json_object_object_add(
-            d, "secret_id_ttl",
-            json_object_new_int64(ts_zero(se->expire)
-                                      ? 0
-                                      : se->expire.tv_sec - q->now.tv_sec));
-        resp_data(r, 200, d);
-      }
+      resp_err_empty(r, 404);
+  } else if (is_write(q)) {
+    role_write(s, lname, q, r);
+  } else if (q->op == SIM_OP_DELETE) {
+    if (ro) {
+      smap_del(s->role_ids, ro->role_id);
+      smap_del(s->roles, lname);
     }
+    resp_nocontent(r);
   } else {
-    resp_unsupported_path(r);
+    resp_unsupported_op(r);
   }
   free(lname);
 }
 
-static int ar_exists(struct sim_mount *m, const char *rest, struct sim_req *q)
+static void p_role_id(struct sim_call *c)
 {
-  (void)q;
-  struct approle_state *s = m->state;
-  if (!str_has_prefix(rest, "role/") || strchr(rest + 5, '/'))
-    return -1;
-  char *l = lower(rest + 5);
+  struct approle_state *s = c->state;
+  struct sim_req *q = c->q;
+  struct sim_resp *r = c->r;
+  char *lname = lower(sim_cap(c, "role_name"));
+  struct role *ro = smap_get(s->roles, lname);
+  if (q->op == SIM_OP_READ) {
+    if (!ro) {
+      resp_err_empty(r, 404);
+    } else {
+      json_object *d = json_object_new_object();
+      json_object_object_add(d, "role_id", json_object_new_string(ro->role_id));
+      resp_data(r, 200, d);
+    }
+  } else if (is_write(q)) {
+    const char *rid = "";
+    req_str(q, "role_id", &rid);
+    if (!ro)
+      resp_err(r, 400, "role \"%s\" does not exist", lname);
+    else if (!*rid)
+      resp_err(r, 400, "missing role_id");
+    else {
+      smap_del(s->role_ids, ro->role_id);
+      snprintf(ro->role_id, sizeof ro->role_id, "%s", rid);
+      smap_put(s->role_ids, rid, xstrdup(lname));
+      resp_nocontent(r);
+    }
+  } else {
+    resp_unsupported_op(r);
+  }
+  free(lname);
+}
+
+static void p_secret_id(struct sim_call *c)
+{
+  struct approle_state *s = c->state;
+  struct sim_req *q = c->q;
+  struct sim_resp *r = c->r;
+  char *lname = lower(sim_cap(c, "role_name"));
+  struct role *ro = smap_get(s->roles, lname);
+  if (q->op == SIM_OP_LIST) {
+    if (!ro) {
+      resp_err(r, 400, "role \"%s\" does not exist", lname);
+    } else {
+      size_t n = 0;
+      const char **keys = smap_keys(ro->secrets, &n);
+      struct strlist acc = {0};
+      for (size_t i = 0; i < n; i++) {
+        struct secret_id *se = smap_get(ro->secrets, keys[i]);
+        strlist_add(&acc, se->accessor);
+      }
+      free(keys);
+      strlist_sort_uniq(&acc);
+      if (!acc.n) {
+        resp_err_empty(r, 404);
+      } else {
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "keys", strlist_json(&acc));
+        resp_data(r, 200, d);
+      }
+      strlist_free(&acc);
+    }
+  } else if (is_write(q)) {
+    if (!ro)
+      resp_err(r, 400, "role \"%s\" does not exist", lname);
+    else
+      secret_id_issue(ro, NULL, q, r);
+  } else {
+    resp_unsupported_op(r);
+  }
+  free(lname);
+}
+
+static void p_custom_secret_id(struct sim_call *c)
+{
+  struct approle_state *s = c->state;
+  struct sim_req *q = c->q;
+  struct sim_resp *r = c->r;
+  char *lname = lower(sim_cap(c, "role_name"));
+  struct role *ro = smap_get(s->roles, lname);
+  const char *sid = "";
+  req_str(q, "secret_id", &sid);
+  if (!is_write(q))
+    resp_unsupported_op(r);
+  else if (!ro)
+    resp_err(r, 400, "role \"%s\" does not exist", lname);
+  else if (!*sid)
+    resp_err(r, 400, "missing secret_id");
+  else
+    secret_id_issue(ro, sid, q, r);
+  free(lname);
+}
+
+static void p_secret_id_lookup(struct sim_call *c)
+{
+  struct approle_state *s = c->state;
+  struct sim_req *q = c->q;
+  struct sim_resp *r = c->r;
+  char *lname = lower(sim_cap(c, "role_name"));
+  struct role *ro = smap_get(s->roles, lname);
+  const char *sid = "";
+  req_str(q, "secret_id", &sid);
+  /* One handler for the lookup and destroy rows. */
+  int destroy = str_has_suffix(c->path->pattern, "destroy");
+  if (!is_write(q) && !(destroy && q->op == SIM_OP_DELETE)) {
+    resp_unsupported_op(r);
+  } else if (!*sid) {
+    resp_err(r, 400, "missing secret_id");
+  } else if (!ro) {
+    resp_err(r, 400, "role \"%s\" does not exist", lname);
+  } else if (destroy) {
+    smap_del(ro->secrets, sid);
+    resp_nocontent(r);
+  } else {
+    struct secret_id *se = smap_get(ro->secrets, sid);
+    if (!se) {
+      resp_nocontent(r);
+    } else {
+      char buf[40];
+      json_object *d = json_object_new_object();
+      fmt_rfc3339(se->created, buf);
+      json_object_object_add(d, "creation_time", json_object_new_string(buf));
+      fmt_rfc3339(se->expire, buf);
+      json_object_object_add(d, "expiration_time",
+                             json_object_new_string(ts_zero(se->expire)
+                                                        ? "0001-01-01T00:00:00Z"
+                                                        : buf));
+      json_object_object_add(d, "last_updated_time",
+                             json_object_new_string(buf));
+      json_object_object_add(d, "metadata",
+                             se->meta ? json_object_get(se->meta)
+                                      : json_object_new_object());
+      json_object_object_add(d, "secret_id_accessor",
+                             json_object_new_string(se->accessor));
+      json_object_object_add(d, "secret_id_num_uses",
+                             json_object_new_int64(se->uses_left));
+      json_object_object_add(
+          d, "secret_id_ttl",
+          json_object_new_int64(ts_zero(se->expire)
+                                    ? 0
+                                    : se->expire.tv_sec - q->now.tv_sec));
+      resp_data(r, 200, d);
+    }
+  }
+  free(lname);
+}
+
+/* ---- path table (builtin/credential/approle/path_role.go, path_login.go) */
+
+static int ar_exists(struct sim_call *c)
+{
+  struct approle_state *s = c->state;
+  char *l = lower(sim_cap(c, "role_name"));
   int e = smap_get(s->roles, l) != NULL;
   free(l);
   return e;
 }
 
-static void ar_handle(struct sim_mount *m, const char *rest, struct sim_req *q,
-                      struct sim_resp *r)
+static void p_login(struct sim_call *c)
 {
-  struct approle_state *s = m->state;
-  if (strcmp(rest, "login") == 0) {
-    login(m, s, q, r);
-  } else if (strcmp(rest, "role") == 0 || strcmp(rest, "role/") == 0) {
-    if (q->op != SIM_OP_LIST) {
-      resp_unsupported_op(r);
-      return;
-    }
-    size_t n = 0;
-    const char **keys = smap_keys(s->roles, &n);
-    json_object *a = json_object_new_array();
-    for (size_t i = 0; i < n; i++)
-      json_object_array_add(a, json_object_new_string(keys[i]));
-    free(keys);
-    if (!n) {
-      json_object_put(a);
-      resp_err_empty(r, 404);
-      return;
-    }
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "keys", a);
-    resp_data(r, 200, d);
-  } else if (str_has_prefix(rest, "role/")) {
-    role_route(s, rest + 5, q, r);
-  } else {
-    resp_unsupported_path(r);
-  }
+  login(c->m, c->state, c->q, c->r);
 }
+
+static void p_role_list(struct sim_call *c)
+{
+  struct approle_state *s = c->state;
+  size_t n = 0;
+  const char **keys = smap_keys(s->roles, &n);
+  json_object *a = json_object_new_array();
+  for (size_t i = 0; i < n; i++)
+    json_object_array_add(a, json_object_new_string(keys[i]));
+  free(keys);
+  if (!n) {
+    json_object_put(a);
+    resp_err_empty(c->r, 404);
+    return;
+  }
+  json_object *d = json_object_new_object();
+  json_object_object_add(d, "keys", a);
+  resp_data(c->r, 200, d);
+}
+
+#define RWD (SIM_OPB_READ | SIM_OPB_WRITE | SIM_OPB_DELETE)
+#define W SIM_OPB_WRITE
+
+static const char *const k_role_id[] = {"role_id", NULL};
+static const char *const k_secret_id[] = {"secret_id", NULL};
+
+static const struct sim_path approle_paths[] = {
+    {"login", W, NULL, SIM_PATH_UNAUTH, p_login, NULL, NULL, NULL},
+    {"role/?", SIM_OPB_LIST, NULL, 0, p_role_list, NULL, NULL, NULL},
+    {"role/{role_name:seg}", RWD, NULL, 0, p_role, ar_exists, NULL, NULL},
+    {"role/{role_name:seg}/role-id", SIM_OPB_READ | W, k_role_id, 0,
+     p_role_id, NULL, NULL, NULL},
+    {"role/{role_name:seg}/secret-id/?", SIM_OPB_LIST | W, NULL, 0,
+     p_secret_id, NULL, NULL, NULL},
+    {"role/{role_name:seg}/custom-secret-id", W, NULL, 0, p_custom_secret_id,
+     NULL, NULL, NULL},
+    {"role/{role_name:seg}/secret-id/lookup", W, k_secret_id, 0,
+     p_secret_id_lookup, NULL, NULL, NULL},
+    {"role/{role_name:seg}/secret-id/destroy", W | SIM_OPB_DELETE,
+     k_secret_id, 0, p_secret_id_lookup, NULL, NULL, NULL},
+    SIM_PATH_END};
 
 const struct sim_backend sim_backend_approle = {
     .type = "approle",
     .create = ar_create,
     .destroy = ar_destroy,
-    .exists = ar_exists,
-    .handle = ar_handle,
+    .paths = approle_paths,
 };

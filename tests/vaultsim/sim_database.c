@@ -326,89 +326,108 @@ static void creds(struct sim_mount *m, struct db_state *s, const char *name,
   free(path);
 }
 
-static void db_handle(struct sim_mount *m, const char *rest,
-                      struct sim_req *q, struct sim_resp *r)
+/* ---- path table (builtin/logical/database/path_*.go) ------------------ */
+
+static void p_config_list(struct sim_call *c)
 {
-  struct db_state *s = m->state;
-  int write = q->op == SIM_OP_UPDATE || q->op == SIM_OP_CREATE;
-  if (strcmp(rest, "config/") == 0 || strcmp(rest, "config") == 0) {
-    if (q->op == SIM_OP_LIST)
-      list_map(s->configs, r);
+  list_map(((struct db_state *)c->state)->configs, c->r);
+}
+
+static void p_config(struct sim_call *c)
+{
+  struct db_state *s = c->state;
+  const char *name = sim_cap(c, "name");
+  struct db_config *cf = smap_get(s->configs, name);
+  switch (c->q->op) {
+  case SIM_OP_READ:
+    if (cf)
+      resp_data(c->r, 200, config_json(cf));
     else
-      resp_unsupported_op(r);
-  } else if (str_has_prefix(rest, "config/")) {
-    const char *name = rest + 7;
-    struct db_config *c = smap_get(s->configs, name);
-    if (q->op == SIM_OP_READ) {
-      if (c)
-        resp_data(r, 200, config_json(c));
-      else
-        resp_err_empty(r, 404);
-    } else if (write) {
-      config_write(s, name, q, r);
-    } else if (q->op == SIM_OP_DELETE) {
-      smap_del(s->configs, name);
-      resp_nocontent(r);
-    } else {
-      resp_unsupported_op(r);
-    }
-  } else if (strcmp(rest, "roles/") == 0 || strcmp(rest, "roles") == 0) {
-    if (q->op == SIM_OP_LIST)
-      list_map(s->roles, r);
-    else
-      resp_unsupported_op(r);
-  } else if (str_has_prefix(rest, "roles/")) {
-    const char *name = rest + 6;
-    struct db_role *ro = smap_get(s->roles, name);
-    if (q->op == SIM_OP_READ) {
-      if (ro)
-        resp_data(r, 200, role_json(ro));
-      else
-        resp_err_empty(r, 404);
-    } else if (write) {
-      role_write(s, name, q, r);
-    } else if (q->op == SIM_OP_DELETE) {
-      smap_del(s->roles, name);
-      resp_nocontent(r);
-    } else {
-      resp_unsupported_op(r);
-    }
-  } else if (str_has_prefix(rest, "creds/") && rest[6] &&
-             !strchr(rest + 6, '/')) {
-    if (q->op == SIM_OP_READ)
-      creds(m, s, rest + 6, q, r);
-    else
-      resp_unsupported_op(r);
-  } else if (str_has_prefix(rest, "rotate-root/") ||
-             str_has_prefix(rest, "reset/")) {
-    const char *name = strchr(rest, '/') + 1;
-    if (!write)
-      resp_unsupported_op(r);
-    else if (!smap_get(s->configs, name))
-      resp_err(r, 400, "failed to find entry for connection with name: "
-                       "\"%s\"", name);
-    else
-      resp_nocontent(r);
-  } else {
-    resp_unsupported_path(r);
+      resp_err_empty(c->r, 404);
+    break;
+  case SIM_OP_DELETE:
+    smap_del(s->configs, name);
+    resp_nocontent(c->r);
+    break;
+  default:
+    config_write(s, name, c->q, c->r);
   }
 }
 
-static int db_exists(struct sim_mount *m, const char *rest, struct sim_req *q)
+static int config_exists(struct sim_call *c)
 {
-  (void)q;
-  struct db_state *s = m->state;
-  if (str_has_prefix(rest, "config/"))
-    return smap_get(s->configs, rest + 7) != NULL;
-  if (str_has_prefix(rest, "roles/"))
-    return smap_get(s->roles, rest + 6) != NULL;
-  return -1;
+  struct db_state *s = c->state;
+  return smap_get(s->configs, sim_cap(c, "name")) != NULL;
 }
+
+static void p_roles_list(struct sim_call *c)
+{
+  list_map(((struct db_state *)c->state)->roles, c->r);
+}
+
+static void p_role(struct sim_call *c)
+{
+  struct db_state *s = c->state;
+  const char *name = sim_cap(c, "name");
+  struct db_role *ro = smap_get(s->roles, name);
+  switch (c->q->op) {
+  case SIM_OP_READ:
+    if (ro)
+      resp_data(c->r, 200, role_json(ro));
+    else
+      resp_err_empty(c->r, 404);
+    break;
+  case SIM_OP_DELETE:
+    smap_del(s->roles, name);
+    resp_nocontent(c->r);
+    break;
+  default:
+    role_write(s, name, c->q, c->r);
+  }
+}
+
+static int role_exists(struct sim_call *c)
+{
+  struct db_state *s = c->state;
+  return smap_get(s->roles, sim_cap(c, "name")) != NULL;
+}
+
+static void p_creds(struct sim_call *c)
+{
+  creds(c->m, c->state, sim_cap(c, "name"), c->q, c->r);
+}
+
+/* rotate-root and reset: no database is contacted, so only the
+** connection's existence matters. */
+static void p_rotate_reset(struct sim_call *c)
+{
+  struct db_state *s = c->state;
+  const char *name = sim_cap(c, "name");
+  if (!smap_get(s->configs, name))
+    resp_err(c->r, 400, "failed to find entry for connection with name: "
+                        "\"%s\"", name);
+  else
+    resp_nocontent(c->r);
+}
+
+#define RWD (SIM_OPB_READ | SIM_OPB_WRITE | SIM_OPB_DELETE)
+
+static const struct sim_path db_paths[] = {
+    {"config/?", SIM_OPB_LIST, NULL, 0, p_config_list, NULL, NULL, NULL},
+    {"config/{name:rest}", RWD, NULL, 0, p_config, config_exists, NULL,
+     NULL},
+    {"roles/?", SIM_OPB_LIST, NULL, 0, p_roles_list, NULL, NULL, NULL},
+    {"roles/{name:rest}", RWD, NULL, 0, p_role, role_exists, NULL, NULL},
+    {"creds/{name:seg}", SIM_OPB_READ, NULL, 0, p_creds, NULL, NULL, NULL},
+    {"rotate-root/{name:any}", SIM_OPB_WRITE, NULL, 0, p_rotate_reset, NULL,
+     NULL, NULL},
+    {"reset/{name:any}", SIM_OPB_WRITE, NULL, 0, p_rotate_reset, NULL, NULL,
+     NULL},
+    SIM_PATH_END};
 
 const struct sim_backend sim_backend_database = {
     .type = "database",
     .create = db_create,
     .destroy = db_destroy,
-    .exists = db_exists,
-    .handle = db_handle,
+    .paths = db_paths,
 };

@@ -695,95 +695,148 @@ static void config(struct kv_state *s, struct sim_req *q, struct sim_resp *r)
   resp_nocontent(r);
 }
 
-/* Splits "data/a/b" into the sub-route and the key path. */
-static const char *sub_route(const char *rest, const char *name)
-{
-  size_t n = strlen(name);
-  if (strncmp(rest, name, n) == 0 && rest[n] == '/')
-    return rest + n + 1;
-  return NULL;
-}
-
 static int valid_key(const char *p)
 {
   return *p && !str_has_suffix(p, "/");
 }
 
-static void v2_handle(struct kv_state *s, const char *rest, struct sim_req *q,
-                      struct sim_resp *r)
+/* ---- KV v2 rows (vault-plugin-secrets-kv backend.go pathsV2) --------- */
+
+static void p_config(struct sim_call *c)
 {
-  const char *p;
-  int write = q->op == SIM_OP_CREATE || q->op == SIM_OP_UPDATE;
-  if (strcmp(rest, "config") == 0) {
-    config(s, q, r);
-  } else if ((p = sub_route(rest, "data")) != NULL) {
-    if (!valid_key(p) || q->op == SIM_OP_LIST) {
-      invalid_path(r);
-      return;
-    }
-    if (q->op == SIM_OP_READ)
-      data_read(s, p, q, r);
-    else if (write)
-      data_write(s, p, q, r);
-    else if (q->op == SIM_OP_PATCH)
-      data_patch(s, p, q, r);
-    else
-      data_delete_latest(s, p, q, r);
-  } else if ((p = sub_route(rest, "metadata")) != NULL ||
-             strcmp(rest, "metadata") == 0) {
-    if (!p)
-      p = "";
-    if (q->op == SIM_OP_LIST) {
-      list_keys(s->keys, p, r);
-      return;
-    }
-    if (!valid_key(p)) {
-      invalid_path(r);
-      return;
-    }
-    if (q->op == SIM_OP_READ) {
-      struct kv_key *k = smap_get(s->keys, p);
-      if (!k)
-        resp_err_empty(r, 404);
-      else
-        resp_data(r, 200, metadata_json(k));
-    } else if (write) {
-      metadata_write(s, p, 0, q, r);
-    } else if (q->op == SIM_OP_PATCH) {
-      metadata_write(s, p, 1, q, r);
-    } else {
-      smap_del(s->keys, p);
-      resp_nocontent(r);
-    }
-  } else if ((p = sub_route(rest, "delete")) != NULL ||
-             (p = sub_route(rest, "undelete")) != NULL ||
-             (p = sub_route(rest, "destroy")) != NULL) {
-    if (!valid_key(p)) {
-      invalid_path(r);
-      return;
-    }
-    if (!write) {
-      resp_unsupported_op(r);
-      return;
-    }
-    enum vop op = str_has_prefix(rest, "undelete/") ? VOP_UNDELETE
-                  : str_has_prefix(rest, "delete/") ? VOP_DELETE
-                                                    : VOP_DESTROY;
-    versions_op(s, p, op, q, r);
-  } else if ((p = sub_route(rest, "subkeys")) != NULL) {
-    if (!valid_key(p)) {
-      invalid_path(r);
-      return;
-    }
-    if (q->op != SIM_OP_READ) {
-      resp_unsupported_op(r);
-      return;
-    }
-    subkeys(s, p, q, r);
-  } else {
-    invalid_path(r);
+  config(c->state, c->q, c->r);
+}
+
+static void p_data(struct sim_call *c)
+{
+  struct kv_state *s = c->state;
+  struct sim_req *q = c->q;
+  const char *p = sim_cap(c, "path");
+  if (!valid_key(p) || q->op == SIM_OP_LIST) {
+    invalid_path(c->r);
+    return;
+  }
+  switch (q->op) {
+  case SIM_OP_READ:
+    data_read(s, p, q, c->r);
+    break;
+  case SIM_OP_PATCH:
+    data_patch(s, p, q, c->r);
+    break;
+  case SIM_OP_DELETE:
+    data_delete_latest(s, p, q, c->r);
+    break;
+  default:
+    data_write(s, p, q, c->r);
   }
 }
+
+static void p_metadata(struct sim_call *c)
+{
+  struct kv_state *s = c->state;
+  struct sim_req *q = c->q;
+  struct sim_resp *r = c->r;
+  const char *p = sim_cap(c, "path");
+  if (q->op == SIM_OP_LIST) {
+    list_keys(s->keys, p, r);
+    return;
+  }
+  if (!valid_key(p)) {
+    invalid_path(r);
+    return;
+  }
+  switch (q->op) {
+  case SIM_OP_READ: {
+    struct kv_key *k = smap_get(s->keys, p);
+    if (!k)
+      resp_err_empty(r, 404);
+    else
+      resp_data(r, 200, metadata_json(k));
+    break;
+  }
+  case SIM_OP_PATCH:
+    metadata_write(s, p, 1, q, r);
+    break;
+  case SIM_OP_DELETE:
+    smap_del(s->keys, p);
+    resp_nocontent(r);
+    break;
+  default:
+    metadata_write(s, p, 0, q, r);
+  }
+}
+
+static void versions_row(struct sim_call *c, enum vop op)
+{
+  const char *p = sim_cap(c, "path");
+  if (!valid_key(p)) {
+    invalid_path(c->r);
+    return;
+  }
+  if (c->q->op != SIM_OP_CREATE && c->q->op != SIM_OP_UPDATE) {
+    resp_unsupported_op(c->r);
+    return;
+  }
+  versions_op(c->state, p, op, c->q, c->r);
+}
+
+static void p_delete(struct sim_call *c)
+{
+  versions_row(c, VOP_DELETE);
+}
+
+static void p_undelete(struct sim_call *c)
+{
+  versions_row(c, VOP_UNDELETE);
+}
+
+static void p_destroy(struct sim_call *c)
+{
+  versions_row(c, VOP_DESTROY);
+}
+
+static void p_subkeys(struct sim_call *c)
+{
+  const char *p = sim_cap(c, "path");
+  if (!valid_key(p)) {
+    invalid_path(c->r);
+    return;
+  }
+  if (c->q->op != SIM_OP_READ) {
+    resp_unsupported_op(c->r);
+    return;
+  }
+  subkeys(c->state, p, c->q, c->r);
+}
+
+static int key_exists(struct sim_call *c)
+{
+  struct kv_state *s = c->state;
+  return smap_get(s->keys, sim_cap(c, "path")) != NULL;
+}
+
+static void nomatch_v2(struct sim_call *c)
+{
+  invalid_path(c->r);
+}
+
+/* The rows take every operation: an invalid key path answers the
+** plugin's own 404 before the operation is looked at. */
+static const struct sim_path kv2_paths[] = {
+    {"config", SIM_OPB_ALL, NULL, 0, p_config, NULL, NULL, NULL},
+    {"data/{path:any}", SIM_OPB_ALL, NULL, 0, p_data, key_exists, NULL,
+     NULL},
+    {"metadata", SIM_OPB_ALL, NULL, 0, p_metadata, NULL, NULL, NULL},
+    {"metadata/{path:any}", SIM_OPB_ALL, NULL, 0, p_metadata, key_exists,
+     NULL, NULL},
+    {"delete/{path:any}", SIM_OPB_ALL, NULL, 0, p_delete, NULL, NULL, NULL},
+    {"undelete/{path:any}", SIM_OPB_ALL, NULL, 0, p_undelete, NULL, NULL,
+     NULL},
+    {"destroy/{path:any}", SIM_OPB_ALL, NULL, 0, p_destroy, NULL, NULL,
+     NULL},
+    {"subkeys/{path:any}", SIM_OPB_ALL, NULL, 0, p_subkeys, NULL, NULL,
+     NULL},
+    SIM_PATH_END};
 
 /* KV version 1: the body is the secret, no versions. */
 static void v1_handle(struct kv_state *s, const char *rest, struct sim_req *q,
@@ -821,32 +874,30 @@ static void v1_handle(struct kv_state *s, const char *rest, struct sim_req *q,
   }
 }
 
-static int kv_exists(struct sim_mount *m, const char *rest, struct sim_req *q)
+/* ---- KV v1 rows (vault-plugin-secrets-kv passthrough.go) ------------- */
+
+static void p_v1(struct sim_call *c)
 {
-  (void)q;
-  struct kv_state *s = m->state;
-  if (m->kv_version != 2)
-    return smap_get(s->keys, rest) != NULL;
-  const char *p;
-  if ((p = sub_route(rest, "data")) != NULL ||
-      (p = sub_route(rest, "metadata")) != NULL)
-    return smap_get(s->keys, p) != NULL;
-  return -1;
+  v1_handle(c->state, sim_cap(c, "path"), c->q, c->r);
 }
 
-static void kv_handle(struct sim_mount *m, const char *rest, struct sim_req *q,
-                      struct sim_resp *r)
-{
-  if (m->kv_version == 2)
-    v2_handle(m->state, rest, q, r);
-  else
-    v1_handle(m->state, rest, q, r);
-}
+static const struct sim_path kv1_paths[] = {
+    {"{path:any}", SIM_OPB_ALL, NULL, SIM_PATH_ANY_FIELDS, p_v1, key_exists,
+     NULL, NULL},
+    SIM_PATH_END};
 
 const struct sim_backend sim_backend_kv = {
     .type = "kv",
     .create = kv_create,
     .destroy = kv_destroy,
-    .exists = kv_exists,
-    .handle = kv_handle,
+    .paths = kv2_paths,
+    .nomatch = nomatch_v2,
+};
+
+/* Chosen by sim_sys.c's mount_add for a version 1 mount. */
+const struct sim_backend sim_backend_kv1 = {
+    .type = "kv",
+    .create = kv_create,
+    .destroy = kv_destroy,
+    .paths = kv1_paths,
 };

@@ -266,45 +266,69 @@ static void list_prefix(const char *prefix, struct sim_resp *r)
   strlist_free(&out);
 }
 
-void sim_lease_handle(const char *rest, struct sim_req *q, struct sim_resp *r)
+/* ---- path tables (vault/logical_system_paths.go leasePaths) ---------- */
+
+static const char *url_id(struct sim_call *c)
 {
-  sweep(q->now);
-  int write = q->op == SIM_OP_UPDATE || q->op == SIM_OP_CREATE;
-  if (strcmp(rest, "renew") == 0 || str_has_prefix(rest, "renew/")) {
-    if (!write) {
-      resp_unsupported_op(r);
-      return;
-    }
-    renew(rest[5] ? rest + 6 : NULL, q, r);
-  } else if (strcmp(rest, "revoke") == 0 || str_has_prefix(rest, "revoke/")) {
-    if (!write) {
-      resp_unsupported_op(r);
-      return;
-    }
-    revoke(rest[6] ? rest + 7 : NULL, q, r);
-  } else if (str_has_prefix(rest, "revoke-prefix/") ||
-             str_has_prefix(rest, "revoke-force/")) {
-    if (!write) {
-      resp_unsupported_op(r);
-      return;
-    }
-    revoke_matching(NULL, strchr(rest, '/') + 1, NULL);
-    resp_nocontent(r);
-  } else if (strcmp(rest, "lookup") == 0) {
-    if (!write) {
-      resp_unsupported_op(r);
-      return;
-    }
-    lookup(q, r);
-  } else if (str_has_prefix(rest, "lookup/")) {
-    if (q->op != SIM_OP_LIST) {
-      resp_unsupported_op(r);
-      return;
-    }
-    list_prefix(rest + 7, r);
-  } else if (strcmp(rest, "tidy") == 0) {
-    resp_nocontent(r);
-  } else {
-    resp_unsupported_path(r);
-  }
+  const char *id = sim_cap(c, "url_lease_id");
+  return *id ? id : NULL;
 }
+
+static void p_renew(struct sim_call *c)
+{
+  sweep(c->q->now);
+  renew(url_id(c), c->q, c->r);
+}
+
+static void p_revoke(struct sim_call *c)
+{
+  sweep(c->q->now);
+  revoke(url_id(c), c->q, c->r);
+}
+
+static void p_revoke_prefix(struct sim_call *c)
+{
+  sweep(c->q->now);
+  revoke_matching(NULL, sim_cap(c, "prefix"), NULL);
+  resp_nocontent(c->r);
+}
+
+static void p_lookup(struct sim_call *c)
+{
+  sweep(c->q->now);
+  lookup(c->q, c->r);
+}
+
+static void p_list(struct sim_call *c)
+{
+  sweep(c->q->now);
+  list_prefix(sim_cap(c, "prefix"), c->r);
+}
+
+static void p_tidy(struct sim_call *c)
+{
+  resp_nocontent(c->r);
+}
+
+/* Below sys/leases/. */
+const struct sim_path sim_lease_paths[] = {
+    {"renew{url_lease_id:opt}", SIM_OPB_WRITE, NULL, 0, p_renew, NULL, NULL,
+     NULL},
+    {"revoke{url_lease_id:opt}", SIM_OPB_WRITE, NULL, 0, p_revoke, NULL,
+     NULL, NULL},
+    {"revoke-prefix/{prefix:any}", SIM_OPB_WRITE, NULL, 0, p_revoke_prefix,
+     NULL, NULL, NULL},
+    {"revoke-force/{prefix:any}", SIM_OPB_WRITE, NULL, 0, p_revoke_prefix,
+     NULL, NULL, NULL},
+    {"lookup", SIM_OPB_WRITE, NULL, 0, p_lookup, NULL, NULL, NULL},
+    {"lookup/{prefix:any}", SIM_OPB_LIST, NULL, 0, p_list, NULL, NULL, NULL},
+    {"tidy", SIM_OPB_ALL, NULL, 0, p_tidy, NULL, NULL, NULL},
+    SIM_PATH_END};
+
+/* sys/renew and sys/revoke, the legacy forms. */
+const struct sim_path sim_lease_legacy_paths[] = {
+    {"renew{url_lease_id:opt}", SIM_OPB_WRITE, NULL, 0, p_renew, NULL, NULL,
+     NULL},
+    {"revoke{url_lease_id:opt}", SIM_OPB_WRITE, NULL, 0, p_revoke, NULL,
+     NULL, NULL},
+    SIM_PATH_END};

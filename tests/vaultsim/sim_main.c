@@ -98,18 +98,26 @@ static const char *mount_type_name(const struct sim_mount *m)
   return m ? m->type : "";
 }
 
-static int is_unauth_path(const struct sim_mount *m, const char *rest)
+/* Finds the mount and the row of its path table for q->path. */
+static struct sim_mount *route(struct sim_req *q, struct sim_resp *r,
+                               struct sim_call *call)
 {
-  if (!m)
-    return 0;
-  if (strcmp(m->type, "approle") == 0 && strcmp(rest, "login") == 0)
-    return 1;
-  if (strcmp(m->type, "ssh") == 0 &&
-      (strcmp(rest, "public_key") == 0 || strcmp(rest, "verify") == 0))
-    return 1;
-  if (strcmp(m->type, "system") == 0 && strcmp(rest, "unseal") == 0)
-    return 1;
-  return 0;
+  sim_call_clear(call);
+  const char *rest = NULL;
+  struct sim_mount *m = sim_mount_find(q->path, &rest);
+  call->m = m;
+  call->q = q;
+  call->r = r;
+  call->rest = rest;
+  call->state = m ? m->state : NULL;
+  if (m)
+    sim_path_match(m->be->paths, rest, call);
+  return m;
+}
+
+static unsigned path_flags(const struct sim_call *call)
+{
+  return call->path ? call->path->flags : 0;
 }
 
 /*
@@ -117,7 +125,8 @@ static int is_unauth_path(const struct sim_mount *m, const char *rest)
 */
 static void gate(struct MHD_Connection *c, const char *url,
                  const char *method, struct conn_req *cr, struct sim_req *q,
-                 struct sim_resp *r, char **spent_token)
+                 struct sim_resp *r, struct sim_call *call,
+                 char **spent_token)
 {
   q->now = now_ts();
   if (!str_has_prefix(url, "/v1/")) {
@@ -129,10 +138,20 @@ static void gate(struct MHD_Connection *c, const char *url,
     p++;
   q->path = xstrdup(p);
 
-  if (sim_sys_pre_gate(method, q->path, q, r, query_get, c))
-    return;
+  struct sim_mount *m = route(q, r, call);
+  if (path_flags(call) & SIM_PATH_RAW) {
+    call->method = method;
+    call->query = query_get;
+    call->ud = c;
+    if (call->path->raw(call))
+      return;
+    /* Declined: a row without a handler is routed as if nothing
+    ** matched; one with a handler goes on through the gate. */
+    if (!call->path->handler)
+      call->path = NULL;
+  }
 
-  if (sim_sys_sealed() && strcmp(q->path, "sys/unseal") != 0) {
+  if (sim_sys_sealed() && !(path_flags(call) & SIM_PATH_SEALED)) {
     resp_err(r, 503, "Vault is sealed");
     return;
   }
@@ -223,14 +242,14 @@ static void gate(struct MHD_Connection *c, const char *url,
     char *np = xasprintf("%s/", q->path);
     free(q->path);
     q->path = np;
+    m = route(q, r, call);
+    if (path_flags(call) & SIM_PATH_RAW)
+      call->path = NULL;
   }
-
-  const char *rest = NULL;
-  struct sim_mount *m = sim_mount_find(q->path, &rest);
   if (m)
     q->mount_path = m->path;
 
-  if (!is_unauth_path(m, rest)) {
+  if (!(path_flags(call) & SIM_PATH_UNAUTH)) {
     /* Step 6: the token. */
     const char *tok = hdr(c, "X-Vault-Token");
     if (!tok || !*tok) {
@@ -263,8 +282,8 @@ static void gate(struct MHD_Connection *c, const char *url,
     /* Step 7: existence check, then ACL. */
     if (write) {
       int ex = -1;
-      if (m && m->be->exists)
-        ex = m->be->exists(m, rest, q);
+      if (call->path && call->path->exists)
+        ex = call->path->exists(call);
       q->op = ex == 0 ? SIM_OP_CREATE : SIM_OP_UPDATE;
     }
     if (!q->is_root && !sim_acl_allows(&t->policies, q->path, q->op)) {
@@ -281,7 +300,12 @@ static void gate(struct MHD_Connection *c, const char *url,
              q->path);
     return;
   }
-  m->be->handle(m, rest, q, r);
+  if (call->path)
+    sim_path_dispatch(call);
+  else if (m->be->nomatch)
+    m->be->nomatch(call);
+  else
+    resp_unsupported_path(r);
   if (r->kind == RESP_NONE) {
     /* A handler that found nothing answers like Vault's nil response. */
     resp_err_empty(r, 404);
@@ -290,7 +314,6 @@ static void gate(struct MHD_Connection *c, const char *url,
     r->mount_type = mount_type_name(m);
   req_check_unknown(q, r);
 }
-
 static enum MHD_Result send_resp(struct MHD_Connection *c, int status,
                                  char *body, size_t len, int text)
 {
@@ -358,9 +381,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   memset(&q, 0, sizeof q);
   resp_init(&r);
   char *spent = NULL;
+  struct sim_call call;
+  memset(&call, 0, sizeof call);
 
   pthread_mutex_lock(&g_lock);
-  gate(c, url, method, cr, &q, &r, &spent);
+  gate(c, url, method, cr, &q, &r, &call, &spent);
+  sim_call_clear(&call);
   if (spent) {
     /* The last use of a limited token: leased secrets must not escape
     ** (CONTRACT §3.5), and the token dies with this request. */

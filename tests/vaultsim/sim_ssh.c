@@ -1064,88 +1064,103 @@ out:
 
 /* ---- routing ------------------------------------------------------------------------- */
 
-static void ssh_handle(struct sim_mount *m, const char *rest,
-                       struct sim_req *q, struct sim_resp *r)
+static void p_config_ca(struct sim_call *c)
 {
-  struct ssh_state *s = m->state;
-  int write = q->op == SIM_OP_UPDATE || q->op == SIM_OP_CREATE;
-  if (strcmp(rest, "config/ca") == 0) {
-    config_ca(s, q, r);
-  } else if (strcmp(rest, "public_key") == 0) {
-    if (q->op != SIM_OP_READ) {
-      resp_unsupported_op(r);
-    } else if (!s->ca) {
-      resp_err_empty(r, 404);
-    } else {
-      resp_clear(r);
-      r->status = 200;
-      r->kind = RESP_TEXT;
-      r->text = xasprintf("%s\n", s->ca_line);
-    }
-  } else if (strcmp(rest, "roles/") == 0 || strcmp(rest, "roles") == 0) {
-    if (q->op != SIM_OP_LIST) {
-      resp_unsupported_op(r);
-      return;
-    }
-    size_t n = 0;
-    const char **keys = smap_keys(s->roles, &n);
-    if (!n) {
-      free(keys);
-      resp_err_empty(r, 404);
-      return;
-    }
-    json_object *a = json_object_new_array(), *info = json_object_new_object();
-    for (size_t i = 0; i < n; i++) {
-      json_object_array_add(a, json_object_new_string(keys[i]));
-      struct ssh_role *ro = smap_get(s->roles, keys[i]);
-      json_object *e = json_object_new_object();
-      json_object_object_add(e, "key_type", S(ro->key_type));
-      json_object_object_add(info, keys[i], e);
-    }
+  config_ca(c->state, c->q, c->r);
+}
+
+static void p_public_key(struct sim_call *c)
+{
+  struct ssh_state *s = c->state;
+  if (!s->ca) {
+    resp_err_empty(c->r, 404);
+    return;
+  }
+  resp_clear(c->r);
+  c->r->status = 200;
+  c->r->kind = RESP_TEXT;
+  c->r->text = xasprintf("%s\n", s->ca_line);
+}
+
+static void p_roles_list(struct sim_call *c)
+{
+  struct ssh_state *s = c->state;
+  size_t n = 0;
+  const char **keys = smap_keys(s->roles, &n);
+  if (!n) {
     free(keys);
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "key_info", info);
-    json_object_object_add(d, "keys", a);
-    resp_data(r, 200, d);
-  } else if (str_has_prefix(rest, "roles/")) {
-    const char *name = rest + 6;
-    struct ssh_role *ro = smap_get(s->roles, name);
-    if (q->op == SIM_OP_READ) {
-      if (ro)
-        resp_data(r, 200, role_json(ro));
-      else
-        resp_err_empty(r, 404);
-    } else if (write) {
-      role_write(s, name, q, r);
-    } else if (q->op == SIM_OP_DELETE) {
-      smap_del(s->roles, name);
-      resp_nocontent(r);
-    } else {
-      resp_unsupported_op(r);
-    }
-  } else if (str_has_prefix(rest, "creds/") && rest[6]) {
-    if (write)
-      creds(m, s, rest + 6, q, r);
+    resp_err_empty(c->r, 404);
+    return;
+  }
+  json_object *a = json_object_new_array(), *info = json_object_new_object();
+  for (size_t i = 0; i < n; i++) {
+    json_object_array_add(a, json_object_new_string(keys[i]));
+    struct ssh_role *ro = smap_get(s->roles, keys[i]);
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "key_type", S(ro->key_type));
+    json_object_object_add(info, keys[i], e);
+  }
+  free(keys);
+  json_object *d = json_object_new_object();
+  json_object_object_add(d, "key_info", info);
+  json_object_object_add(d, "keys", a);
+  resp_data(c->r, 200, d);
+}
+
+static void p_role(struct sim_call *c)
+{
+  struct ssh_state *s = c->state;
+  const char *name = sim_cap(c, "role");
+  struct ssh_role *ro = smap_get(s->roles, name);
+  switch (c->q->op) {
+  case SIM_OP_READ:
+    if (ro)
+      resp_data(c->r, 200, role_json(ro));
     else
-      resp_unsupported_op(r);
-  } else if (str_has_prefix(rest, "sign/") && rest[5]) {
-    if (write)
-      sign(m, s, rest + 5, q, r);
-    else
-      resp_unsupported_op(r);
-  } else if (strcmp(rest, "verify") == 0) {
-    if (write)
-      verify_otp(s, q, r);
-    else
-      resp_unsupported_op(r);
-  } else {
-    resp_unsupported_path(r);
+      resp_err_empty(c->r, 404);
+    break;
+  case SIM_OP_DELETE:
+    smap_del(s->roles, name);
+    resp_nocontent(c->r);
+    break;
+  default:
+    role_write(s, name, c->q, c->r);
   }
 }
+
+static void p_creds(struct sim_call *c)
+{
+  creds(c->m, c->state, sim_cap(c, "role"), c->q, c->r);
+}
+
+static void p_sign(struct sim_call *c)
+{
+  sign(c->m, c->state, sim_cap(c, "role"), c->q, c->r);
+}
+
+static void p_verify(struct sim_call *c)
+{
+  verify_otp(c->state, c->q, c->r);
+}
+
+/* builtin/logical/ssh/backend.go Paths; public_key and verify are its
+** PathsSpecial.Unauthenticated. */
+static const struct sim_path ssh_paths[] = {
+    {"config/ca", SIM_OPB_ALL, NULL, 0, p_config_ca, NULL, NULL, NULL},
+    {"public_key", SIM_OPB_READ, NULL, SIM_PATH_UNAUTH, p_public_key, NULL,
+     NULL, NULL},
+    {"roles/?", SIM_OPB_LIST, NULL, 0, p_roles_list, NULL, NULL, NULL},
+    {"roles/{role:rest}", SIM_OPB_READ | SIM_OPB_WRITE | SIM_OPB_DELETE, NULL,
+     0, p_role, NULL, NULL, NULL},
+    {"creds/{role:rest}", SIM_OPB_WRITE, NULL, 0, p_creds, NULL, NULL, NULL},
+    {"sign/{role:rest}", SIM_OPB_WRITE, NULL, 0, p_sign, NULL, NULL, NULL},
+    {"verify", SIM_OPB_WRITE, NULL, SIM_PATH_UNAUTH, p_verify, NULL, NULL,
+     NULL},
+    SIM_PATH_END};
 
 const struct sim_backend sim_backend_ssh = {
     .type = "ssh",
     .create = ssh_create,
     .destroy = ssh_destroy,
-    .handle = ssh_handle,
+    .paths = ssh_paths,
 };

@@ -40,7 +40,8 @@ static struct sim_mount *mount_add(const char *path, const char *type,
   m->type = xstrdup(type);
   m->description = xstrdup(desc);
   m->builtin = builtin;
-  m->be = be;
+  /* KV v1 and v2 share the state but not the path table. */
+  m->be = be == &sim_backend_kv && kv_version == 1 ? &sim_backend_kv1 : be;
   m->kv_version = kv_version;
   char rnd[9];
   rand_base62(rnd, 8);
@@ -52,7 +53,7 @@ static struct sim_mount *mount_add(const char *path, const char *type,
                            json_object_new_string(kv_version == 2 ? "2"
                                                                   : "1"));
   }
-  m->state = be->create ? be->create(m) : NULL;
+  m->state = m->be->create ? m->be->create(m) : NULL;
   smap_put(g_mounts, path, m);
   return m;
 }
@@ -243,57 +244,61 @@ static void unseal(struct sim_req *q, struct sim_resp *r, const char *body,
   resp_raw(r, 200, seal_status_json());
 }
 
-int sim_sys_pre_gate(const char *method, const char *path, struct sim_req *q,
-                     struct sim_resp *r,
-                     const char *query_get(const char *name, void *ud),
-                     void *ud)
+/* The sys endpoints Vault's http/handler.go serves before routing. */
+static int raw_health(struct sim_call *c)
 {
-  int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
-  int put = strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0;
-  if (strcmp(path, "sys/health") == 0) {
-    if (get || head)
-      health(q, r, query_get, ud);
-    else
-      resp_err_empty(r, 405);
-    return 1;
-  }
-  if (strcmp(path, "sys/seal-status") == 0) {
-    if (get)
-      resp_raw(r, 200, seal_status_json());
-    else
-      resp_err_empty(r, 405);
-    return 1;
-  }
-  if (strcmp(path, "sys/init") == 0 && get) {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "initialized", json_object_new_boolean(1));
-    resp_raw(r, 200, o);
-    return 1;
-  }
-  if (strcmp(path, "sys/leader") == 0 && get) {
-    if (g_sealed) {
-      resp_err(r, 503, "Vault is sealed");
-      return 1;
-    }
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "ha_enabled", json_object_new_boolean(0));
-    json_object_object_add(o, "is_self", json_object_new_boolean(0));
-    json_object_object_add(o, "leader_address", json_object_new_string(""));
-    json_object_object_add(o, "leader_cluster_address",
-                           json_object_new_string(""));
-    resp_raw(r, 200, o);
-    return 1;
-  }
-  if (strcmp(path, "sys/unseal") == 0) {
-    if (!put) {
-      resp_err_empty(r, 405);
-      return 1;
-    }
-    /* The body was parsed by the gate only for routed requests; the
-    ** unseal endpoint reads it through q->data, set up by the caller. */
+  if (strcmp(c->method, "GET") == 0 || strcmp(c->method, "HEAD") == 0)
+    health(c->q, c->r, c->query, c->ud);
+  else
+    resp_err_empty(c->r, 405);
+  return 1;
+}
+
+static int raw_seal_status(struct sim_call *c)
+{
+  if (strcmp(c->method, "GET") == 0)
+    resp_raw(c->r, 200, seal_status_json());
+  else
+    resp_err_empty(c->r, 405);
+  return 1;
+}
+
+static int raw_init(struct sim_call *c)
+{
+  if (strcmp(c->method, "GET") != 0)
     return 0;
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "initialized", json_object_new_boolean(1));
+  resp_raw(c->r, 200, o);
+  return 1;
+}
+
+static int raw_leader(struct sim_call *c)
+{
+  if (strcmp(c->method, "GET") != 0)
+    return 0;
+  if (g_sealed) {
+    resp_err(c->r, 503, "Vault is sealed");
+    return 1;
   }
-  return 0;
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "ha_enabled", json_object_new_boolean(0));
+  json_object_object_add(o, "is_self", json_object_new_boolean(0));
+  json_object_object_add(o, "leader_address", json_object_new_string(""));
+  json_object_object_add(o, "leader_cluster_address",
+                         json_object_new_string(""));
+  resp_raw(c->r, 200, o);
+  return 1;
+}
+
+/* sys/unseal takes PUT/POST only (405 with no text otherwise); the
+** body is then parsed by the gate and the row's handler runs. */
+static int raw_unseal(struct sim_call *c)
+{
+  if (strcmp(c->method, "PUT") == 0 || strcmp(c->method, "POST") == 0)
+    return 0;
+  resp_err_empty(c->r, 405);
+  return 1;
 }
 
 /* ---- mounts --------------------------------------------------------------------- */
@@ -631,67 +636,86 @@ static void capabilities(struct sim_req *q, struct sim_resp *r, int self)
 
 /* ---- the sys backend ------------------------------------------------------------ */
 
-static void sys_handle(struct sim_mount *m, const char *rest,
-                       struct sim_req *q, struct sim_resp *r)
+static void p_mounts(struct sim_call *c)
 {
-  (void)m;
-  if (strcmp(rest, "mounts") == 0 || str_has_prefix(rest, "mounts/")) {
-    mounts_route(rest[6] ? rest + 7 : "", 0, q, r);
-  } else if (strcmp(rest, "auth") == 0 || str_has_prefix(rest, "auth/")) {
-    mounts_route(rest[4] ? rest + 5 : "", 1, q, r);
-  } else if (str_has_prefix(rest, "policies/acl")) {
-    sim_acl_handle(rest + 12, 0, q, r);
-  } else if (strcmp(rest, "policy") == 0 || str_has_prefix(rest, "policy/")) {
-    sim_acl_handle(rest + 6, 1, q, r);
-  } else if (strcmp(rest, "tools/random") == 0 ||
-             str_has_prefix(rest, "tools/random/")) {
-    sim_tools_random(rest + 12, q, r);
-  } else if (strcmp(rest, "tools/hash") == 0 ||
-             str_has_prefix(rest, "tools/hash/")) {
-    sim_tools_hash(rest[10] ? rest + 11 : "", q, r);
-  } else if (str_has_prefix(rest, "leases/")) {
-    sim_lease_handle(rest + 7, q, r);
-  } else if (strcmp(rest, "renew") == 0 || str_has_prefix(rest, "renew/")) {
-    char *p = xasprintf("renew%s", rest + 5);
-    sim_lease_handle(p, q, r);
-    free(p);
-  } else if (strcmp(rest, "revoke") == 0 || str_has_prefix(rest, "revoke/")) {
-    char *p = xasprintf("revoke%s", rest + 6);
-    sim_lease_handle(p, q, r);
-    free(p);
-  } else if (strcmp(rest, "seal") == 0) {
-    if (q->op != SIM_OP_UPDATE && q->op != SIM_OP_CREATE) {
-      resp_unsupported_op(r);
-      return;
-    }
-    g_sealed = 1;
-    resp_nocontent(r);
-  } else if (strcmp(rest, "unseal") == 0) {
-    unseal(q, r, NULL, 0);
-  } else if (strcmp(rest, "capabilities-self") == 0) {
-    capabilities(q, r, 1);
-  } else if (strcmp(rest, "capabilities") == 0) {
-    capabilities(q, r, 0);
-  } else {
-    resp_unsupported_path(r);
-  }
+  mounts_route(sim_cap(c, "path"), 0, c->q, c->r);
 }
+
+static void p_auth(struct sim_call *c)
+{
+  mounts_route(sim_cap(c, "path"), 1, c->q, c->r);
+}
+
+static void p_seal(struct sim_call *c)
+{
+  g_sealed = 1;
+  resp_nocontent(c->r);
+}
+
+static void p_unseal(struct sim_call *c)
+{
+  unseal(c->q, c->r, NULL, 0);
+}
+
+static void p_caps_self(struct sim_call *c)
+{
+  capabilities(c->q, c->r, 1);
+}
+
+static void p_caps(struct sim_call *c)
+{
+  capabilities(c->q, c->r, 0);
+}
+
+static void p_tools_random(struct sim_call *c)
+{
+  sim_tools_random(sim_cap(c, "urlbytes"), c->q, c->r);
+}
+
+static void p_tools_hash(struct sim_call *c)
+{
+  sim_tools_hash(sim_cap(c, "urlalgorithm"), c->q, c->r);
+}
+
+/* Vault's vault/logical_system*.go paths that the simulator serves. The
+** RAW rows stand for the handlers of http/sys_*.go that Vault runs
+** before routing. */
+static const struct sim_path sys_paths[] = {
+    {"health", 0, NULL, SIM_PATH_RAW | SIM_PATH_UNAUTH, NULL, NULL,
+     raw_health, NULL},
+    {"seal-status", 0, NULL, SIM_PATH_RAW | SIM_PATH_UNAUTH, NULL, NULL,
+     raw_seal_status, NULL},
+    {"init", 0, NULL, SIM_PATH_RAW | SIM_PATH_UNAUTH, NULL, NULL, raw_init,
+     NULL},
+    {"leader", 0, NULL, SIM_PATH_RAW | SIM_PATH_UNAUTH, NULL, NULL,
+     raw_leader, NULL},
+    {"unseal", SIM_OPB_WRITE, NULL,
+     SIM_PATH_RAW | SIM_PATH_UNAUTH | SIM_PATH_SEALED, p_unseal, NULL,
+     raw_unseal, NULL},
+    {"seal", SIM_OPB_WRITE, NULL, 0, p_seal, NULL, NULL, NULL},
+    {"mounts/?", SIM_OPB_ALL, NULL, 0, p_mounts, NULL, NULL, NULL},
+    {"mounts/{path:rest}", SIM_OPB_ALL, NULL, 0, p_mounts, NULL, NULL, NULL},
+    {"auth/?", SIM_OPB_ALL, NULL, 0, p_auth, NULL, NULL, NULL},
+    {"auth/{path:rest}", SIM_OPB_ALL, NULL, 0, p_auth, NULL, NULL, NULL},
+    {"", 0, NULL, 0, NULL, NULL, NULL, sim_acl_paths},
+    {"tools/random{urlbytes:opt}", SIM_OPB_ALL, NULL, 0, p_tools_random,
+     NULL, NULL, NULL},
+    {"tools/hash{urlalgorithm:opt}", SIM_OPB_ALL, NULL, 0, p_tools_hash, NULL,
+     NULL, NULL},
+    {"leases/", 0, NULL, 0, NULL, NULL, NULL, sim_lease_paths},
+    /* The pre-1.x lease endpoints sys/renew and sys/revoke. */
+    {"", 0, NULL, 0, NULL, NULL, NULL, sim_lease_legacy_paths},
+    {"capabilities-self", SIM_OPB_ALL, NULL, 0, p_caps_self, NULL, NULL,
+     NULL},
+    {"capabilities", SIM_OPB_ALL, NULL, 0, p_caps, NULL, NULL, NULL},
+    SIM_PATH_END};
 
 const struct sim_backend sim_backend_system = {
     .type = "system",
-    .handle = sys_handle,
+    .paths = sys_paths,
 };
 
-static void stub_handle(struct sim_mount *m, const char *rest,
-                        struct sim_req *q, struct sim_resp *r)
-{
-  (void)m;
-  (void)rest;
-  (void)q;
-  resp_unsupported_path(r);
-}
-
+/* cubbyhole/ and identity/ answer "unsupported path" to everything. */
 const struct sim_backend sim_backend_stub = {
     .type = "stub",
-    .handle = stub_handle,
 };

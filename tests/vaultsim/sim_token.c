@@ -564,163 +564,175 @@ static void token_renew(struct sim_req *q, struct sim_resp *r,
   r->auth = sim_token_auth_json(t, ttl);
 }
 
-static int is_write(const struct sim_req *q)
+static const char *const k_token[] = {"token", "increment", NULL};
+static const char *const k_acc[] = {"accessor", "increment", NULL};
+static const char *const k_inc[] = {"increment", NULL};
+
+static void p_create(struct sim_call *c)
 {
-  return q->op == SIM_OP_UPDATE || q->op == SIM_OP_CREATE;
+  token_create(c->q, c->r, 0);
 }
 
-static void token_handle(struct sim_mount *m, const char *rest,
-                         struct sim_req *q, struct sim_resp *r)
+static void p_create_orphan(struct sim_call *c)
 {
-  (void)m;
-  static const char *const k_token[] = {"token", "increment", NULL};
-  static const char *const k_acc[] = {"accessor", "increment", NULL};
-  static const char *const k_inc[] = {"increment", NULL};
-  if (strcmp(rest, "create") == 0) {
-    token_create(q, r, 0);
-  } else if (strcmp(rest, "create-orphan") == 0) {
-    token_create(q, r, 1);
-  } else if (strcmp(rest, "lookup-self") == 0) {
-    if (q->op != SIM_OP_READ && !is_write(q)) {
-      resp_unsupported_op(r);
-      return;
-    }
-    resp_data(r, 200, lookup_json(q->token, q->now, 1));
-  } else if (strcmp(rest, "lookup") == 0) {
-    q->known = k_token;
-    if (q->op != SIM_OP_READ && !is_write(q)) {
-      resp_unsupported_op(r);
-      return;
-    }
-    const char *id = "";
-    req_str(q, "token", &id);
-    struct sim_token *t = *id ? sim_token_lookup(id, q->now) : q->token;
-    if (!t) {
-      resp_err(r, 403, "bad token");
-      return;
-    }
-    resp_data(r, 200, lookup_json(t, q->now, 1));
-  } else if (strcmp(rest, "lookup-accessor") == 0) {
-    q->known = k_acc;
-    if (!is_write(q)) {
-      resp_unsupported_op(r);
-      return;
-    }
-    const char *acc = "";
-    req_str(q, "accessor", &acc);
-    const char *id = *acc ? smap_get(g_accessors, acc) : NULL;
-    struct sim_token *t = id ? sim_token_lookup(id, q->now) : NULL;
-    if (!t) {
-      resp_err(r, 400, "invalid accessor");
-      return;
-    }
-    resp_data(r, 200, lookup_json(t, q->now, 0));
-  } else if (strcmp(rest, "renew-self") == 0) {
-    q->known = k_inc;
-    if (!is_write(q)) {
-      resp_unsupported_op(r);
-      return;
-    }
-    token_renew(q, r, q->token);
-  } else if (strcmp(rest, "renew") == 0) {
-    q->known = k_token;
-    if (!is_write(q)) {
-      resp_unsupported_op(r);
-      return;
-    }
-    const char *id = "";
-    req_str(q, "token", &id);
-    if (!*id) {
-      resp_err(r, 400, "missing token ID");
-      return;
-    }
-    struct sim_token *t = token_by_field(q, "token");
-    if (!t) {
-      resp_err(r, 400, "invalid lease ID");
-      return;
-    }
-    token_renew(q, r, t);
-  } else if (strcmp(rest, "revoke-self") == 0) {
-    if (!is_write(q)) {
-      resp_unsupported_op(r);
-      return;
-    }
-    sim_token_revoke_tree(q->token->id);
-    q->token = NULL;
-    resp_nocontent(r);
-  } else if (strcmp(rest, "revoke") == 0 ||
-             strcmp(rest, "revoke-orphan") == 0) {
-    q->known = k_token;
-    if (!is_write(q)) {
-      resp_unsupported_op(r);
-      return;
-    }
-    const char *id = "";
-    req_str(q, "token", &id);
-    if (!*id) {
-      resp_err(r, 400, "missing token ID");
-      return;
-    }
-    char *idc = xstrdup(id);
-    struct sim_token *t = smap_get(g_tokens, idc);
-    if (t && strcmp(rest, "revoke-orphan") == 0) {
-      /* Children survive as orphans. */
-      size_t n = 0;
-      const char **keys = smap_keys(g_tokens, &n);
-      for (size_t i = 0; i < n; i++) {
-        struct sim_token *c = smap_get(g_tokens, keys[i]);
-        if (c->parent && strcmp(c->parent, idc) == 0) {
-          free(c->parent);
-          c->parent = NULL;
-          c->orphan = 1;
-        }
-      }
-      free(keys);
-    }
-    if (t) {
-      if (q->token && strcmp(q->token->id, idc) == 0)
-        q->token = NULL;
-      sim_token_revoke_tree(idc);
-    }
-    free(idc);
-    resp_nocontent(r);
-  } else if (strcmp(rest, "revoke-accessor") == 0) {
-    q->known = k_acc;
-    if (!is_write(q)) {
-      resp_unsupported_op(r);
-      return;
-    }
-    const char *acc = "";
-    req_str(q, "accessor", &acc);
-    const char *id = *acc ? smap_get(g_accessors, acc) : NULL;
-    if (id) {
-      char *idc = xstrdup(id);
-      if (q->token && strcmp(q->token->id, idc) == 0)
-        q->token = NULL;
-      sim_token_revoke_tree(idc);
-      free(idc);
-    }
-    resp_nocontent(r);
-  } else if (strcmp(rest, "accessors/") == 0) {
-    if (q->op != SIM_OP_LIST) {
-      resp_unsupported_op(r);
-      return;
-    }
-    size_t n = 0;
-    const char **keys = smap_keys(g_accessors, &n);
-    json_object *a = json_object_new_array();
-    for (size_t i = 0; i < n; i++)
-      json_object_array_add(a, json_object_new_string(keys[i]));
-    free(keys);
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "keys", a);
-    resp_data(r, 200, d);
-  } else {
-    resp_unsupported_path(r);
-  }
+  token_create(c->q, c->r, 1);
 }
+
+static void p_lookup_self(struct sim_call *c)
+{
+  resp_data(c->r, 200, lookup_json(c->q->token, c->q->now, 1));
+}
+
+static void p_lookup(struct sim_call *c)
+{
+  struct sim_req *q = c->q;
+  const char *id = "";
+  req_str(q, "token", &id);
+  struct sim_token *t = *id ? sim_token_lookup(id, q->now) : q->token;
+  if (!t) {
+    resp_err(c->r, 403, "bad token");
+    return;
+  }
+  resp_data(c->r, 200, lookup_json(t, q->now, 1));
+}
+
+static void p_lookup_accessor(struct sim_call *c)
+{
+  struct sim_req *q = c->q;
+  const char *acc = "";
+  req_str(q, "accessor", &acc);
+  const char *id = *acc ? smap_get(g_accessors, acc) : NULL;
+  struct sim_token *t = id ? sim_token_lookup(id, q->now) : NULL;
+  if (!t) {
+    resp_err(c->r, 400, "invalid accessor");
+    return;
+  }
+  resp_data(c->r, 200, lookup_json(t, q->now, 0));
+}
+
+static void p_renew_self(struct sim_call *c)
+{
+  token_renew(c->q, c->r, c->q->token);
+}
+
+static void p_renew(struct sim_call *c)
+{
+  struct sim_req *q = c->q;
+  const char *id = "";
+  req_str(q, "token", &id);
+  if (!*id) {
+    resp_err(c->r, 400, "missing token ID");
+    return;
+  }
+  struct sim_token *t = token_by_field(q, "token");
+  if (!t) {
+    resp_err(c->r, 400, "invalid lease ID");
+    return;
+  }
+  token_renew(q, c->r, t);
+}
+
+static void p_revoke_self(struct sim_call *c)
+{
+  sim_token_revoke_tree(c->q->token->id);
+  c->q->token = NULL;
+  resp_nocontent(c->r);
+}
+
+static void revoke_common(struct sim_call *c, int orphan)
+{
+  struct sim_req *q = c->q;
+  const char *id = "";
+  req_str(q, "token", &id);
+  if (!*id) {
+    resp_err(c->r, 400, "missing token ID");
+    return;
+  }
+  char *idc = xstrdup(id);
+  struct sim_token *t = smap_get(g_tokens, idc);
+  if (t && orphan) {
+    /* Children survive as orphans. */
+    size_t n = 0;
+    const char **keys = smap_keys(g_tokens, &n);
+    for (size_t i = 0; i < n; i++) {
+      struct sim_token *ch = smap_get(g_tokens, keys[i]);
+      if (ch->parent && strcmp(ch->parent, idc) == 0) {
+        free(ch->parent);
+        ch->parent = NULL;
+        ch->orphan = 1;
+      }
+    }
+    free(keys);
+  }
+  if (t) {
+    if (q->token && strcmp(q->token->id, idc) == 0)
+      q->token = NULL;
+    sim_token_revoke_tree(idc);
+  }
+  free(idc);
+  resp_nocontent(c->r);
+}
+
+static void p_revoke(struct sim_call *c)
+{
+  revoke_common(c, 0);
+}
+
+static void p_revoke_orphan(struct sim_call *c)
+{
+  revoke_common(c, 1);
+}
+
+static void p_revoke_accessor(struct sim_call *c)
+{
+  struct sim_req *q = c->q;
+  const char *acc = "";
+  req_str(q, "accessor", &acc);
+  const char *id = *acc ? smap_get(g_accessors, acc) : NULL;
+  if (id) {
+    char *idc = xstrdup(id);
+    if (q->token && strcmp(q->token->id, idc) == 0)
+      q->token = NULL;
+    sim_token_revoke_tree(idc);
+    free(idc);
+  }
+  resp_nocontent(c->r);
+}
+
+static void p_accessors(struct sim_call *c)
+{
+  size_t n = 0;
+  const char **keys = smap_keys(g_accessors, &n);
+  json_object *a = json_object_new_array();
+  for (size_t i = 0; i < n; i++)
+    json_object_array_add(a, json_object_new_string(keys[i]));
+  free(keys);
+  json_object *d = json_object_new_object();
+  json_object_object_add(d, "keys", a);
+  resp_data(c->r, 200, d);
+}
+
+#define RW (SIM_OPB_READ | SIM_OPB_WRITE)
+#define W SIM_OPB_WRITE
+
+/* vault/token_store.go paths(). */
+static const struct sim_path token_paths[] = {
+    {"create", SIM_OPB_ALL, NULL, 0, p_create, NULL, NULL, NULL},
+    {"create-orphan", SIM_OPB_ALL, NULL, 0, p_create_orphan, NULL, NULL,
+     NULL},
+    {"lookup-self", RW, NULL, 0, p_lookup_self, NULL, NULL, NULL},
+    {"lookup", RW, k_token, 0, p_lookup, NULL, NULL, NULL},
+    {"lookup-accessor", W, k_acc, 0, p_lookup_accessor, NULL, NULL, NULL},
+    {"renew-self", W, k_inc, 0, p_renew_self, NULL, NULL, NULL},
+    {"renew", W, k_token, 0, p_renew, NULL, NULL, NULL},
+    {"revoke-self", W, NULL, 0, p_revoke_self, NULL, NULL, NULL},
+    {"revoke", W, k_token, 0, p_revoke, NULL, NULL, NULL},
+    {"revoke-orphan", W, k_token, 0, p_revoke_orphan, NULL, NULL, NULL},
+    {"revoke-accessor", W, k_acc, 0, p_revoke_accessor, NULL, NULL, NULL},
+    {"accessors/", SIM_OPB_LIST, NULL, 0, p_accessors, NULL, NULL, NULL},
+    SIM_PATH_END};
 
 const struct sim_backend sim_backend_token = {
     .type = "token",
-    .handle = token_handle,
+    .paths = token_paths,
 };

@@ -1744,128 +1744,108 @@ void sim_tools_hash(const char *urlalg, struct sim_req *q, struct sim_resp *r)
   resp_data(r, 200, d);
 }
 
-/* ---- routing -------------------------------------------------------------------- */
+/* ---- path table (builtin/logical/transit/backend.go Paths) ------------ */
 
-/* Vault's generic name pattern: word characters at both ends, word
-** characters, '-' and '.' in between. A key name outside it (for example
-** one ending in '.') matches no route: 404 unsupported path. */
-static int name_char(char c, int inner)
+static void p_keys(struct sim_call *c)
 {
-  return isalnum((unsigned char)c) || c == '_' ||
-         (inner && (c == '-' || c == '.'));
+  /* keys_route takes "<name>[/sub]" ("" for the listing). */
+  const char *rest = c->rest;
+  keys_route(c->state, strlen(rest) > 5 ? rest + 5 : "", c->q, c->r);
 }
 
-static int generic_name_ok(const char *p, size_t len)
+static void p_random(struct sim_call *c)
 {
-  if (len == 0 || !name_char(p[0], 0) || !name_char(p[len - 1], 0))
-    return 0;
-  for (size_t i = 1; i + 1 < len; i++)
-    if (!name_char(p[i], 1))
-      return 0;
-  return 1;
+  sim_tools_random(sim_cap(c, "urlbytes"), c->q, c->r);
 }
 
-/* Splits "<name>[/<alg>]" after an operation prefix. */
-static int split_name(const char *rest, const char *op, char **name,
-                      const char **alg)
+static void p_hash(struct sim_call *c)
 {
-  size_t n = strlen(op);
-  if (strncmp(rest, op, n) != 0 || rest[n] != '/' || !rest[n + 1])
-    return 0;
-  const char *p = rest + n + 1;
-  const char *slash = strchr(p, '/');
-  size_t len = slash ? (size_t)(slash - p) : strlen(p);
-  if (!generic_name_ok(p, len))
-    return 0;
-  *name = xstrndup(p, len);
-  *alg = slash ? slash + 1 : "";
-  return 1;
+  sim_tools_hash(sim_cap(c, "urlalgorithm"), c->q, c->r);
 }
 
-static void tr_handle(struct sim_mount *m, const char *rest, struct sim_req *q,
-                      struct sim_resp *r)
+static void p_config_keys(struct sim_call *c)
 {
-  struct transit_state *s = m->state;
-  int write = q->op == SIM_OP_UPDATE || q->op == SIM_OP_CREATE;
-  char *name = NULL;
-  const char *alg = NULL;
-  if (strcmp(rest, "keys") == 0 || strcmp(rest, "keys/") == 0) {
-    keys_route(s, "", q, r);
-  } else if (str_has_prefix(rest, "keys/")) {
-    const char *slash = strchr(rest + 5, '/');
-    size_t len = slash ? (size_t)(slash - (rest + 5)) : strlen(rest + 5);
-    if (generic_name_ok(rest + 5, len))
-      keys_route(s, rest + 5, q, r);
-    else
-      resp_unsupported_path(r);
-  } else if (strcmp(rest, "random") == 0 || str_has_prefix(rest, "random/")) {
-    sim_tools_random(rest + 6, q, r);
-  } else if (strcmp(rest, "hash") == 0 || str_has_prefix(rest, "hash/")) {
-    sim_tools_hash(rest[4] ? rest + 5 : "", q, r);
-  } else if (strcmp(rest, "config/keys") == 0) {
-    if (q->op == SIM_OP_READ) {
-      json_object *d = json_object_new_object();
-      json_object_object_add(d, "disable_upsert",
-                             json_object_new_boolean(s->disable_upsert));
-      resp_data(r, 200, d);
-    } else if (write) {
-      int du = s->disable_upsert;
-      if (req_bool(q, r, "disable_upsert", du, &du) >= 0) {
-        s->disable_upsert = du;
-        resp_nocontent(r);
-      }
-    } else {
-      resp_unsupported_op(r);
-    }
-  } else if (split_name(rest, "encrypt", &name, &alg) && !*alg) {
-    if (write)
-      encrypt(s, name, q, r);
-    else
-      resp_unsupported_op(r);
-  } else if (name == NULL && split_name(rest, "decrypt", &name, &alg) && !*alg) {
-    if (write)
-      decrypt_or_rewrap(s, name, 0, q, r);
-    else
-      resp_unsupported_op(r);
-  } else if (name == NULL && split_name(rest, "rewrap", &name, &alg) && !*alg) {
-    if (write)
-      decrypt_or_rewrap(s, name, 1, q, r);
-    else
-      resp_unsupported_op(r);
-  } else if (name == NULL && split_name(rest, "sign", &name, &alg)) {
-    if (write)
-      sign(s, name, alg, q, r);
-    else
-      resp_unsupported_op(r);
-  } else if (name == NULL && split_name(rest, "verify", &name, &alg)) {
-    if (write)
-      verify(s, name, alg, q, r);
-    else
-      resp_unsupported_op(r);
-  } else if (name == NULL && split_name(rest, "hmac", &name, &alg)) {
-    if (write)
-      hmac(s, name, alg, q, r);
-    else
-      resp_unsupported_op(r);
-  } else {
-    resp_unsupported_path(r);
+  struct transit_state *s = c->state;
+  if (c->q->op == SIM_OP_READ) {
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "disable_upsert",
+                           json_object_new_boolean(s->disable_upsert));
+    resp_data(c->r, 200, d);
+    return;
   }
-  free(name);
+  int du = s->disable_upsert;
+  if (req_bool(c->q, c->r, "disable_upsert", du, &du) >= 0) {
+    s->disable_upsert = du;
+    resp_nocontent(c->r);
+  }
 }
 
-static int tr_exists(struct sim_mount *m, const char *rest, struct sim_req *q)
+static void p_encrypt(struct sim_call *c)
 {
-  (void)q;
-  struct transit_state *s = m->state;
-  if (!str_has_prefix(rest, "encrypt/") || strchr(rest + 8, '/'))
-    return -1;
-  return smap_get(s->keys, rest + 8) != NULL;
+  encrypt(c->state, sim_cap(c, "name"), c->q, c->r);
 }
+
+static int encrypt_exists(struct sim_call *c)
+{
+  struct transit_state *s = c->state;
+  return smap_get(s->keys, sim_cap(c, "name")) != NULL;
+}
+
+static void p_decrypt(struct sim_call *c)
+{
+  decrypt_or_rewrap(c->state, sim_cap(c, "name"), 0, c->q, c->r);
+}
+
+static void p_rewrap(struct sim_call *c)
+{
+  decrypt_or_rewrap(c->state, sim_cap(c, "name"), 1, c->q, c->r);
+}
+
+static void p_sign(struct sim_call *c)
+{
+  sign(c->state, sim_cap(c, "name"), sim_cap(c, "urlalgorithm"), c->q,
+       c->r);
+}
+
+static void p_verify(struct sim_call *c)
+{
+  verify(c->state, sim_cap(c, "name"), sim_cap(c, "urlalgorithm"), c->q,
+         c->r);
+}
+
+static void p_hmac(struct sim_call *c)
+{
+  hmac(c->state, sim_cap(c, "name"), sim_cap(c, "urlalgorithm"), c->q,
+       c->r);
+}
+
+#define W SIM_OPB_WRITE
+
+/* Key names follow Vault's framework.GenericNameRegex ({name}); any other
+** name (e.g. one ending in '.') matches no row: 404 unsupported path. */
+static const struct sim_path transit_paths[] = {
+    {"keys/?", SIM_OPB_ALL, NULL, 0, p_keys, NULL, NULL, NULL},
+    {"keys/{name}", SIM_OPB_ALL, NULL, 0, p_keys, NULL, NULL, NULL},
+    {"keys/{name}/rotate", SIM_OPB_ALL, NULL, 0, p_keys, NULL, NULL, NULL},
+    {"keys/{name}/config", SIM_OPB_ALL, NULL, 0, p_keys, NULL, NULL, NULL},
+    {"random{urlbytes:opt}", SIM_OPB_ALL, NULL, 0, p_random, NULL, NULL,
+     NULL},
+    {"hash{urlalgorithm:opt}", SIM_OPB_ALL, NULL, 0, p_hash, NULL, NULL,
+     NULL},
+    {"config/keys", SIM_OPB_READ | W, NULL, 0, p_config_keys, NULL, NULL,
+     NULL},
+    {"encrypt/{name}", W, NULL, 0, p_encrypt, encrypt_exists, NULL, NULL},
+    {"decrypt/{name}", W, NULL, 0, p_decrypt, NULL, NULL, NULL},
+    {"rewrap/{name}", W, NULL, 0, p_rewrap, NULL, NULL, NULL},
+    {"sign/{name}{urlalgorithm:opt}", W, NULL, 0, p_sign, NULL, NULL, NULL},
+    {"verify/{name}{urlalgorithm:opt}", W, NULL, 0, p_verify, NULL, NULL,
+     NULL},
+    {"hmac/{name}{urlalgorithm:opt}", W, NULL, 0, p_hmac, NULL, NULL, NULL},
+    SIM_PATH_END};
 
 const struct sim_backend sim_backend_transit = {
     .type = "transit",
     .create = tr_create,
     .destroy = tr_destroy,
-    .exists = tr_exists,
-    .handle = tr_handle,
+    .paths = transit_paths,
 };
