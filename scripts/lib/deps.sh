@@ -1,10 +1,12 @@
 # shellcheck shell=bash
 # Debian packages the build and the test suite need. Sourced by
 # scripts/test.sh and scripts/dev.sh; installs only what is missing.
+# clang + libclang-rt-dev: libFuzzer for tests/fuzz (the runtime is only a
+# "Recommends" of clang, and installs here skip recommendations).
 
 VMB_BUILD_PACKAGES="build-essential cmake pkg-config libfcgi-dev libfcgi-bin
 libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev
-libmicrohttpd-dev libcmocka-dev"
+libmicrohttpd-dev libcmocka-dev clang libclang-rt-dev"
 VMB_TEST_PACKAGES="curl jq python3 openssl openssh-client spawn-fcgi lighttpd lighttpd-mod-openssl
 nginx-light apache2 libapache2-mod-fcgid caddy wrk prometheus valgrind nodejs npm"
 
