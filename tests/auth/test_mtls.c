@@ -36,6 +36,14 @@ static const struct dn_case dn_cases[] = {
   {"CN=../agent2,O=x", "CN=", "!bad_subject"},
   {"CN=agent/x,O=x", "CN=", "!bad_subject"},
   {"CN=agent1,CN=admin", "CN=", "!ambiguous_cn"},
+  /* Escapes that decode to NUL or control bytes: never a shorter subject
+     (issue 13, found again by tests/fuzz/fuzz_dn). */
+  {"CN=agent\\00evil,O=x", "CN=", "!bad_dn"},
+  {"CN=\\00,O=x", "CN=", "!bad_dn"},
+  {"CN=agent\\0A,O=x", "CN=", "!bad_dn"},
+  {"CN=agent1,O=ev\\7Fil", "CN=", "!bad_dn"},
+  {"CN=agent\\1b[0m", "CN=", "!bad_dn"},
+  {"CN=agent_mtls,emailAddress=a@b.c", "CN=", "agent_mtls"},
   {"O=Example,C=US", "CN=", "!no_cn"},
   {"CN=,O=x", "CN=", "!no_cn"},
   {"CN=#0403616263,O=x", "CN=", "!bad_dn"},
@@ -46,7 +54,14 @@ static const struct dn_case dn_cases[] = {
   {"", "CN=", "!no_certificate"},
   /* OpenSSL one-line slash form (legacy) */
   {"/C=US/O=Example, Inc./CN=agent_mtls", "CN=", "agent_mtls"},
-  {"/C=US/O=Example, Inc./OU=Agents/CN=agent_mtls/emailAddress=a@b.c", "CN=", "agent_mtls"},
+  /* '/' is never escaped in this form, so an attribute after the CN may
+     be the tail of the CN's own value ("agent/OU=x"): refused (issue 13). */
+  {"/C=US/O=Example, Inc./OU=Agents/CN=agent_mtls/emailAddress=a@b.c", "CN=", "!ambiguous_cn"},
+  {"/C=US/CN=agent/OU=x", "CN=", "!ambiguous_cn"},
+  {"/C=US/CN=agent1/CN=agent2", "CN=", "!ambiguous_cn"},
+  {"/CN=agent\\x00evil", "CN=", "!bad_dn"},
+  {"/CN=agent\\x0aevil", "CN=", "!bad_dn"},
+  {"/O=\\x01/CN=agent1", "CN=", "!bad_dn"},
   {"/CN=agent\\x2D1", "CN=", "agent-1"},
   {"/O=evil/CN=admin/CN=agent1", "CN=", "!ambiguous_cn"},
   {"/O=x/CN=admin,x/CN=agent1", "CN=", "!ambiguous_cn"},

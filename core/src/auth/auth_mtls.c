@@ -20,7 +20,10 @@
 ** subject is the value of the MTLS_SUBJECT_CN_PREFIX attribute ("CN="):
 ** it must occur exactly once (a second CN, perhaps smuggled inside another
 ** attribute of the slash form, makes the DN ambiguous and it is refused)
-** and must be a valid subject. mTLS identities get the default scopes.
+** and must be a valid subject. A value whose escapes decode to NUL or a
+** control byte makes the whole DN invalid, and in the slash form the
+** subject attribute must come last (a '/' inside it would otherwise
+** shorten it). mTLS identities get the default scopes.
 */
 #include "auth.h"
 
@@ -76,15 +79,25 @@ struct dn_state {
   char *out;
   size_t outlen;
   int found;
+  bool last_was_want;    /* the attribute parsed last was the wanted one */
 };
 
 /* Record one decoded attribute. */
 static const char *dn_attr(struct dn_state *st, const char *type, size_t tl,
                            const char *val, size_t vl)
 {
+  size_t i;
   if(tl == 0)
     return "bad_dn";
-  if(!type_matches(type, tl, st->want, st->want_len))
+  /* An escape (\00, \x0a, ...) may decode to NUL or another control
+     byte. No legitimate DN value holds one, and a NUL would cut the
+     subject short once it becomes a C string: the identity is invalid,
+     whichever attribute carries it. */
+  for(i = 0; i < vl; i++)
+    if((unsigned char)val[i] < 0x20 || val[i] == 0x7f)
+      return "bad_dn";
+  st->last_was_want = type_matches(type, tl, st->want, st->want_len);
+  if(!st->last_was_want)
     return NULL;
   if(++st->found > 1)
     return "ambiguous_cn";
@@ -238,7 +251,15 @@ static const char *parse_slash(const char *dn, struct dn_state *st)
     if(why)
       return why;
   }
-  return *p ? "bad_dn" : NULL;
+  if(*p)
+    return "bad_dn";
+  /* The slash form cannot escape '/', so a CN value "agent/OU=x" reads as
+     CN=agent followed by OU=x. Only a wanted attribute that is the last
+     one runs to the end of the string and cannot have been cut short by
+     a separator inside its own value: anything after it is refused. */
+  if(st->found && !st->last_was_want)
+    return "ambiguous_cn";
+  return NULL;
 }
 
 const char *vmb_mtls_dn_subject(const char *dn, const char *cn_prefix,
