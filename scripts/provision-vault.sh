@@ -7,11 +7,19 @@
 # Environment:
 #   VAULT_ADDR   e.g. http://127.0.0.1:8200   (required)
 #   VAULT_TOKEN  a root (or sufficiently privileged) token (required)
+#   POSTGRES_URL       optional: a real PostgreSQL for the database engine,
+#                      as Vault's connection_url, e.g.
+#                      postgresql://{{username}}:{{password}}@db:5432/app?sslmode=disable
+#   POSTGRES_USERNAME  the user Vault connects as (creates and drops roles)
+#   POSTGRES_PASSWORD  its password (sent to Vault only, never printed)
+#   Without POSTGRES_URL the connection is a placeholder that is not
+#   verified, and credentials issued from it open nothing.
 #
 # Creates:
 #   secret/    KV v2 (enabled only if missing)
 #   transit/   keys mcp-default (aes256-gcm96), mcp-signing (ed25519)
-#   database/  connection "mcp-postgres" (not verified) and role readonly
+#   database/  connection "mcp-postgres" and role readonly (SELECT on the
+#              public schema); verified when POSTGRES_URL is given
 #   ssh/       CA key, roles otp_role and ca_role
 #   auth/approle/  role mcp-bridge with policy mcp-bridge
 #   policies   mcp-bridge and mcp-agent-<subject> per demo agent
@@ -34,10 +42,12 @@ api() {
   local method=$1 path=$2 body=${3-}
   local args=(-sS -o "$TMP" -w '%{http_code}' -X "$method"
               -H "X-Vault-Token: ${VAULT_TOKEN}" -H "X-Vault-Request: true")
+  # The body goes through stdin, not the command line: it may hold a
+  # database password, and argv is visible to every local user.
   if [ -n "$body" ]; then
-    args+=(-H "Content-Type: application/json" --data-binary "$body")
+    args+=(-H "Content-Type: application/json" --data-binary @-)
   fi
-  STATUS=$(curl "${args[@]}" "${ADDR}/v1/${path}") || { echo "provision-vault: cannot reach ${ADDR}" >&2; return 1; }
+  STATUS=$(printf '%s' "$body" | curl "${args[@]}" "${ADDR}/v1/${path}") || { echo "provision-vault: cannot reach ${ADDR}" >&2; return 1; }
   cat "$TMP"
   case "$STATUS" in 2??) return 0 ;; *) return 1 ;; esac
 }
@@ -85,22 +95,41 @@ ensure_key mcp-default aes256-gcm96
 ensure_key mcp-signing ed25519
 
 # --- database ----------------------------------------------------------------
-# verify_connection=false: no live database is needed to provision.
-must POST database/config/mcp-postgres "$(jq -nc '{
-  plugin_name: "postgresql-database-plugin",
-  allowed_roles: "readonly",
-  connection_url: "postgresql://{{username}}:{{password}}@127.0.0.1:5432/mcp?sslmode=disable",
-  username: "vault",
-  password: "vault-provisioning-placeholder",
-  verify_connection: false
-}')"
+if [ -n "${POSTGRES_URL:-}" ]; then
+  : "${POSTGRES_USERNAME:?POSTGRES_USERNAME must be set with POSTGRES_URL}"
+  : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set with POSTGRES_URL}"
+  # Vault connects now (verify_connection) and refuses a config it cannot use.
+  must POST database/config/mcp-postgres "$(jq -nc --arg url "$POSTGRES_URL" \
+    --arg user "$POSTGRES_USERNAME" --arg pw "$POSTGRES_PASSWORD" '{
+    plugin_name: "postgresql-database-plugin",
+    allowed_roles: "readonly",
+    connection_url: $url,
+    username: $user,
+    password: $pw,
+    verify_connection: true
+  }')"
+else
+  # verify_connection=false: no live database is needed to provision.
+  must POST database/config/mcp-postgres "$(jq -nc '{
+    plugin_name: "postgresql-database-plugin",
+    allowed_roles: "readonly",
+    connection_url: "postgresql://{{username}}:{{password}}@127.0.0.1:5432/mcp?sslmode=disable",
+    username: "vault",
+    password: "vault-provisioning-placeholder",
+    verify_connection: false
+  }')"
+fi
 must POST database/roles/readonly "$(jq -nc '{
   db_name: "mcp-postgres",
   creation_statements: ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '\''{{password}}'\'' VALID UNTIL '\''{{expiration}}'\''; GRANT SELECT ON ALL TABLES IN SCHEMA public TO \"{{name}}\";"],
   default_ttl: "1h",
   max_ttl: "24h"
 }')"
-log "database connection mcp-postgres and role readonly written"
+if [ -n "${POSTGRES_URL:-}" ]; then
+  log "database connection mcp-postgres (verified) and role readonly written"
+else
+  log "database connection mcp-postgres (placeholder, not verified) and role readonly written"
+fi
 
 # --- ssh -----------------------------------------------------------------------
 if api GET ssh/config/ca >/dev/null; then

@@ -4,11 +4,21 @@
 # clang + libclang-rt-dev: libFuzzer for tests/fuzz (the runtime is only a
 # "Recommends" of clang, and installs here skip recommendations).
 
+# libpq-dev: vault-sim links libpq so its database engine can create and
+#   drop real PostgreSQL users (--database-plugins real, issue 20).
+# postgresql: the `real` tests and `scripts/dev.sh up --with-postgres` run
+#   a throw-away cluster (initdb in a temporary directory, loopback port);
+#   the package's own cluster is never started by us.
+# openssh-server: the `real` tests run their own sshd (own config, host key
+#   and port) to prove that signed certificates and OTPs open a real
+#   server. On a machine with systemd the package also enables the system
+#   ssh service; the tests never use or touch it.
 VMB_BUILD_PACKAGES="build-essential cmake pkg-config libfcgi-dev libfcgi-bin
 libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev
-libmicrohttpd-dev libcmocka-dev clang libclang-rt-dev"
+libmicrohttpd-dev libcmocka-dev clang libclang-rt-dev libpq-dev"
 VMB_TEST_PACKAGES="curl jq python3 openssl openssh-client spawn-fcgi lighttpd lighttpd-mod-openssl
-nginx-light apache2 libapache2-mod-fcgid caddy wrk prometheus valgrind nodejs npm"
+nginx-light apache2 libapache2-mod-fcgid caddy wrk prometheus valgrind nodejs npm
+postgresql openssh-server"
 
 vmb_missing_packages() {
   local p missing=""

@@ -343,6 +343,9 @@ extern const struct sim_backend sim_backend_system;
 extern const struct sim_backend sim_backend_stub;
 
 void sim_sys_init(void);
+/* --database-plugins real: the PostgreSQL plugin talks to real servers
+** (sim_pg.c); otherwise database configs are stored only. */
+void sim_database_set_real(int on);
 int sim_sys_sealed(void);
 void sim_sys_set_unseal_key(const char *b64);
 /* Longest-prefix mount lookup; *rest points into path. */
@@ -391,6 +394,8 @@ void sim_token_init(const char *root_id);
 ** on the way). Borrowed pointer. */
 struct sim_token *sim_token_lookup(const char *id, struct timespec now);
 void sim_token_revoke_tree(const char *id);
+/* Revokes expired tokens (with their leases); one pass per second. */
+void sim_token_sweep(struct timespec now);
 /* Creates an orphan token for an auth method login; fills r->auth. */
 struct sim_token *sim_token_issue_login(struct sim_req *q,
                                         struct sim_resp *r,
@@ -414,17 +419,62 @@ const char *sim_approle_renew_check(const char *role,
 
 /* ---- sim_lease.c --------------------------------------------------- */
 struct sim_lease;
-/* Registers a lease for a secret; fills r->lease_* fields. */
+/* What an engine does when one of its leases ends or is renewed. The
+** revoke and renew hooks return NULL on success or a malloc'd error text
+** (no secrets in it); free_ud releases ud when the lease goes away. */
+struct sim_lease_hooks {
+  char *(*revoke)(void *ud);
+  char *(*renew)(void *ud, struct timespec new_expire);
+  void (*free_ud)(void *ud);
+};
+/* Registers a lease for a secret; fills r->lease_* fields. hooks (static
+** storage, may be NULL) and ud (owned by the lease from here on). */
 void sim_lease_issue(struct sim_req *q, struct sim_resp *r,
                      const char *path, int64_t ttl, int64_t max_ttl,
-                     int renewable, void (*on_revoke)(const char *id,
-                                                      void *ud),
+                     int renewable, const struct sim_lease_hooks *hooks,
                      void *ud);
 void sim_lease_revoke_by_token(const char *token_id);
-void sim_lease_revoke(const char *id);
+/* Revokes now; a failed revoke hook keeps the lease (retried by the
+** sweep) and its error is returned (caller frees), else NULL. */
+char *sim_lease_revoke_err(const char *id);
+void sim_lease_revoke(const char *id); /* the same, error dropped */
+/* Revokes expired leases; at most one pass per second. */
+void sim_lease_sweep(struct timespec now);
 /* Rows below sys/leases/, and sys/renew + sys/revoke below sys/. */
 extern const struct sim_path sim_lease_paths[];
 extern const struct sim_path sim_lease_legacy_paths[];
+
+/* ---- sim_pg.c: PostgreSQL through libpq (issue 20) ------------------- */
+/* Where the database engine connects: connection_url may hold
+** {{username}} and {{password}}, filled from the other two fields. */
+struct sim_pg_target {
+  const char *connection_url;
+  const char *username;
+  const char *password;
+};
+/* Each returns NULL on success or a malloc'd error text (caller frees)
+** from which the passwords involved are scrubbed. All block for at most
+** the 5 s connect timeout plus the statements' run time. */
+char *sim_pg_verify(const struct sim_pg_target *t);
+/* Vault's NewUser: creation statements with {{name}}, {{username}},
+** {{password}}, {{expiration}}; "empty creation statements" if none. */
+char *sim_pg_new_user(const struct sim_pg_target *t,
+                      const struct strlist *creation, const char *name,
+                      const char *password, const char *expiration);
+/* UpdateUser(expiration): renew statements or ALTER ROLE .. VALID UNTIL. */
+char *sim_pg_update_expiration(const struct sim_pg_target *t,
+                               const struct strlist *renew, const char *name,
+                               const char *expiration);
+/* UpdateUser(password): given statements or ALTER ROLE .. WITH PASSWORD. */
+char *sim_pg_change_password(const struct sim_pg_target *t,
+                             const struct strlist *stmts, const char *name,
+                             const char *password);
+/* DeleteUser: revocation statements or Vault's default revocation
+** (revoke schema privileges and CONNECT, then DROP ROLE IF EXISTS). */
+char *sim_pg_delete_user(const struct sim_pg_target *t,
+                         const struct strlist *revocation, const char *name);
+/* {{expiration}} in the plugin's layout, "2006-01-02 15:04:05-0700". */
+void sim_pg_expiration(struct timespec t, char out[40]);
 
 /* ---- sim_transit.c ------------------------------------------------- */
 /* sys/tools/random and sys/tools/hash share transit's code. urlrest is

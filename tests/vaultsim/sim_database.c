@@ -1,7 +1,15 @@
 /*
-** vault-sim database secrets engine (CONTRACT §8.1): connection configs
-** are stored only (no database is contacted), roles, and dynamic
-** credentials handed out as leases owned by the requesting token.
+** vault-sim database secrets engine (CONTRACT §8.1): connection configs,
+** roles, and dynamic credentials handed out as leases owned by the
+** requesting token.
+**
+** By default configs are stored only: no database is contacted and the
+** credentials open nothing. With --database-plugins real, configs of
+** postgresql-database-plugin reach the server (sim_pg.c): the connection
+** is verified on write, creds run the role's creation statements, the
+** lease's revocation (explicit, with its token, or on expiry) drops the
+** user and its renewal moves the user's expiry, and rotate-root changes
+** the root password. Other plugins stay stored only.
 */
 #include "sim.h"
 
@@ -10,11 +18,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int g_real; /* --database-plugins real */
+
+void sim_database_set_real(int on)
+{
+  g_real = on;
+}
+
 struct db_config {
   char *plugin_name;
   char *connection_url;
   char *username;
+  char *password; /* never returned by reads */
   char *password_policy;
+  struct strlist root_rotation;
   struct strlist allowed_roles;
   int verify;
 };
@@ -38,8 +55,12 @@ static void config_free(void *p)
   free(c->plugin_name);
   free(c->connection_url);
   free(c->username);
+  if (c->password)
+    OPENSSL_cleanse(c->password, strlen(c->password));
+  free(c->password);
   free(c->password_policy);
   strlist_free(&c->allowed_roles);
+  strlist_free(&c->root_rotation);
   free(c);
 }
 
@@ -103,45 +124,101 @@ static void set_str(struct sim_req *q, const char *name, char **dst)
   }
 }
 
+/* A live PostgreSQL behind this config (real mode only). */
+static int pg_real(const struct db_config *c)
+{
+  return g_real && c->plugin_name &&
+         strcmp(c->plugin_name, "postgresql-database-plugin") == 0;
+}
+
+static struct sim_pg_target pg_target(const struct db_config *c)
+{
+  struct sim_pg_target t = {c->connection_url, c->username, c->password};
+  return t;
+}
+
+static void strlist_copy(struct strlist *dst, const struct strlist *src)
+{
+  for (size_t i = 0; i < src->n; i++)
+    strlist_add(dst, src->v[i]);
+}
+
+static struct db_config *config_clone(const struct db_config *o)
+{
+  struct db_config *c = xcalloc(1, sizeof *c);
+  if (!o)
+    return c;
+  c->plugin_name = o->plugin_name ? xstrdup(o->plugin_name) : NULL;
+  c->connection_url = o->connection_url ? xstrdup(o->connection_url) : NULL;
+  c->username = o->username ? xstrdup(o->username) : NULL;
+  c->password = o->password ? xstrdup(o->password) : NULL;
+  c->password_policy = o->password_policy ? xstrdup(o->password_policy) : NULL;
+  strlist_copy(&c->allowed_roles, &o->allowed_roles);
+  strlist_copy(&c->root_rotation, &o->root_rotation);
+  c->verify = o->verify;
+  return c;
+}
+
+/* Statement lists come as an array of strings or a single string. */
+static void read_statements(json_object *v, struct strlist *out)
+{
+  if (v && json_object_is_type(v, json_type_array)) {
+    for (size_t k = 0; k < json_object_array_length(v); k++)
+      strlist_add(out, json_as_str(json_object_array_get_idx(v, k)));
+  } else if (v && !json_object_is_type(v, json_type_null)) {
+    strlist_add(out, json_as_str(v));
+  }
+}
+
 static void config_write(struct db_state *s, const char *name,
                          struct sim_req *q, struct sim_resp *r)
 {
   /* Plugin-specific fields vary; accept them all like Vault's
-  ** pass-through of connection details. */
+  ** pass-through of connection details. The new state is built on a copy
+  ** and stored only when complete (and verified), as Vault does. */
   q->known_all = 1;
-  struct db_config *c = smap_get(s->configs, name);
-  int created = !c;
-  if (created)
-    c = xcalloc(1, sizeof *c);
+  struct db_config *c = config_clone(smap_get(s->configs, name));
   set_str(q, "plugin_name", &c->plugin_name);
   if (!c->plugin_name || !*c->plugin_name) {
-    if (created)
-      config_free(c);
+    config_free(c);
     resp_err(r, 400, "empty plugin name");
     return;
   }
   set_str(q, "connection_url", &c->connection_url);
   set_str(q, "username", &c->username);
+  set_str(q, "password", &c->password);
   set_str(q, "password_policy", &c->password_policy);
   if (req_has(q, "allowed_roles")) {
     struct strlist l = {0};
     if (req_strlist(q, r, "allowed_roles", &l) < 0) {
-      if (created)
-        config_free(c);
+      config_free(c);
       return;
     }
     strlist_free(&c->allowed_roles);
     c->allowed_roles = l;
   }
+  if (req_has(q, "root_rotation_statements")) {
+    strlist_free(&c->root_rotation);
+    read_statements(req_get(q, "root_rotation_statements"), &c->root_rotation);
+  }
   int verify = 1;
   if (req_bool(q, r, "verify_connection", 1, &verify) < 0) {
-    if (created)
-      config_free(c);
+    config_free(c);
     return;
   }
   c->verify = verify;
-  if (created)
-    smap_put(s->configs, name, c);
+  if (pg_real(c) && verify) {
+    struct sim_pg_target t = pg_target(c);
+    char *err = sim_pg_verify(&t);
+    if (err) {
+      resp_err(r, 400, "error creating database object: error verifying - "
+                       "ping: %s", err);
+      free(err);
+      config_free(c);
+      return;
+    }
+  }
+  smap_put(s->configs, name, c);
   resp_nocontent(r);
 }
 
@@ -205,12 +282,7 @@ static void role_write(struct db_state *s, const char *name,
   for (int i = 0; i < 4; i++) {
     json_object *v = req_get(q, names[i]);
     have[i] = v != NULL;
-    if (v && json_object_is_type(v, json_type_array)) {
-      for (size_t k = 0; k < json_object_array_length(v); k++)
-        strlist_add(&lists[i], json_as_str(json_object_array_get_idx(v, k)));
-    } else if (v && !json_object_is_type(v, json_type_null)) {
-      strlist_add(&lists[i], json_as_str(v));
-    }
+    read_statements(v, &lists[i]);
   }
   if (created)
     ro = xcalloc(1, sizeof *ro);
@@ -277,6 +349,85 @@ static void make_password(char out[21])
   }
 }
 
+/* ---- leases of real PostgreSQL users --------------------------------- */
+
+/* What a lease needs to reach its user later (Vault's lease internal
+** data): the role's revocation statements are kept for the case the
+** role is deleted before the lease ends. */
+struct pg_lease {
+  char *mount; /* "database/" */
+  char *db_name;
+  char *role;
+  char *username;
+  struct strlist revocation;
+};
+
+static void pg_lease_free(void *p)
+{
+  struct pg_lease *pl = p;
+  free(pl->mount);
+  free(pl->db_name);
+  free(pl->role);
+  free(pl->username);
+  strlist_free(&pl->revocation);
+  free(pl);
+}
+
+/* The mount's state now; NULL when the mount is gone. */
+static struct db_state *lease_state(const struct pg_lease *pl)
+{
+  const char *rest = NULL;
+  struct sim_mount *m = sim_mount_find(pl->mount, &rest);
+  if (!m || m->be != &sim_backend_database || strcmp(m->path, pl->mount) != 0)
+    return NULL;
+  return m->state;
+}
+
+static char *pg_lease_revoke(void *ud)
+{
+  struct pg_lease *pl = ud;
+  struct db_state *s = lease_state(pl);
+  if (!s)
+    return NULL; /* nothing left that could reach the database */
+  struct db_role *ro = smap_get(s->roles, pl->role);
+  const char *db = ro ? ro->db_name : pl->db_name;
+  struct db_config *c = smap_get(s->configs, db);
+  if (!c)
+    return xasprintf("failed to find entry for connection with name: \"%s\"",
+                     db);
+  if (!pg_real(c))
+    return NULL;
+  struct sim_pg_target t = pg_target(c);
+  return sim_pg_delete_user(&t, ro ? &ro->revocation : &pl->revocation,
+                            pl->username);
+}
+
+static char *pg_lease_renew(void *ud, struct timespec expire)
+{
+  struct pg_lease *pl = ud;
+  struct db_state *s = lease_state(pl);
+  struct db_role *ro = s ? smap_get(s->roles, pl->role) : NULL;
+  if (!ro)
+    return xasprintf("error during renew: could not find role with name: "
+                     "\"%s\"", pl->role);
+  struct db_config *c = smap_get(s->configs, ro->db_name);
+  if (!c)
+    return xasprintf("failed to find entry for connection with name: \"%s\"",
+                     ro->db_name);
+  if (!pg_real(c))
+    return NULL;
+  char exp[40];
+  sim_pg_expiration(expire, exp);
+  struct sim_pg_target t = pg_target(c);
+  return sim_pg_update_expiration(&t, &ro->renew, pl->username, exp);
+}
+
+static const struct sim_lease_hooks pg_hooks = {
+    .revoke = pg_lease_revoke,
+    .renew = pg_lease_renew,
+    .free_ud = pg_lease_free,
+};
+
 static void creds(struct sim_mount *m, struct db_state *s, const char *name,
                   struct sim_req *q, struct sim_resp *r)
 {
@@ -313,6 +464,28 @@ static void creds(struct sim_mount *m, struct db_state *s, const char *name,
                          (long long)ts_sec(q->now));
   if (strlen(user) > 63)
     user[63] = 0;
+  struct pg_lease *pl = NULL;
+  if (pg_real(c)) {
+    /* Vault's NewUser: the statements see the lease's end as
+    ** {{expiration}}; a failure leaves no lease and no user. */
+    char exp[40];
+    sim_pg_expiration(ts_add(q->now, ttl), exp);
+    struct sim_pg_target t = pg_target(c);
+    char *err = sim_pg_new_user(&t, &ro->creation, user, pw, exp);
+    if (err) {
+      resp_multierr(r, 500, err);
+      free(err);
+      free(user);
+      OPENSSL_cleanse(pw, sizeof pw);
+      return;
+    }
+    pl = xcalloc(1, sizeof *pl);
+    pl->mount = xstrdup(m->path);
+    pl->db_name = xstrdup(ro->db_name);
+    pl->role = xstrdup(name);
+    pl->username = xstrdup(user);
+    strlist_copy(&pl->revocation, &ro->revocation);
+  }
   json_object *d = json_object_new_object();
   json_object_object_add(d, "username", json_object_new_string(user));
   json_object_object_add(d, "password", json_object_new_string(pw));
@@ -322,8 +495,37 @@ static void creds(struct sim_mount *m, struct db_state *s, const char *name,
   char *path = xstrdup(q->path);
   if (str_has_suffix(path, "/"))
     path[strlen(path) - 1] = 0;
-  sim_lease_issue(q, r, path, ttl, max, 1, NULL, NULL);
+  sim_lease_issue(q, r, path, ttl, max, 1, pl ? &pg_hooks : NULL, pl);
   free(path);
+}
+
+/* rotate-root on a real PostgreSQL: a new root password set with the
+** config's root_rotation_statements (or ALTER ROLE .. WITH PASSWORD),
+** then stored; from here on only Vault knows it. */
+static void rotate_root(struct db_config *c, struct sim_resp *r)
+{
+  if (!c->username || !*c->username) {
+    resp_multierr(r, 500, "unable to rotate root credentials: no username "
+                          "in configuration");
+    return;
+  }
+  char pw[21];
+  make_password(pw);
+  struct sim_pg_target t = pg_target(c);
+  char *err = sim_pg_change_password(&t, &c->root_rotation, c->username, pw);
+  if (err) {
+    char *msg = xasprintf("failed to update user: %s", err);
+    resp_multierr(r, 500, msg);
+    free(msg);
+    free(err);
+  } else {
+    if (c->password)
+      OPENSSL_cleanse(c->password, strlen(c->password));
+    free(c->password);
+    c->password = xstrdup(pw);
+    resp_nocontent(r);
+  }
+  OPENSSL_cleanse(pw, sizeof pw);
 }
 
 /* ---- path table (builtin/logical/database/path_*.go) ------------------ */
@@ -397,15 +599,19 @@ static void p_creds(struct sim_call *c)
   creds(c->m, c->state, sim_cap(c, "name"), c->q, c->r);
 }
 
-/* rotate-root and reset: no database is contacted, so only the
-** connection's existence matters. */
+/* rotate-root and reset: stored-only connections need only exist;
+** rotate-root of a real PostgreSQL connection changes its password. */
 static void p_rotate_reset(struct sim_call *c)
 {
   struct db_state *s = c->state;
   const char *name = sim_cap(c, "name");
-  if (!smap_get(s->configs, name))
+  struct db_config *cf = smap_get(s->configs, name);
+  if (!cf)
     resp_err(c->r, 400, "failed to find entry for connection with name: "
                         "\"%s\"", name);
+  else if (str_has_prefix(c->rest, "rotate-root/") &&
+           pg_real(cf))
+    rotate_root(cf, c->r);
   else
     resp_nocontent(c->r);
 }

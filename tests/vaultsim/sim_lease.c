@@ -1,6 +1,15 @@
 /*
 ** vault-sim expiration manager for secret leases (CONTRACT §8.2-§8.4):
 ** issue, renew, revoke, lookup, revocation with the owning token.
+**
+** An engine may attach hooks to a lease (struct sim_lease_hooks): the
+** database engine drops the real database user on revocation and moves
+** its expiry on renewal. As in Vault, a revocation that fails keeps the
+** lease and is retried by the expiry sweep; after SIM_LEASE_ATTEMPTS
+** failed attempts the lease is left alone (Vault's "irrevocable"
+** lease). Expired leases are revoked by sim_lease_sweep(), which the
+** main loop calls every second, so a lease ends on time even when
+** nobody talks to the simulator.
 */
 #include "sim.h"
 
@@ -18,9 +27,12 @@ struct sim_lease {
   int64_t default_ttl;
   int64_t max_ttl;
   int renewable;
-  void (*on_revoke)(const char *id, void *ud);
+  int attempts; /* failed revocations */
+  const struct sim_lease_hooks *hooks;
   void *ud;
 };
+
+#define SIM_LEASE_ATTEMPTS 6
 
 static struct smap *g_leases;
 static time_t g_last_sweep;
@@ -33,6 +45,8 @@ static void lease_free(void *p)
   free(l->id);
   free(l->path);
   free(l->token_id);
+  if (l->hooks && l->hooks->free_ud)
+    l->hooks->free_ud(l->ud);
   free(l);
 }
 
@@ -45,7 +59,7 @@ static struct smap *leases(void)
 
 void sim_lease_issue(struct sim_req *q, struct sim_resp *r, const char *path,
                      int64_t ttl, int64_t max_ttl, int renewable,
-                     void (*on_revoke)(const char *id, void *ud), void *ud)
+                     const struct sim_lease_hooks *hooks, void *ud)
 {
   struct sim_lease *l = xcalloc(1, sizeof *l);
   char rnd[25];
@@ -58,7 +72,7 @@ void sim_lease_issue(struct sim_req *q, struct sim_resp *r, const char *path,
   l->default_ttl = ttl;
   l->max_ttl = max_ttl;
   l->renewable = renewable;
-  l->on_revoke = on_revoke;
+  l->hooks = hooks;
   l->ud = ud;
   smap_put(leases(), l->id, l);
   free(r->lease_id);
@@ -67,14 +81,27 @@ void sim_lease_issue(struct sim_req *q, struct sim_resp *r, const char *path,
   r->lease_duration = ttl;
 }
 
+char *sim_lease_revoke_err(const char *id)
+{
+  struct sim_lease *l = smap_get(leases(), id);
+  if (!l)
+    return NULL;
+  if (l->hooks && l->hooks->revoke) {
+    char *err = l->hooks->revoke(l->ud);
+    if (err) {
+      l->attempts++;
+      fprintf(stderr, "vault-sim: revocation of lease %s failed (attempt %d):"
+                      " %s\n", l->id, l->attempts, err);
+      return err;
+    }
+  }
+  lease_free(smap_take(leases(), id));
+  return NULL;
+}
+
 void sim_lease_revoke(const char *id)
 {
-  struct sim_lease *l = smap_take(leases(), id);
-  if (!l)
-    return;
-  if (l->on_revoke)
-    l->on_revoke(l->id, l->ud);
-  lease_free(l);
+  free(sim_lease_revoke_err(id));
 }
 
 static void revoke_matching(const char *token_id, const char *prefix,
@@ -87,7 +114,8 @@ static void revoke_matching(const char *token_id, const char *prefix,
     struct sim_lease *l = smap_get(leases(), keys[i]);
     if ((token_id && l->token_id && strcmp(l->token_id, token_id) == 0) ||
         (prefix && str_has_prefix(l->id, prefix)) ||
-        (expired_before && !ts_before(*expired_before, l->expire)))
+        (expired_before && !ts_before(*expired_before, l->expire) &&
+         l->attempts < SIM_LEASE_ATTEMPTS))
       strlist_add(&dead, l->id);
   }
   free(keys);
@@ -101,7 +129,7 @@ void sim_lease_revoke_by_token(const char *token_id)
   revoke_matching(token_id, NULL, NULL);
 }
 
-static void sweep(struct timespec now)
+void sim_lease_sweep(struct timespec now)
 {
   if (now.tv_sec == g_last_sweep)
     return;
@@ -168,6 +196,19 @@ static void renew(const char *urlid, struct sim_req *q, struct sim_resp *r)
               a, b);
     ttl = left;
   }
+  if (l->hooks && l->hooks->renew) {
+    char *err = l->hooks->renew(l->ud, ts_add(q->now, ttl));
+    if (err) {
+      char *msg = xasprintf("failed to renew entry: resp: "
+                            "(*logical.Response)(nil) err: %s", err);
+      free(err);
+      json_object_put(r->warnings);
+      r->warnings = NULL;
+      resp_multierr(r, 500, msg);
+      free(msg);
+      return;
+    }
+  }
   l->expire = ts_add(q->now, ttl);
   l->last_renewal = q->now;
   json_object *w = r->warnings;
@@ -193,8 +234,17 @@ static void revoke(const char *urlid, struct sim_req *q, struct sim_resp *r)
     return;
   }
   char *idc = xstrdup(id);
-  sim_lease_revoke(idc);
+  char *err = sim_lease_revoke_err(idc);
   free(idc);
+  if (err && sync) {
+    char *msg = xasprintf("failed to revoke entry: resp: "
+                          "(*logical.Response)(nil) err: %s", err);
+    free(err);
+    resp_multierr(r, 500, msg);
+    free(msg);
+    return;
+  }
+  free(err); /* sync=false: Vault answers 202 and retries in the background */
   if (sync) {
     resp_nocontent(r);
   } else {
@@ -276,32 +326,32 @@ static const char *url_id(struct sim_call *c)
 
 static void p_renew(struct sim_call *c)
 {
-  sweep(c->q->now);
+  sim_lease_sweep(c->q->now);
   renew(url_id(c), c->q, c->r);
 }
 
 static void p_revoke(struct sim_call *c)
 {
-  sweep(c->q->now);
+  sim_lease_sweep(c->q->now);
   revoke(url_id(c), c->q, c->r);
 }
 
 static void p_revoke_prefix(struct sim_call *c)
 {
-  sweep(c->q->now);
+  sim_lease_sweep(c->q->now);
   revoke_matching(NULL, sim_cap(c, "prefix"), NULL);
   resp_nocontent(c->r);
 }
 
 static void p_lookup(struct sim_call *c)
 {
-  sweep(c->q->now);
+  sim_lease_sweep(c->q->now);
   lookup(c->q, c->r);
 }
 
 static void p_list(struct sim_call *c)
 {
-  sweep(c->q->now);
+  sim_lease_sweep(c->q->now);
   list_prefix(sim_cap(c, "prefix"), c->r);
 }
 

@@ -449,10 +449,15 @@ static void usage(FILE *f)
       "  --dev-listen-address H:P    listen address (default "
       "127.0.0.1:8200)\n"
       "  --threads N                 HTTP worker threads (default 2)\n"
+      "  --database-plugins MODE     stored (default): database configs are\n"
+      "                              only stored and credentials open\n"
+      "                              nothing; real: the PostgreSQL plugin\n"
+      "                              connects and creates/drops real users\n"
       "  -h, --help                  show this help\n"
       "  --version                   print the Vault version emulated\n"
       "\n"
-      "Environment: VAULT_DEV_ROOT_TOKEN_ID, VAULT_DEV_LISTEN_ADDRESS.\n"
+      "Environment: VAULT_DEV_ROOT_TOKEN_ID, VAULT_DEV_LISTEN_ADDRESS,\n"
+      "VAULT_SIM_DATABASE_PLUGINS.\n"
       "SIGINT/SIGTERM stop the server with exit status 0.\n",
       f);
 }
@@ -490,6 +495,7 @@ int main(int argc, char **argv)
   const char *root_id = getenv("VAULT_DEV_ROOT_TOKEN_ID");
   const char *listen = getenv("VAULT_DEV_LISTEN_ADDRESS");
   long threads = 2;
+  const char *db_plugins = getenv("VAULT_SIM_DATABASE_PLUGINS");
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
     int k;
@@ -521,6 +527,10 @@ int main(int argc, char **argv)
         return 2;
       }
       threads = (long)t;
+    } else if ((k = opt(argc, argv, &i, "database-plugins", &v)) != 0) {
+      if (k < 0)
+        goto missing;
+      db_plugins = v;
     } else if (opt(argc, argv, &i, "dev", NULL) == 1) {
       dev = 1;
     } else {
@@ -540,6 +550,12 @@ int main(int argc, char **argv)
   }
   if (!listen || !*listen)
     listen = "127.0.0.1:8200";
+  if (db_plugins && *db_plugins && strcmp(db_plugins, "stored") != 0 &&
+      strcmp(db_plugins, "real") != 0) {
+    fprintf(stderr, "vault-sim: --database-plugins must be stored or real\n");
+    return 2;
+  }
+  sim_database_set_real(db_plugins && strcmp(db_plugins, "real") == 0);
 
   /* Split host:port (a [v6]:port form is accepted too). */
   char host[256];
@@ -636,9 +652,20 @@ int main(int argc, char **argv)
   fflush(stdout);
   free(ukb);
 
-  int sig = 0;
-  while (sigwait(&set, &sig) != 0)
-    ;
+  /* The main thread waits for SIGINT/SIGTERM and, once a second, ends
+  ** what expired (tokens, then leases with their revoke hooks), so a
+  ** lease's database user is dropped on time without any request. */
+  for (;;) {
+    struct timespec tick = {1, 0};
+    int sig = sigtimedwait(&set, NULL, &tick);
+    if (sig == SIGINT || sig == SIGTERM)
+      break;
+    pthread_mutex_lock(&g_lock);
+    struct timespec now = now_ts();
+    sim_token_sweep(now);
+    sim_lease_sweep(now);
+    pthread_mutex_unlock(&g_lock);
+  }
   printf("==> Vault shutdown triggered\n");
   MHD_stop_daemon(d);
   return 0;

@@ -101,7 +101,7 @@ static int expired(const struct sim_token *t, struct timespec now)
 
 /* Revokes every expired token; run at most once a second so that leases
 ** of tokens nobody uses any more still die on time. */
-static void sweep(struct timespec now)
+void sim_token_sweep(struct timespec now)
 {
   if (now.tv_sec == g_last_sweep)
     return;
@@ -122,7 +122,7 @@ static void sweep(struct timespec now)
 
 struct sim_token *sim_token_lookup(const char *id, struct timespec now)
 {
-  sweep(now);
+  sim_token_sweep(now);
   struct sim_token *t = smap_get(g_tokens, id);
   if (!t || t->num_uses < 0)
     return NULL;
