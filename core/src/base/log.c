@@ -31,6 +31,30 @@ static const char *const stream_files[3] = {
 };
 static const char *const level_names[4] = {"debug", "info", "warn", "error"};
 
+/* A log file that cannot be written (disk full, EIO) must not fail the
+   request, and must not flood stderr either: the first failure of a file
+   prints one line to stderr, the first success after it one more
+   ("resumed"). A short write leaves a fragment at the end of the file;
+   the next line then starts with a newline so the fragment stays on a
+   line of its own and every later line is whole JSON again. */
+static atomic_bool write_failing[3];
+static atomic_bool torn[3];
+
+static void note_write(int stream, ssize_t w, size_t len, int err)
+{
+  if(w == (ssize_t)len) {
+    if(atomic_exchange(&write_failing[stream], false))
+      fprintf(stderr, "vault-mcp: log: writing %s again\n", stream_files[stream]);
+    return;
+  }
+  if(w > 0)
+    atomic_store(&torn[stream], true);
+  if(!atomic_exchange(&write_failing[stream], true))
+    fprintf(stderr, "vault-mcp: log: cannot write %s: %s (requests are still "
+            "served; further failures of this file are not reported)\n",
+            stream_files[stream], w < 0 ? strerror(err) : "short write");
+}
+
 int vmb_log_level_parse(const char *s)
 {
   if(!s) return -1;
@@ -167,13 +191,15 @@ void vmb_log(enum vmb_log_stream stream, enum vmb_log_level lvl,
   text = json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN |
                                         JSON_C_TO_STRING_NOSLASHESCAPE);
   len = text ? strlen(text) : 0;
-  if(len == 0 || len >= LOG_LINE_MAX - 1) {
+  if(len == 0 || len >= LOG_LINE_MAX - 2) {
     /* An oversized line is replaced, never split across writes. */
     len = (size_t)snprintf(stackbuf, sizeof(stackbuf),
                            "{\"ts\":\"%s\",\"lvl\":\"warn\",\"msg\":\"log line "
                            "dropped: too long\",\"logger\":\"log\"}\n", ts);
   }
   else {
+    /* len < LOG_LINE_MAX - 2 here: room for the newline and for one
+       more in front when a fragment must be closed. */
     memcpy(stackbuf, text, len);
     stackbuf[len++] = '\n';
   }
@@ -183,8 +209,17 @@ void vmb_log(enum vmb_log_stream stream, enum vmb_log_level lvl,
   if(fd < 0)
     fd = STDERR_FILENO;
   {
-    ssize_t w = write(fd, stackbuf, len);
-    (void)w; /* a failed log write must not fail the request */
+    const char *p = stackbuf;
+    ssize_t w;
+    if(atomic_exchange(&torn[stream], false) && len < sizeof(stackbuf)) {
+      memmove(stackbuf + 1, stackbuf, len);
+      stackbuf[0] = '\n';
+      len++;
+    }
+    w = write(fd, p, len);
+    /* a failed log write must not fail the request: report it once */
+    if(fd != STDERR_FILENO)
+      note_write((int)stream, w, len, errno);
   }
 }
 
