@@ -25,6 +25,8 @@ import sys
 import tempfile
 import time
 
+import fidelity
+
 ROOT = "root"
 
 # Keys whose values are random or time-dependent in a real server.
@@ -220,6 +222,9 @@ class Suite:
                 raise Fail("%s: %s %s: %s" % (what, method, path, f))
         self.passed += 1
         return st, got, resp
+
+    def fail(self, msg):
+        raise Fail(msg)
 
     def token(self, policies, **kw):
         body = {"policies": policies}
@@ -1568,6 +1573,7 @@ SUITES = {
     "kv-v2": suite_kv, "transit": suite_transit,
     "database-leases": suite_database, "ssh": suite_ssh,
     "provision": None, "hostile": suite_hostile,
+    "wrapping": fidelity.suite_wrapping,
 }
 
 

@@ -149,6 +149,8 @@ struct sim_req {
   struct timespec now;
   const char *const *known; /* fields the handler understands */
   int known_all;            /* handler accepts arbitrary fields */
+  const char *client_token; /* X-Vault-Token / Bearer value or NULL */
+  int64_t wrap_ttl;         /* X-Vault-Wrap-TTL in seconds, 0 = none */
 };
 
 struct sim_resp {
@@ -164,6 +166,9 @@ struct sim_resp {
   int64_t lease_duration;
   const char *mount_type;
   char *text; /* RESP_TEXT body */
+  const char *text_type; /* RESP_TEXT Content-Type, NULL = text/plain */
+  json_object *wrap_info; /* RESP_ENVELOPE wrap_info, NULL = null */
+  int wrapped; /* envelope of a wrap: no request_id, not wrapped again */
 };
 
 enum { RESP_NONE, RESP_EMPTY, RESP_RAW, RESP_ERROR, RESP_ENVELOPE,
@@ -253,7 +258,10 @@ enum {
   ** after which the request is routed as if nothing matched. */
   SIM_PATH_RAW = 1u << 2,
   /* Served while sealed (sys/unseal). */
-  SIM_PATH_SEALED = 1u << 3
+  SIM_PATH_SEALED = 1u << 3,
+  /* sys/wrapping/{lookup,unwrap,rewrap}: the wrapping token is validated
+  ** before the token and ACL checks (sim_wrap_validate). */
+  SIM_PATH_WRAPPING = 1u << 4
 };
 
 #define SIM_MAX_CAPS 4
@@ -411,6 +419,34 @@ struct sim_token *sim_token_issue_login(struct sim_req *q,
 json_object *sim_token_auth_json(const struct sim_token *t,
                                  int64_t lease_duration);
 int64_t sim_token_ttl_left(const struct sim_token *t, struct timespec now);
+
+/* Issues a response-wrapping token (see sim_wrap.c). Borrowed. */
+struct sim_token *sim_token_issue_wrapping(int64_t ttl, const char *path,
+                                           struct timespec now);
+
+/* ---- sim_cubby.c: per-token storage (the cubbyhole engine) ---------- */
+#define SIM_WRAP_POLICY "response-wrapping"
+/* Stores data (stolen) at path in the token's cubbyhole. */
+void sim_cubby_put(const char *token_id, const char *path, json_object *data);
+json_object *sim_cubby_get(const char *token_id, const char *path); /* borr. */
+/* Drops a token's whole cubbyhole (on revocation and expiry). */
+void sim_cubby_drop(const char *token_id);
+extern const struct sim_backend sim_backend_cubbyhole;
+
+/* ---- sim_wrap.c: response wrapping (vault/wrapping.go) ------------------ */
+/* The X-Vault-Wrap-TTL header as http/handler.go requestWrapInfo parses
+** it: 0 (no wrapping) or seconds; -1 with r filled (400) on a bad value. */
+int sim_wrap_parse_ttl(const char *hdr, struct sim_resp *r, int64_t *ttl);
+/* The wrapping-token check Vault's request_handling.go runs for
+** sys/wrapping/{lookup,unwrap,rewrap} before the token and ACL checks.
+** Returns 0 to go on, -1 with r filled. */
+int sim_wrap_validate(struct sim_req *q, struct sim_resp *r);
+/* Wraps a finished response when q->wrap_ttl asks for it. request_id is
+** the id the original envelope carries inside the wrap. */
+void sim_wrap_response(struct sim_req *q, struct sim_resp *r,
+                       const char *request_id);
+/* Rows of sys/'s table: sys/wrapping/{wrap,unwrap,lookup,rewrap}. */
+extern const struct sim_path sim_wrap_paths[];
 
 /* ---- sim_approle.c ------------------------------------------------- */
 /* NULL when a token issued for role may be renewed, else the reason. */

@@ -554,6 +554,13 @@ static const char DEFAULT_POLICY[] =
     "    capabilities = [\"update\"]\n}\n\n"
     "path \"sys/mfa/challenge\" {\n    capabilities = [\"update\"]\n}\n";
 
+/* vault/policy_store.go responseWrappingPolicy: what a wrapping token may
+** do. Immutable and non-assignable, so it is kept out of listings. */
+static const char RESPONSE_WRAPPING_POLICY[] =
+    "path \"cubbyhole/response\" {\n"
+    "    capabilities = [\"create\", \"read\"]\n}\n\n"
+    "path \"sys/wrapping/unwrap\" {\n    capabilities = [\"update\"]\n}\n";
+
 void sim_acl_init(void)
 {
   g_policies = smap_new(policy_free);
@@ -561,6 +568,9 @@ void sim_acl_init(void)
   struct policy *p = policy_parse("default", DEFAULT_POLICY, err, sizeof err);
   if (p)
     smap_put(g_policies, "default", p);
+  p = policy_parse(SIM_WRAP_POLICY, RESPONSE_WRAPPING_POLICY, err, sizeof err);
+  if (p)
+    smap_put(g_policies, SIM_WRAP_POLICY, p);
 }
 
 int sim_acl_policy_exists(const char *name)
@@ -785,7 +795,8 @@ static json_object *policy_names(void)
   const char **keys = smap_keys(g_policies, &n);
   json_object *a = json_object_new_array();
   for (size_t i = 0; i < n; i++)
-    json_object_array_add(a, json_object_new_string(keys[i]));
+    if (strcmp(keys[i], SIM_WRAP_POLICY) != 0) /* non-assignable */
+      json_object_array_add(a, json_object_new_string(keys[i]));
   json_object_array_add(a, json_object_new_string("root"));
   free(keys);
   return a;
@@ -805,8 +816,8 @@ static void policy_write(const char *name, int legacy, struct sim_req *q,
     resp_err(r, 400, "'policy' parameter not supplied or empty");
     return;
   }
-  if (strcmp(name, "root") == 0) {
-    resp_err(r, 400, "cannot update \"root\" policy");
+  if (strcmp(name, "root") == 0 || strcmp(name, SIM_WRAP_POLICY) == 0) {
+    resp_err(r, 400, "cannot update \"%s\" policy", name);
     return;
   }
   /* The document may arrive base64-encoded. */
@@ -876,6 +887,8 @@ static void acl_handle(const char *rest, int legacy, struct sim_req *q,
       resp_err(r, 400, "cannot delete default policy");
     else if (strcmp(name, "root") == 0)
       resp_err(r, 400, "cannot delete root policy");
+    else if (strcmp(name, SIM_WRAP_POLICY) == 0)
+      resp_err(r, 400, "cannot delete %s policy", name);
     else {
       smap_del(g_policies, name);
       resp_nocontent(r);

@@ -21,6 +21,7 @@ void resp_clear(struct sim_resp *r)
   json_object_put(r->auth);
   json_object_put(r->warnings);
   json_object_put(r->top);
+  json_object_put(r->wrap_info);
   free(r->lease_id);
   free(r->text);
   resp_init(r);
@@ -147,8 +148,11 @@ void resp_render(struct sim_resp *r, const char *request_id, char **body,
     break;
   }
   out = json_object_new_object();
+  /* http/logical.go respondLogical builds a wrap's envelope from the
+  ** wrap info alone: no request id, no warnings, no mount type. */
   json_object_object_add(out, "request_id",
-                         json_object_new_string(request_id));
+                         json_object_new_string(r->wrapped ? ""
+                                                           : request_id));
   json_object_object_add(out, "lease_id",
                          json_object_new_string(r->lease_id ? r->lease_id
                                                             : ""));
@@ -157,7 +161,7 @@ void resp_render(struct sim_resp *r, const char *request_id, char **body,
   json_object_object_add(out, "lease_duration",
                          json_object_new_int64(r->lease_duration));
   json_object_object_add(out, "data", or_null(r->data));
-  json_object_object_add(out, "wrap_info", NULL);
+  json_object_object_add(out, "wrap_info", or_null(r->wrap_info));
   json_object_object_add(out, "warnings", or_null(r->warnings));
   json_object_object_add(out, "auth", or_null(r->auth));
   json_object_object_add(out, "mount_type",
@@ -324,7 +328,7 @@ void req_check_unknown(const struct sim_req *q, struct sim_resp *r)
 {
   if (!q->known || q->known_all || !q->data)
     return;
-  if (r->kind != RESP_ENVELOPE)
+  if (r->kind != RESP_ENVELOPE || r->wrapped)
     return;
   struct strlist bad = {0};
   json_object_object_foreach(q->data, k, v)

@@ -233,6 +233,18 @@ static void gate(struct MHD_Connection *c, const char *url,
   }
   q->ctype = hdr(c, "Content-Type");
 
+  /* http/logical.go buildLogicalRequest: the token header is read, then
+  ** X-Vault-Wrap-TTL is parsed (400 on a bad value). */
+  const char *tok = hdr(c, "X-Vault-Token");
+  if (!tok || !*tok) {
+    const char *az = hdr(c, "Authorization");
+    if (az && strncasecmp(az, "Bearer ", 7) == 0)
+      tok = az + 7;
+  }
+  q->client_token = tok && *tok ? tok : NULL;
+  if (sim_wrap_parse_ttl(hdr(c, "X-Vault-Wrap-TTL"), r, &q->wrap_ttl) < 0)
+    return;
+
   /* Step 5. */
   if (write && str_has_suffix(q->path, "/")) {
     resp_err(r, 400, "cannot write to a path ending in '/'");
@@ -249,14 +261,13 @@ static void gate(struct MHD_Connection *c, const char *url,
   if (m)
     q->mount_path = m->path;
 
+  /* request_handling.go handleCancelableRequest validates the wrapping
+  ** token of sys/wrapping/{lookup,unwrap,rewrap} before anything else. */
+  if ((path_flags(call) & SIM_PATH_WRAPPING) && sim_wrap_validate(q, r) < 0)
+    return;
+
   if (!(path_flags(call) & SIM_PATH_UNAUTH)) {
     /* Step 6: the token. */
-    const char *tok = hdr(c, "X-Vault-Token");
-    if (!tok || !*tok) {
-      const char *az = hdr(c, "Authorization");
-      if (az && strncasecmp(az, "Bearer ", 7) == 0)
-        tok = az + 7;
-    }
     if (!tok || !*tok) {
       resp_err(r, 403, "permission denied");
       return;
@@ -314,8 +325,9 @@ static void gate(struct MHD_Connection *c, const char *url,
     r->mount_type = mount_type_name(m);
   req_check_unknown(q, r);
 }
+/* text: the Content-Type of a non-JSON body, or NULL for JSON. */
 static enum MHD_Result send_resp(struct MHD_Connection *c, int status,
-                                 char *body, size_t len, int text)
+                                 char *body, size_t len, const char *text)
 {
   struct MHD_Response *mr = MHD_create_response_from_buffer(
       len, body ? body : (void *)"",
@@ -326,8 +338,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, int status,
   }
   if (status != 204 && !(status == 202 && len == 0) && body)
     MHD_add_response_header(mr, "Content-Type",
-                            text ? "text/plain; charset=utf-8"
-                                 : "application/json");
+                            text ? text : "application/json");
   MHD_add_response_header(mr, "Cache-Control", "no-store");
   enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, mr);
   MHD_destroy_response(mr);
@@ -359,7 +370,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
       size_t len = 0;
       resp_render(&r, "", &body, &len);
       resp_clear(&r);
-      return send_resp(c, 413, body, len, 0);
+      return send_resp(c, 413, body, len, NULL);
     }
     return MHD_YES;
   }
@@ -399,15 +410,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     sim_token_revoke_tree(spent);
     free(spent);
   }
-  pthread_mutex_unlock(&g_lock);
-
   char rid[37];
   make_uuid(rid);
+  /* Wrapping comes last, as in handleCancelableRequest: an error (e.g.
+  ** the revoked-lease answer above) is never wrapped. */
+  if (q.wrap_ttl > 0)
+    sim_wrap_response(&q, &r, rid);
+  pthread_mutex_unlock(&g_lock);
+
   char *body = NULL;
   size_t len = 0;
   resp_render(&r, rid, &body, &len);
   int status = r.status ? r.status : 200;
-  int text = r.kind == RESP_TEXT;
+  const char *text = NULL;
+  if (r.kind == RESP_TEXT)
+    text = r.text_type ? r.text_type : "text/plain; charset=utf-8";
   if (strcmp(method, "HEAD") == 0) {
     free(body);
     body = NULL;

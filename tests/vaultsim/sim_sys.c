@@ -73,7 +73,7 @@ void sim_sys_init(void)
             "system endpoints used for control, policy and debugging", 1, 0);
   mount_add("auth/token/", "token", &sim_backend_token,
             "token based credentials", 1, 0);
-  mount_add("cubbyhole/", "cubbyhole", &sim_backend_stub,
+  mount_add("cubbyhole/", "cubbyhole", &sim_backend_cubbyhole,
             "per-token private secret storage", 1, 0);
   mount_add("identity/", "identity", &sim_backend_stub,
             "identity store", 1, 0);
@@ -698,6 +698,7 @@ static const struct sim_path sys_paths[] = {
     {"auth/?", SIM_OPB_ALL, NULL, 0, p_auth, NULL, NULL, NULL},
     {"auth/{path:rest}", SIM_OPB_ALL, NULL, 0, p_auth, NULL, NULL, NULL},
     {"", 0, NULL, 0, NULL, NULL, NULL, sim_acl_paths},
+    {"", 0, NULL, 0, NULL, NULL, NULL, sim_wrap_paths},
     {"tools/random{urlbytes:opt}", SIM_OPB_ALL, NULL, 0, p_tools_random,
      NULL, NULL, NULL},
     {"tools/hash{urlalgorithm:opt}", SIM_OPB_ALL, NULL, 0, p_tools_hash, NULL,
@@ -715,7 +716,7 @@ const struct sim_backend sim_backend_system = {
     .paths = sys_paths,
 };
 
-/* cubbyhole/ and identity/ answer "unsupported path" to everything. */
+/* identity/ answers "unsupported path" to everything. */
 const struct sim_backend sim_backend_stub = {
     .type = "stub",
 };

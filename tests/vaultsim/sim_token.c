@@ -86,6 +86,7 @@ void sim_token_revoke_tree(const char *id_in)
     sim_token_revoke_tree(kids.v[i]);
   strlist_free(&kids);
   sim_lease_revoke_by_token(id);
+  sim_cubby_drop(id); /* a token's cubbyhole dies with it */
   t = smap_get(g_tokens, id);
   if (t) {
     smap_del(g_accessors, t->accessor);
@@ -486,6 +487,29 @@ struct sim_token *sim_token_issue_login(struct sim_req *q, struct sim_resp *r,
   resp_data(r, 200, NULL);
   r->warnings = w;
   r->auth = sim_token_auth_json(t, ttl);
+  return t;
+}
+
+/* vault/wrapping.go wrapInCubbyhole: a wrapping token is an orphan
+** service token with the single "response-wrapping" policy, one use, and
+** TTL = explicit max TTL = the wrap TTL; its path is the wrapped
+** request's path. It is not renewable. */
+struct sim_token *sim_token_issue_wrapping(int64_t ttl, const char *path,
+                                           struct timespec now)
+{
+  struct sim_token *t = token_new(NULL);
+  strlist_add(&t->policies, SIM_WRAP_POLICY);
+  t->display_name = xstrdup("");
+  t->path = xstrdup(path);
+  t->orphan = 1;
+  t->issue = now;
+  t->creation_ttl = ttl;
+  t->explicit_max_ttl = ttl;
+  t->max_ttl = ttl;
+  t->num_uses = 1;
+  t->renewable = 0;
+  t->expire = ts_add(now, ttl);
+  token_store(t);
   return t;
 }
 
