@@ -103,11 +103,11 @@ def main():
                                 "clientInfo": {"name": "direct_agent", "version": "1"}})
     must(init["protocolVersion"] == "2025-06-18", "MCP initialize")
     tools = [t["name"] for t in b.mcp("tools/list")["tools"]]
-    must("kv.read" in tools, "tools/list offers %d tools" % len(tools))
-    res = b.mcp("tools/call", {"name": "kv.read", "arguments": {"path": "example/app"}})
+    must("kv_read" in tools, "tools/list offers %d tools" % len(tools))
+    res = b.mcp("tools/call", {"name": "kv_read", "arguments": {"path": "example/app"}})
     must(not res.get("isError") and res["structuredContent"]["data"]["user"] == "svc",
-         "tools/call kv.read")
-    res = b.mcp("tools/call", {"name": "kv.read", "arguments": {"path": "../escape"}})
+         "tools/call kv_read")
+    res = b.mcp("tools/call", {"name": "kv_read", "arguments": {"path": "../escape"}})
     must(res.get("isError") is True, "a path outside the namespace is refused")
     uri = "kv://%s/example/app" % me["subject"]
     contents = b.mcp("resources/read", {"uri": uri})["contents"]

@@ -158,7 +158,7 @@ Settings for your shell:  . $envfile
        -d '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' $url/mcp/rpc
   curl -s -H "X-API-Key: $key" -H 'Content-Type: application/json' \\
        -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-06-18' \\
-       -d '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"kv.read","arguments":{"path":"demo/db"}}}' \\
+       -d '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"kv_read","arguments":{"path":"demo/db"}}}' \\
        $url/mcp/rpc
   # live tool.completed events for this agent (Server-Sent Events)
   curl -sN -H "X-API-Key: $key" $url/mcp/sse

@@ -134,6 +134,7 @@ int main(int argc, char **argv)
 {
   struct vmb_config cfg;
   struct vmb_worker *w;
+  struct vmb_mcp_stdio *conn;
   struct vmb_buf line;
   char err[512];
   const char *subject, *scopes;
@@ -184,8 +185,12 @@ int main(int argc, char **argv)
     return 2;
   }
   w = vmb_worker_create();
-  if(!w) {
+  conn = vmb_mcp_stdio_new();
+  if(!w || !conn) {
     fprintf(stderr, "vault-mcp-stdio: out of memory\n");
+    vmb_mcp_stdio_free(conn);
+    if(w)
+      vmb_worker_destroy(w);
     vmb_core_shutdown();
     vmb_config_free(&cfg);
     return 1;
@@ -221,7 +226,7 @@ int main(int argc, char **argv)
     snprintf(req.identity.subject, sizeof(req.identity.subject), "%s", subject);
     req.identity.mode = "stdio";
     req.identity.scopes = scope_bits;
-    reply = vmb_mcp_handle_text(&req, "stdio", line.data, line.len, &stop);
+    reply = vmb_mcp_stdio_handle(conn, &req, line.data, line.len, &stop);
     if(reply && emit(reply)) {
       rc = 1;                        /* stdout closed: nobody to answer */
       vmb_worker_reset(w);
@@ -231,6 +236,7 @@ int main(int argc, char **argv)
   }
   vmb_buf_free(&line);
   vmb_log_server(VMB_LOG_INFO, "stdio", "vault-mcp-stdio stopped");
+  vmb_mcp_stdio_free(conn);
   vmb_worker_destroy(w);
   vmb_core_shutdown();
   vmb_config_free(&cfg);

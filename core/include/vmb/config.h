@@ -29,6 +29,7 @@ struct vmb_config {
   char *run_dir;              /* shared memory files for the host's pool */
   bool expose_rest_routes;
   char *cors_allow_origins;
+  char *public_hosts;
 
   /* authentication */
   bool auth_api_key_enabled;
@@ -90,6 +91,8 @@ struct vmb_config {
   /* MCP */
   long mcp_sse_keepalive_seconds;
   long mcp_max_streams_per_subject;
+  bool mcp_tool_names_dotted;
+  long mcp_list_ttl_ms;
 
   /* observability */
   char *otel_exporter_otlp_endpoint;

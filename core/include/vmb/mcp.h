@@ -25,4 +25,24 @@
 const char *vmb_mcp_handle_text(struct vmb_request *req, const char *via,
                                 const char *text, size_t len, bool *shutdown);
 
+/*
+** One stdio connection's state: its open subscriptions/listen requests
+** (MCP 2026-07-28), nothing else. Owned by the transport; one per
+** connection, used by one thread. NULL on out-of-memory.
+*/
+struct vmb_mcp_stdio;
+struct vmb_mcp_stdio *vmb_mcp_stdio_new(void);
+void vmb_mcp_stdio_free(struct vmb_mcp_stdio *st);
+
+/*
+** As vmb_mcp_handle_text() for the connection st, except that the
+** result may hold several messages, one per line (no trailing newline):
+** the reply, then notifications on open subscriptions (the
+** acknowledgement of a subscriptions/listen request, tool-completion
+** events after a tools/call, the closing responses after `shutdown`).
+** A notifications/cancelled naming a subscription ends it.
+*/
+const char *vmb_mcp_stdio_handle(struct vmb_mcp_stdio *st, struct vmb_request *req,
+                                 const char *text, size_t len, bool *shutdown);
+
 #endif

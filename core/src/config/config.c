@@ -53,6 +53,7 @@ static const struct setting settings[] = {
   S("RUN_DIR", T_STR, run_dir, "/tmp/vault-mcp-bridge", 0, 0, 0, "directory of the host-wide shared counters"),
   S("EXPOSE_REST_ROUTES", T_BOOL, expose_rest_routes, "true", 0, 0, 0, "serve the REST operation routes and /whoami"),
   S("CORS_ALLOW_ORIGINS", T_STR, cors_allow_origins, "", 0, 0, 0, "comma-separated browser origins allowed (CORS and MCP Origin check)"),
+  S("PUBLIC_HOSTS", T_STR, public_hosts, "", 0, 0, 0, "comma-separated host[:port] names clients use for MCP besides loopback; * = any Host"),
   S("AUTH_API_KEY_ENABLED", T_BOOL, auth_api_key_enabled, "true", 0, 0, 0, "accept X-API-Key"),
   S("API_KEYS_JSON", T_JSON_OBJ, api_keys_json, "{}", 0, 0, 1, "{\"key\":\"subject\"} or {\"key\":{\"subject\":..,\"scopes\":[..]}}; keys may be sha256:<hex>"),
   S("AUTH_JWT_ENABLED", T_BOOL, auth_jwt_enabled, "true", 0, 0, 0, "accept Authorization: Bearer <JWT>"),
@@ -104,6 +105,8 @@ static const struct setting settings[] = {
   S("AWS_SHARED_CREDENTIALS_FILE", T_STR, aws_shared_credentials_file, "", 0, 0, 0, "shared credentials file (default ~/.aws/credentials)"),
   S("MCP_SSE_KEEPALIVE_SECONDS", T_INT, mcp_sse_keepalive_seconds, "15", 1, 300, 0, "SSE keepalive interval"),
   S("MCP_MAX_STREAMS_PER_SUBJECT", T_INT, mcp_max_streams_per_subject, "2", 1, 64, 0, "concurrent SSE streams per subject"),
+  S("MCP_TOOL_NAMES_DOTTED", T_BOOL, mcp_tool_names_dotted, "false", 0, 0, 0, "list MCP tools as kv.read instead of kv_read (both are accepted)"),
+  S("MCP_LIST_TTL_MS", T_INT, mcp_list_ttl_ms, "300000", 0, 86400000, 0, "ttlMs caching hint on 2026-07-28 list results"),
   S("OTEL_EXPORTER_OTLP_ENDPOINT", T_URL, otel_exporter_otlp_endpoint, "", 0, 0, 0, "OTLP/HTTP collector; empty = tracing off"),
   S("OTEL_SERVICE_NAME", T_STR, otel_service_name, "vault-mcp", 0, 0, 0, "service.name of spans"),
 };

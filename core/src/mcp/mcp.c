@@ -34,7 +34,7 @@
    client that sends no MCP-Protocol-Version header is to be taken as
    speaking it (Streamable HTTP, "Protocol Version Header"). */
 static const char *const supported_versions[] = {
-  "2025-11-25", "2025-06-18", "2025-03-26"
+  VMB_MCP_MODERN_VERSION, "2025-11-25", "2025-06-18", "2025-03-26"
 };
 
 static const struct vmb_config *mcp_cfg;
@@ -131,6 +131,8 @@ struct rpc {
   struct vmb_request *req;
   const char *via;
   bool *shutdown;
+  bool modern;                /* served under 2026-07-28 rules */
+  const char *tool_completed; /* op id of a tools/call that ran */
   /* set by a method that fails */
   int code;
   const char *message;        /* static or arena */
@@ -175,7 +177,7 @@ static bool caller_may(const struct vmb_request *req, const struct vmb_op *op)
 static int m_initialize(struct rpc *r, json_object *params, json_object **out)
 {
   json_object *pv = member(params, "protocolVersion", json_type_string);
-  json_object *res, *caps, *info, *o;
+  json_object *res, *info;
   const char *version;
 
   if(!pv)
@@ -184,12 +186,26 @@ static int m_initialize(struct rpc *r, json_object *params, json_object **out)
      2025-03-26 is only taken on the header path, never offered here:
      its feature set (batching) is not what we implement. */
   version = json_object_get_string(pv);
-  if(!vmb_mcp_version_supported(version) || !strcmp(version, "2025-03-26"))
+  if(!vmb_mcp_version_supported(version) || !strcmp(version, "2025-03-26") ||
+     !strcmp(version, VMB_MCP_MODERN_VERSION))
     version = VMB_MCP_DEFAULT_VERSION;
 
   res = json_object_new_object();
-  caps = json_object_new_object();
   jadd(res, "protocolVersion", jstr(version));
+  jadd(res, "capabilities", vmb_mcp_capabilities(false));
+  info = json_object_new_object();
+  jadd(info, "name", jstr("vault-mcp-bridge"));
+  jadd(info, "title", jstr("Vault MCP Bridge"));
+  jadd(info, "version", jstr(vmb_version()));
+  jadd(res, "serverInfo", info);
+  jadd(res, "instructions", jstr(vmb_mcp_instructions()));
+  *out = res;
+  return 0;
+}
+
+json_object *vmb_mcp_capabilities(bool modern)
+{
+  json_object *caps = json_object_new_object(), *o;
   o = json_object_new_object();
   jadd(o, "listChanged", json_object_new_boolean(0));
   jadd(caps, "tools", o);
@@ -200,23 +216,66 @@ static int m_initialize(struct rpc *r, json_object *params, json_object **out)
   o = json_object_new_object();
   jadd(o, "listChanged", json_object_new_boolean(0));
   jadd(caps, "prompts", o);
-  /* Declared so clients may call logging/setLevel; the bridge sends no
-     log notifications (its logs are files, and never hold secrets). */
-  jadd(caps, "logging", json_object_new_object());
-  jadd(res, "capabilities", caps);
-  info = json_object_new_object();
-  jadd(info, "name", jstr("vault-mcp-bridge"));
-  jadd(info, "title", jstr("Vault MCP Bridge"));
-  jadd(info, "version", jstr(vmb_version()));
-  jadd(res, "serverInfo", info);
-  jadd(res, "instructions", jstr(
+  /* Legacy revisions: declared so clients may call logging/setLevel;
+     the bridge sends no log notifications (its logs are files, and
+     never hold secrets). 2026-07-28 deprecates Logging: not declared. */
+  if(!modern)
+    jadd(caps, "logging", json_object_new_object());
+  return caps;
+}
+
+const char *vmb_mcp_instructions(void)
+{
+  const struct vmb_config *cfg = mcp_cfg;
+  return cfg && cfg->mcp_tool_names_dotted ?
     "Scoped access to HashiCorp Vault for one subject. Secrets live under "
-    "the caller's own namespace: use kv.* tools with paths relative to it "
+    "the caller's own namespace: use the kv.* tools with paths relative to it "
     "(or read kv://<subject>/<path> resources). Tool names are the "
     "operation ids of the REST API; a tool the caller's scopes do not "
-    "allow is not listed."));
-  *out = res;
-  return 0;
+    "allow is not listed." :
+    "Scoped access to HashiCorp Vault for one subject. Secrets live under "
+    "the caller's own namespace: use the kv_* tools with paths relative to it "
+    "(or read kv://<subject>/<path> resources). Tool names are the "
+    "operation ids of the REST API with '_' for '.' (kv_read is kv.read); a "
+    "tool the caller's scopes do not allow is not listed.";
+}
+
+/* Tool names. The table's ids (kv.read) are the operation ids of REST,
+   OpenAPI, metrics and logs. MCP lists them in the portable form
+   (kv_read: '.' -> '_', within ^[a-zA-Z0-9_-]{1,64}$ as model APIs
+   require) unless MCP_TOOL_NAMES_DOTTED; tools/call accepts both. */
+const char *vmb_mcp_tool_name(struct vmb_request *req, const struct vmb_op *op)
+{
+  char *n, *p;
+  if(mcp_cfg && mcp_cfg->mcp_tool_names_dotted)
+    return op->id;
+  n = vmb_arena_strdup(req->arena, op->id);
+  if(!n)
+    return op->id;
+  for(p = n; *p; p++)
+    if(*p == '.')
+      *p = '_';
+  return n;
+}
+
+/* The tool row named name in either form, or NULL. */
+static const struct vmb_op *tool_by_name(const char *name)
+{
+  const struct vmb_op *op = vmb_tool_find(name), *ops;
+  size_t i, k, n_ops;
+  if(op)
+    return op;
+  ops = vmb_ops_rows(&n_ops);
+  for(i = 0; i < n_ops; i++) {
+    const char *id = ops[i].id;
+    if(!(ops[i].flags & VMB_OP_TOOL) || strlen(id) != strlen(name))
+      continue;
+    for(k = 0; id[k] && (id[k] == name[k] || (id[k] == '.' && name[k] == '_')); k++)
+      ;
+    if(!id[k])
+      return &ops[i];
+  }
+  return NULL;
 }
 
 static int m_empty(struct rpc *r, json_object *params, json_object **out)
@@ -262,11 +321,11 @@ static json_object *output_schema(void)
 }
 
 /* tools/list entry for op: NEW reference. */
-static json_object *tool_entry(const struct vmb_op *op)
+static json_object *tool_entry(struct rpc *r, const struct vmb_op *op)
 {
   json_object *t = json_object_new_object(), *ann = json_object_new_object();
   const char *scope = op->scope ? vmb_scope_name(op->scope) : NULL;
-  jadd(t, "name", jstr(op->id));
+  jadd(t, "name", jstr(vmb_mcp_tool_name(r->req, op)));
   if(op->title)
     jadd(t, "title", jstr(op->title));
   /* Say which scope the tool needs: agents choosing tools see why a
@@ -306,7 +365,7 @@ static int m_tools_list(struct rpc *r, json_object *params, json_object **out)
   for(i = 0; i < n_ops; i++) {
     const struct vmb_op *op = &ops[i];
     if((op->flags & VMB_OP_TOOL) && caller_may(r->req, op))
-      jpush(tools, tool_entry(op));
+      jpush(tools, tool_entry(r, op));
   }
   jadd(res, "tools", tools);
   *out = res;
@@ -374,7 +433,7 @@ static int m_tools_call(struct rpc *r, json_object *params, json_object **out)
 
   if(!name)
     return fail(r, -32602, "tools/call needs params.name (a string)");
-  op = vmb_tool_find(json_object_get_string(name));
+  op = tool_by_name(json_object_get_string(name));
   if(!op)
     return failf(r, -32602, "Unknown tool: %.128s", json_object_get_string(name));
 
@@ -417,7 +476,8 @@ static int m_tools_call(struct rpc *r, json_object *params, json_object **out)
   }
   else {
     json_object *e = json_object_new_object(), *ew = json_object_new_object();
-    const char *msg = vmb_arena_printf(r->req->arena, "%s failed (%s): %s", op->id,
+    const char *msg = vmb_arena_printf(r->req->arena, "%s failed (%s): %s",
+                                       vmb_mcp_tool_name(r->req, op),
                                        vmb_err_name(err), detail);
     text = json_object_new_object();
     jadd(text, "type", jstr("text"));
@@ -436,6 +496,7 @@ static int m_tools_call(struct rpc *r, json_object *params, json_object **out)
      so they never feed the host-wide bus. */
   if(r->via && !strcmp(r->via, "mcp"))
     vmb_mcp_bus_publish(op->id, r->req->identity.subject);
+  r->tool_completed = op->id;
   *out = res;
   return 0;
 }
@@ -555,14 +616,30 @@ static int resource_fail(struct rpc *r, enum vmb_err err, const char *detail,
   jadd(data, "uri", jstr(uri));
   jadd(data, "error", jstr(vmb_err_name(err)));
   r->data = data;
+  /* 2026-07-28 moved "not found" to -32602 (and forbids -32002). */
   if(err == VMB_ERR_NOT_FOUND)
-    return fail(r, -32002, "Resource not found");
+    return fail(r, r->modern ? -32602 : -32002, "Resource not found");
   if(vmb_err_jsonrpc_code(err) == -32602)
     return fail(r, -32602, detail);
   return fail(r, -32603, detail);
 }
 
+static int resources_read(struct rpc *r, json_object *params, json_object **out);
+
+/* Every refusal of a URI names it in data.uri, so a client can tell
+   which read failed (SEP-2164 asks it for "not found"). */
 static int m_resources_read(struct rpc *r, json_object *params, json_object **out)
+{
+  json_object *juri = member(params, "uri", json_type_string);
+  int rc = resources_read(r, params, out);
+  if(rc && !r->data && juri) {
+    r->data = json_object_new_object();
+    jadd(r->data, "uri", json_object_get(juri));
+  }
+  return rc;
+}
+
+static int resources_read(struct rpc *r, json_object *params, json_object **out)
 {
   json_object *juri = member(params, "uri", json_type_string);
   const char *uri, *auth, *pstart, *q, *subject, *path;
@@ -682,13 +759,13 @@ struct prompt {
 
 static const struct prompt prompts[] = {
   {"kv_read", "Read a secret",
-   "Ask the assistant to read one secret of your namespace with the kv.read tool.",
+   "Ask the assistant to read one secret of your namespace with the kv_read (kv.read) tool.",
    "kv.read",
    {{"path", "Secret path relative to your namespace, e.g. app/db", true},
     {"version", "Version number to read; the latest when omitted", false},
     {0}}},
   {"kv_write", "Write a secret",
-   "Ask the assistant to store key/value pairs at a path with the kv.write tool.",
+   "Ask the assistant to store key/value pairs at a path with the kv_write (kv.write) tool.",
    "kv.write",
    {{"path", "Secret path relative to your namespace, e.g. app/db", true},
     {"data", "The key/value pairs as a JSON object, e.g. {\"user\":\"app\"}", true},
@@ -752,7 +829,7 @@ static int m_prompts_get(struct rpc *r, json_object *params, json_object **out)
   json_object *args = NULL, *targs, *res, *msgs, *msg, *content, *suggest;
   const struct prompt *p = NULL;
   const struct prompt_arg *a;
-  const char *path, *text;
+  const char *path, *text, *tool_name;
   size_t i;
 
   if(!name)
@@ -813,18 +890,19 @@ static int m_prompts_get(struct rpc *r, json_object *params, json_object **out)
       return fail(r, -32602, detail ? detail : "invalid arguments");
   }
 
+  tool_name = vmb_mcp_tool_name(r->req, vmb_tool_find(p->tool));
   if(!strcmp(p->name, "kv_read"))
     text = vmb_arena_printf(r->req->arena,
-      "Read the secret at path \"%s\"%s%s of my Vault namespace with the kv.read "
+      "Read the secret at path \"%s\"%s%s of my Vault namespace with the %s "
       "tool, then tell me which keys it holds and its version. Do not repeat the "
       "secret values unless I ask for them.",
       path, prompt_value(args, "version") ? " version " : "",
-      prompt_value(args, "version") ? prompt_value(args, "version") : "");
+      prompt_value(args, "version") ? prompt_value(args, "version") : "", tool_name);
   else
     text = vmb_arena_printf(r->req->arena,
       "Store these key/value pairs at path \"%s\" of my Vault namespace with the "
-      "kv.write tool%s, then report the new version: %s",
-      path, prompt_value(args, "cas") ? " (check-and-set as given)" : "",
+      "%s tool%s, then report the new version: %s",
+      path, tool_name, prompt_value(args, "cas") ? " (check-and-set as given)" : "",
       text_of(json_object_object_get(targs, "data")));
   if(!text)
     return fail(r, -32603, "internal error");
@@ -841,7 +919,7 @@ static int m_prompts_get(struct rpc *r, json_object *params, json_object **out)
   jadd(res, "description", jstr(p->description));
   jadd(res, "messages", msgs);
   suggest = json_object_new_object();
-  jadd(suggest, "name", jstr(p->tool));
+  jadd(suggest, "name", jstr(tool_name));
   jadd(suggest, "arguments", json_object_get(targs));
   jadd(res, "suggested_tool", suggest);
   *out = res;
@@ -955,17 +1033,80 @@ static enum vmb_mcp_outcome reject(struct vmb_request *req, json_object **reply,
   return VMB_MCP_REJECTED;
 }
 
+/* A 2026-07-28 request: envelope checks, the method, the decorations.
+   id is BORROWED. */
+static enum vmb_mcp_outcome dispatch_modern(struct vmb_request *req, const char *via,
+                                            const struct vmb_mcp_in *in, json_object *id,
+                                            const char *method, json_object *params,
+                                            json_object **reply, struct vmb_mcp_meta *meta)
+{
+  json_object *data = NULL, *result = NULL;
+  const char *message = NULL;
+  struct rpc r;
+  method_fn fn;
+  int code = 0, status = 0;
+
+  meta->modern = true;
+  if(vmb_mcp_modern_check(req, in, method, params, &code, &message, &data, &status)) {
+    log_rejected(req, message);
+    meta->http_status = status;
+    *reply = vmb_mcp_error(id, code, message, data);
+    return VMB_MCP_REPLY;
+  }
+  if(!strcmp(method, "server/discover")) {
+    result = vmb_mcp_discover_result();
+  }
+  else if(!strcmp(method, "subscriptions/listen")) {
+    if(vmb_mcp_listen_ack(id, params, &meta->listen_tool_events, reply, &message)) {
+      meta->http_status = 400;
+      *reply = vmb_mcp_error(id, -32602, message, NULL);
+      return VMB_MCP_REPLY;
+    }
+    meta->listen_id = id;
+    return VMB_MCP_LISTEN;
+  }
+  else {
+    fn = find_method(method);
+    memset(&r, 0, sizeof(r));
+    r.req = req;
+    r.via = via;
+    r.modern = true;
+    if(!fn) {
+      meta->http_status = 404;
+      *reply = vmb_mcp_error(id, -32601, "Method not found", NULL);
+      return VMB_MCP_REPLY;
+    }
+    if(fn(&r, params, &result)) {
+      meta->http_status = vmb_mcp_modern_error_status(r.code);
+      *reply = vmb_mcp_error(id, r.code, r.message ? r.message : "error", r.data);
+      return VMB_MCP_REPLY;
+    }
+    meta->tool_completed = r.tool_completed;
+  }
+  if(!result) {
+    *reply = vmb_mcp_error(id, -32603, "internal error", NULL);
+    return VMB_MCP_REPLY;
+  }
+  vmb_mcp_modern_finish(method, result);
+  *reply = rpc_result(id, result);
+  if(!*reply)
+    *reply = vmb_mcp_error(id, -32603, "internal error", NULL);
+  return VMB_MCP_REPLY;
+}
+
 enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
+                                      const struct vmb_mcp_in *in,
                                       const char *text, size_t len,
-                                      json_object **reply, bool *shutdown,
-                                      bool *initialized)
+                                      json_object **reply, struct vmb_mcp_meta *meta)
 {
   json_object *msg, *jv, *jmethod, *id = NULL, *params = NULL, *result = NULL;
+  const char *method;
   struct rpc r;
   method_fn fn;
   bool has_id;
 
   *reply = NULL;
+  memset(meta, 0, sizeof(*meta));
   /* json-c passes invalid UTF-8 through inside strings; we would echo
      it (an id, a tool name) into replies that are then not valid JSON
      text for the client. JSON-RPC is UTF-8: refuse anything else. */
@@ -1006,24 +1147,35 @@ enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
   }
   if(!json_object_is_type(jmethod, json_type_string))
     return reject(req, reply, -32600, "Invalid Request: method must be a string");
+  method = json_object_get_string(jmethod);
 
   if(!has_id) {
     /* Notifications get no response of any kind, even when unknown or
        malformed (notifications/initialized, notifications/cancelled,
-       ... carry nothing we need to act on: we hold no session). */
+       ... carry nothing we need to act on: we hold no session). The
+       stdio transport looks at notifications/cancelled itself. */
     return VMB_MCP_ACCEPTED;
   }
 
   if(json_object_object_get_ex(msg, "params", &params) && params &&
      !json_object_is_type(params, json_type_object)) {
+    if(vmb_mcp_modern_wanted(in, method, NULL)) {
+      meta->modern = true;
+      meta->http_status = 400;
+    }
     *reply = vmb_mcp_error(id, -32602, "Invalid params: params must be an object", NULL);
     return VMB_MCP_REPLY;
   }
 
-  fn = find_method(json_object_get_string(jmethod));
+  /* One endpoint, every revision: the request itself says which one
+     (its _meta / MCP-Protocol-Version for 2026-07-28; legacy clients
+     negotiated with initialize and send neither). */
+  if(vmb_mcp_modern_wanted(in, method, params))
+    return dispatch_modern(req, via, in, id, method, params, reply, meta);
+
+  fn = find_method(method);
   if(!fn) {
-    const char *m = vmb_arena_printf(req->arena, "Method not found: %.100s",
-                                     json_object_get_string(jmethod));
+    const char *m = vmb_arena_printf(req->arena, "Method not found: %.100s", method);
     *reply = vmb_mcp_error(id, -32601, m ? m : "Method not found", NULL);
     return VMB_MCP_REPLY;
   }
@@ -1031,11 +1183,12 @@ enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
   memset(&r, 0, sizeof(r));
   r.req = req;
   r.via = via;
-  r.shutdown = shutdown;
+  r.shutdown = &meta->shutdown;
   if(fn(&r, params, &result)) {
     *reply = vmb_mcp_error(id, r.code, r.message ? r.message : "error", r.data);
     return VMB_MCP_REPLY;
   }
+  meta->tool_completed = r.tool_completed;
   if(!result) {
     *reply = vmb_mcp_error(id, -32603, "internal error", NULL);
     return VMB_MCP_REPLY;
@@ -1043,30 +1196,145 @@ enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
   *reply = rpc_result(id, result);
   if(!*reply)
     *reply = vmb_mcp_error(id, -32603, "internal error", NULL);
-  else if(initialized && fn == m_initialize)
-    *initialized = true;
+  else if(fn == m_initialize)
+    meta->initialized = true;
   return VMB_MCP_REPLY;
 }
 
 /* ---- the entry point for stdio -------------------------------------- */
 
-const char *vmb_mcp_handle_text(struct vmb_request *req, const char *via,
-                                const char *text, size_t len, bool *shutdown)
+/* Open subscriptions/listen requests of one stdio connection: their ids
+   (own references) and whether they asked for tool events. A stdio
+   subject is self-asserted, so these streams hear only of the tool calls
+   made on this connection, never the host-wide bus. */
+#define STDIO_SUBS 16
+
+struct vmb_mcp_stdio {
+  json_object *ids[STDIO_SUBS];
+  bool tool_events[STDIO_SUBS];
+};
+
+struct vmb_mcp_stdio *vmb_mcp_stdio_new(void)
+{
+  return calloc(1, sizeof(struct vmb_mcp_stdio));
+}
+
+void vmb_mcp_stdio_free(struct vmb_mcp_stdio *st)
+{
+  size_t i;
+  if(!st)
+    return;
+  for(i = 0; i < STDIO_SUBS; i++)
+    json_object_put(st->ids[i]);
+  free(st);
+}
+
+static bool same_id(json_object *a, json_object *b)
+{
+  if(!a || !b || json_object_get_type(a) != json_object_get_type(b))
+    return false;
+  if(json_object_is_type(a, json_type_string))
+    return !strcmp(json_object_get_string(a), json_object_get_string(b));
+  return json_object_get_int64(a) == json_object_get_int64(b);
+}
+
+/* Append one message to the reply lines (newline separated). */
+static void add_line(struct vmb_request *req, const char **out, json_object *doc)
+{
+  const char *t = doc ? text_of(doc) : NULL;
+  if(!t)
+    return;
+  *out = *out ? vmb_arena_printf(req->arena, "%s\n%s", *out, t) : vmb_arena_strdup(req->arena, t);
+}
+
+/* notifications/cancelled naming one of our subscriptions ends it. */
+static void stdio_cancel(struct vmb_mcp_stdio *st, const char *text, size_t len)
+{
+  json_object *msg = vmb_json_parse(text, len, VMB_MCP_JSON_DEPTH), *m, *p, *rid;
+  size_t i;
+  if(msg && json_object_is_type(msg, json_type_object) &&
+     (m = member(msg, "method", json_type_string)) &&
+     !strcmp(json_object_get_string(m), "notifications/cancelled") &&
+     (p = member(msg, "params", json_type_object)) &&
+     json_object_object_get_ex(p, "requestId", &rid))
+    for(i = 0; i < STDIO_SUBS; i++)
+      if(st->ids[i] && same_id(st->ids[i], rid)) {
+        json_object_put(st->ids[i]);
+        st->ids[i] = NULL;
+      }
+  json_object_put(msg);
+}
+
+const char *vmb_mcp_stdio_handle(struct vmb_mcp_stdio *st, struct vmb_request *req,
+                                 const char *text, size_t len, bool *shutdown)
 {
   json_object *reply = NULL;
   const char *out = NULL;
+  struct vmb_mcp_meta meta;
+  enum vmb_mcp_outcome oc;
+  size_t i;
+
   if(!req->request_id[0] && vmb_request_id_hex(req->request_id))
     snprintf(req->request_id, sizeof(req->request_id), "%032d", 0);
   if(!req->correlation_id[0])
     snprintf(req->correlation_id, sizeof(req->correlation_id), "%s", req->request_id);
-  if(vmb_mcp_dispatch(req, via, text, len, &reply, shutdown, NULL) == VMB_MCP_ACCEPTED)
+  oc = vmb_mcp_dispatch(req, "stdio", NULL, text, len, &reply, &meta);
+  if(shutdown && meta.shutdown)
+    *shutdown = true;
+  if(oc == VMB_MCP_ACCEPTED) {
+    json_object_put(reply);
+    if(st)
+      stdio_cancel(st, text, len);
     return NULL;
-  if(reply)
-    out = vmb_arena_strdup(req->arena, text_of(reply));
+  }
+  if(oc == VMB_MCP_LISTEN) {
+    /* The acknowledgement is the first message of the subscription; its
+       response comes only when we end it (shutdown). */
+    for(i = 0; st && i < STDIO_SUBS && st->ids[i]; i++)
+      ;
+    if(!st || i == STDIO_SUBS) {
+      json_object_put(reply);
+      reply = vmb_mcp_error(meta.listen_id, -32603, vmb_arena_printf(req->arena,
+                            "at most %d subscriptions are open at a time", STDIO_SUBS),
+                            NULL);
+    }
+    else {
+      st->ids[i] = json_object_get(meta.listen_id);
+      st->tool_events[i] = meta.listen_tool_events;
+    }
+  }
+  add_line(req, &out, reply);
   json_object_put(reply);
+  if(st && meta.tool_completed) {
+    for(i = 0; i < STDIO_SUBS; i++)
+      if(st->ids[i] && st->tool_events[i]) {
+        json_object *ev = vmb_mcp_tool_event(st->ids[i], meta.tool_completed,
+                                             req->identity.subject, vmb_now(), 0);
+        add_line(req, &out, ev);
+        json_object_put(ev);
+      }
+  }
+  if(st && meta.shutdown) {
+    /* The server ends every subscription gracefully before it exits. */
+    for(i = 0; i < STDIO_SUBS; i++)
+      if(st->ids[i]) {
+        json_object *end = vmb_mcp_listen_closed(st->ids[i]);
+        add_line(req, &out, end);
+        json_object_put(end);
+        json_object_put(st->ids[i]);
+        st->ids[i] = NULL;
+      }
+  }
   /* Out of memory while serialising: still answer something parseable. */
   return out ? out : "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,"
                      "\"message\":\"internal error\"}}";
+}
+
+const char *vmb_mcp_handle_text(struct vmb_request *req, const char *via,
+                                const char *text, size_t len, bool *shutdown)
+{
+  (void)via;
+  return vmb_mcp_stdio_handle(NULL, req, text, len, shutdown);
 }
 
 /* ---- life cycle ----------------------------------------------------- */

@@ -48,21 +48,106 @@ bool vmb_mcp_version_supported(const char *version);
 enum vmb_mcp_outcome {
   VMB_MCP_REPLY,        /* *reply is a response to a request (HTTP 200) */
   VMB_MCP_ACCEPTED,     /* notification or response: no reply (HTTP 202) */
-  VMB_MCP_REJECTED      /* *reply is an error with id null (HTTP 400) */
+  VMB_MCP_REJECTED,     /* *reply is an error with id null (HTTP 400) */
+  VMB_MCP_LISTEN        /* 2026-07-28 subscriptions/listen: *reply is the
+                           acknowledgement notification; the transport
+                           keeps the stream open (struct vmb_mcp_meta) */
+};
+
+/* What the transport knows besides the message text: on HTTP the MCP
+   request headers (NULL when absent; values as received), on stdio
+   nothing (http false). */
+struct vmb_mcp_in {
+  bool http;
+  const char *protocol_version;   /* MCP-Protocol-Version */
+  const char *method;             /* Mcp-Method */
+  const char *name;               /* Mcp-Name */
+};
+
+/* What the dispatcher tells the transport besides the reply. */
+struct vmb_mcp_meta {
+  bool modern;                /* served as 2026-07-28 (stateless) */
+  int http_status;            /* 0 = the outcome's usual status */
+  bool initialized;           /* a successful legacy initialize */
+  bool shutdown;              /* a `shutdown` request (stdio) */
+  /* VMB_MCP_LISTEN: the listen request's id (BORROWED from the parsed
+     message, which lives in req->arena) and what it asked for. */
+  json_object *listen_id;
+  bool listen_tool_events;
+  /* A tools/call that ran (op id, static), for stdio subscriptions. */
+  const char *tool_completed;
 };
 
 /*
 ** Handle one JSON-RPC message text for an authenticated caller
 ** (req->identity). via is "mcp" or "stdio" and is recorded in
-** responses.log. *reply receives a NEW reference (NULL for ACCEPTED);
-** *shutdown (may be NULL) is set when the message was a `shutdown`
-** request, *initialized (may be NULL) when it was a successful
-** `initialize`. Never fails: out-of-memory becomes an internal-error reply.
+** responses.log. in describes the transport (NULL = stdio). *reply
+** receives a NEW reference (NULL for ACCEPTED); *meta is filled.
+** Never fails: out-of-memory becomes an internal-error reply.
 */
 enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
+                                      const struct vmb_mcp_in *in,
                                       const char *text, size_t len,
-                                      json_object **reply, bool *shutdown,
-                                      bool *initialized);
+                                      json_object **reply, struct vmb_mcp_meta *meta);
+
+/* ---- 2026-07-28 (mcp_modern.c) ---------------------------------------- */
+
+#define VMB_MCP_MODERN_VERSION "2026-07-28"
+
+/* JSON-RPC codes of 2026-07-28 (Overview -> Error Codes). */
+#define VMB_MCP_HEADER_MISMATCH (-32020)
+#define VMB_MCP_MISSING_CLIENT_CAPABILITY (-32021)
+#define VMB_MCP_UNSUPPORTED_VERSION (-32022)
+
+/* Is this request to be served under 2026-07-28 rules? method and
+   params (may be NULL) are the message's; BORROWED. */
+bool vmb_mcp_modern_wanted(const struct vmb_mcp_in *in, const char *method,
+                           json_object *params);
+
+/*
+** Check a 2026-07-28 request's envelope: the MCP headers against the
+** body (HTTP), _meta, the protocol version and the method. 0 when the
+** request may be served; otherwise -1 with *code, *message (arena or
+** static), *data (NEW or NULL) and *http_status set.
+*/
+int vmb_mcp_modern_check(struct vmb_request *req, const struct vmb_mcp_in *in,
+                         const char *method, json_object *params, int *code,
+                         const char **message, json_object **data, int *http_status);
+
+/* Decorate a 2026-07-28 result (BORROWED, modified): resultType, the
+   server's identity in _meta, caching hints for cacheable methods. */
+void vmb_mcp_modern_finish(const char *method, json_object *result);
+
+/* HTTP status for a 2026-07-28 error reply of code (after the checks
+   above passed): 404 for -32601, 400 for the envelope errors, else 200. */
+int vmb_mcp_modern_error_status(int code);
+
+/* server/discover's result: NEW reference. */
+json_object *vmb_mcp_discover_result(void);
+
+/* Capabilities object shared by initialize and server/discover: NEW. */
+json_object *vmb_mcp_capabilities(bool modern);
+
+/* The instructions text shared by initialize and server/discover. */
+const char *vmb_mcp_instructions(void);
+
+/* Supported revisions as a NEW JSON array, newest first. */
+json_object *vmb_mcp_versions_json(void);
+
+/* subscriptions/listen: validate params.notifications and build the
+   acknowledgement (NEW) for id (BORROWED). 0, or -1 with *message. */
+int vmb_mcp_listen_ack(json_object *id, json_object *params, bool *tool_events,
+                       json_object **ack, const char **message);
+
+/* A vmb/tool_completed notification on subscription id: NEW. */
+json_object *vmb_mcp_tool_event(json_object *id, const char *tool, const char *subject,
+                                double ts, unsigned long long seq);
+
+/* The graceful end of a subscription (its listen response): NEW. */
+json_object *vmb_mcp_listen_closed(json_object *id);
+
+/* The portable (listed) or table name of a tool. */
+const char *vmb_mcp_tool_name(struct vmb_request *req, const struct vmb_op *op);
 
 /* A JSON-RPC error object {jsonrpc, id, error{code, message[, data]}}.
    id is BORROWED (NULL means null); data is STOLEN (may be NULL).
@@ -77,6 +162,11 @@ void vmb_mcp_bus_cleanup(void);
 /* Is the request's Origin header absent or on CORS_ALLOW_ORIGINS? */
 bool vmb_mcp_origin_ok(const struct vmb_request *req);
 
+/* mcp_http.c: DNS-rebinding protection for the MCP endpoints. True when
+   the Host is loopback or one of PUBLIC_HOSTS (or absent) and the Origin
+   is absent, same-origin or on CORS_ALLOW_ORIGINS; else *why says which. */
+bool vmb_mcp_host_origin_ok(const struct vmb_request *req, const char **why);
+
 /* Sessions (mcp_bus.c), host-wide. An id is 32 lowercase hex characters
    (128 random bits) and belongs to the subject that began it; it never
    authenticates anything, the gate has done that before. */
@@ -90,6 +180,43 @@ bool vmb_mcp_session_end(const char *id, const char *subject);
 
 /* Publish a tool.completed event for subject (host-wide, best effort). */
 void vmb_mcp_bus_publish(const char *tool, const char *subject);
+
+/* One bus event as a stream sees it (copied out of shared memory). */
+struct vmb_mcp_event {
+  unsigned long long seq;
+  double ts;
+  char tool[64];
+  char subject[VMB_SUBJECT_MAX + 1];
+};
+
+/* Writes one event to the stream; 0, or -1 to end the stream. */
+typedef int (*vmb_mcp_event_fn)(struct vmb_request *req, void *ctx,
+                                const struct vmb_mcp_event *e);
+
+enum vmb_mcp_stream_reg {
+  VMB_MCP_STREAM_OK, VMB_MCP_STREAM_SUBJECT_LIMIT, VMB_MCP_STREAM_PROCESS_LIMIT,
+  VMB_MCP_STREAM_FULL, VMB_MCP_STREAM_ERROR
+};
+
+/* Claim a stream slot for subject (per-subject limit host-wide, threads-1
+   per process). Release with vmb_mcp_stream_close(*slot). */
+enum vmb_mcp_stream_reg vmb_mcp_stream_open(const char *subject, long *slot);
+void vmb_mcp_stream_close(long slot);
+long vmb_mcp_stream_subject_limit(void);
+
+/* The bus position a new stream starts from (the next event). */
+unsigned long long vmb_mcp_bus_next(void);
+
+/*
+** The reusable body of every event stream (GET /mcp/sse and
+** subscriptions/listen): hands subject's events from pos on to fn (fn
+** NULL: events are not wanted, only keepalives flow) and writes a
+** keepalive comment every MCP_SSE_KEEPALIVE_SECONDS, until a write
+** fails (returns -1: the client left) or the process stops or the
+** thread is interrupted (returns 1: the server ends the stream).
+*/
+int vmb_mcp_bus_follow(struct vmb_request *req, const char *subject,
+                       unsigned long long pos, vmb_mcp_event_fn fn, void *ctx);
 
 /* Ask every event stream of this process to end (shutdown). */
 void vmb_mcp_stop_streams(void);

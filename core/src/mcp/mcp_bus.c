@@ -355,9 +355,13 @@ bool vmb_mcp_session_end(const char *id, const char *subject)
 
 /* ---- stream accounting ---------------------------------------------- */
 
-enum reg_result { REG_OK, REG_SUBJECT_LIMIT, REG_PROCESS_LIMIT, REG_FULL, REG_ERROR };
+#define REG_OK VMB_MCP_STREAM_OK
+#define REG_SUBJECT_LIMIT VMB_MCP_STREAM_SUBJECT_LIMIT
+#define REG_PROCESS_LIMIT VMB_MCP_STREAM_PROCESS_LIMIT
+#define REG_FULL VMB_MCP_STREAM_FULL
+#define REG_ERROR VMB_MCP_STREAM_ERROR
 
-static enum reg_result stream_register(const char *subject, long *slot)
+enum vmb_mcp_stream_reg vmb_mcp_stream_open(const char *subject, long *slot)
 {
   long count = 0, free_slot = -1, i;
   pid_t me = getpid();
@@ -365,7 +369,7 @@ static enum reg_result stream_register(const char *subject, long *slot)
     atomic_fetch_sub(&local_streams, 1);
     return REG_PROCESS_LIMIT;
   }
-  if(bus_lock()) {
+  if(!bus || bus_lock()) {
     atomic_fetch_sub(&local_streams, 1);
     return REG_ERROR;
   }
@@ -393,8 +397,10 @@ static enum reg_result stream_register(const char *subject, long *slot)
   return REG_OK;
 }
 
-static void stream_unregister(long slot)
+void vmb_mcp_stream_close(long slot)
 {
+  if(slot < 0)
+    return;
   if(!bus_lock()) {
     bus->streams[slot].pid = 0;
     bus->streams[slot].subject[0] = '\0';
@@ -403,19 +409,65 @@ static void stream_unregister(long slot)
   atomic_fetch_sub(&local_streams, 1);
 }
 
-/* ---- GET /mcp/sse --------------------------------------------------- */
+long vmb_mcp_stream_subject_limit(void) { return max_subject_streams; }
+
+unsigned long long vmb_mcp_bus_next(void)
+{
+  return bus ? (unsigned long long)atomic_load(&bus->next) : 1u;
+}
+
+/* ---- the stream loop, shared by /mcp/sse and subscriptions/listen ---- */
 
 static int send_text(const struct vmb_stream *st, const char *s, size_t n)
 {
   return st->write(st->ctx, s, n);
 }
 
-static int send_event(struct vmb_request *req, const struct bus_event *e)
+int vmb_mcp_bus_follow(struct vmb_request *req, const char *subject,
+                       unsigned long long start, vmb_mcp_event_fn fn, void *ctx)
+{
+  struct bus_event batch[BATCH];
+  uint64_t pos = start, last_ka = vmb_monotonic_us();
+  while(!atomic_load(&stopping)) {
+    struct timespec ts = {0, POLL_NS};
+    if(fn && atomic_load(&bus->next) != pos) {
+      size_t n, i;
+      int bad = 0;
+      do {
+        n = bus_collect(subject, &pos, batch, BATCH);
+        for(i = 0; i < n && !bad; i++) {
+          struct vmb_mcp_event e;
+          memset(&e, 0, sizeof(e));
+          e.seq = (unsigned long long)batch[i].seq;
+          e.ts = batch[i].ts;
+          copy_str(e.tool, sizeof(e.tool), batch[i].tool);
+          copy_str(e.subject, sizeof(e.subject), batch[i].subject);
+          bad = fn(req, ctx, &e);
+        }
+      } while(n == BATCH && !bad);
+      if(bad)
+        return -1;
+    }
+    if(vmb_monotonic_us() - last_ka >= (uint64_t)keepalive_s * 1000000u) {
+      if(send_text(req->stream, ": keepalive\n\n", 13))
+        return -1;
+      last_ka = vmb_monotonic_us();
+    }
+    if(nanosleep(&ts, NULL) && errno == EINTR)
+      return 1;                      /* the responder is stopping */
+  }
+  return 1;
+}
+
+/* ---- GET /mcp/sse --------------------------------------------------- */
+
+static int send_event(struct vmb_request *req, void *ctx, const struct vmb_mcp_event *e)
 {
   json_object *doc = json_object_new_object();
   char ts[48], head[64];
   const char *text;
   int rc = -1, hn;
+  (void)ctx;
   if(!doc)
     return 0;                        /* skip it rather than drop the stream */
   vmb_format_ts(ts, sizeof(ts), e->ts);
@@ -425,8 +477,7 @@ static int send_event(struct vmb_request *req, const struct bus_event *e)
   json_object_object_add(doc, "ts", json_object_new_string(ts));
   text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
                                         JSON_C_TO_STRING_NOSLASHESCAPE);
-  hn = snprintf(head, sizeof(head), "id: %llu\nevent: tool.completed\ndata: ",
-                (unsigned long long)e->seq);
+  hn = snprintf(head, sizeof(head), "id: %llu\nevent: tool.completed\ndata: ", e->seq);
   if(text && hn > 0 && hn < (int)sizeof(head))
     rc = send_text(req->stream, head, (size_t)hn) ||
          send_text(req->stream, text, strlen(text)) ||
@@ -441,16 +492,16 @@ enum vmb_err vmb_h_mcp_sse(struct vmb_call *c)
   const char *origin = vmb_request_header(req, "origin");
   const char *accept = vmb_request_header(req, "accept");
   const char *last = vmb_request_header(req, "last-event-id");
+  const char *why = NULL;
   struct vmb_header h[10];
   size_t nh = 0;
-  struct bus_event batch[BATCH];
-  uint64_t pos, next, last_ka;
+  uint64_t pos, next;
   long slot = -1, last_id;
-  enum reg_result reg;
+  enum vmb_mcp_stream_reg reg;
   static const char hello[] = ": vault-mcp-bridge events\nretry: 3000\n\n";
 
-  if(!vmb_mcp_origin_ok(req)) {
-    c->detail = "Origin not allowed";
+  if(!vmb_mcp_host_origin_ok(req, &why)) {
+    c->detail = why;
     return VMB_ERR_FORBIDDEN;
   }
   if(!req->stream) {
@@ -462,7 +513,7 @@ enum vmb_err vmb_h_mcp_sse(struct vmb_call *c)
     c->detail = "this endpoint answers text/event-stream";
     return VMB_ERR_NOT_ACCEPTABLE;
   }
-  reg = stream_register(req->identity.subject, &slot);
+  reg = vmb_mcp_stream_open(req->identity.subject, &slot);
   if(reg != REG_OK) {
     c->detail = reg == REG_SUBJECT_LIMIT ?
       vmb_arena_printf(req->arena, "at most %ld event streams per subject are open "
@@ -485,39 +536,15 @@ enum vmb_err vmb_h_mcp_sse(struct vmb_call *c)
   h[nh++] = (struct vmb_header){"X-Accel-Buffering", "no"};
   h[nh++] = (struct vmb_header){"X-Request-Id", req->request_id};
   if(origin) {
-    /* vmb_mcp_origin_ok passed, so the origin is on the CORS list. */
+    /* The Origin check passed: it is on the CORS list or same-origin. */
     h[nh++] = (struct vmb_header){"Access-Control-Allow-Origin", origin};
     h[nh++] = (struct vmb_header){"Vary", "Origin"};
   }
   c->resp->status = 200;
   c->resp->streamed = true;
-  if(req->stream->begin(req->stream->ctx, 200, h, nh) ||
-     send_text(req->stream, hello, sizeof(hello) - 1))
-    goto out;
-
-  last_ka = vmb_monotonic_us();
-  while(!atomic_load(&stopping)) {
-    struct timespec ts = {0, POLL_NS};
-    if(atomic_load(&bus->next) != pos) {
-      size_t n, i;
-      int bad = 0;
-      do {
-        n = bus_collect(req->identity.subject, &pos, batch, BATCH);
-        for(i = 0; i < n && !bad; i++)
-          bad = send_event(req, &batch[i]);
-      } while(n == BATCH && !bad);
-      if(bad)
-        break;
-    }
-    if(vmb_monotonic_us() - last_ka >= (uint64_t)keepalive_s * 1000000u) {
-      if(send_text(req->stream, ": keepalive\n\n", 13))
-        break;
-      last_ka = vmb_monotonic_us();
-    }
-    if(nanosleep(&ts, NULL) && errno == EINTR)
-      break;                         /* the responder is stopping */
-  }
-out:
-  stream_unregister(slot);
+  if(!req->stream->begin(req->stream->ctx, 200, h, nh) &&
+     !send_text(req->stream, hello, sizeof(hello) - 1))
+    vmb_mcp_bus_follow(req, req->identity.subject, pos, send_event, NULL);
+  vmb_mcp_stream_close(slot);
   return VMB_ERR_OK;
 }

@@ -113,29 +113,189 @@ static bool accepts(const char *accept, const char *type)
   return false;
 }
 
+/* ---- Host and Origin (DNS rebinding) ------------------------------- */
+
+/* Does the comma/space separated list hold item (case-insensitive)? */
+static bool list_has(const char *list, const char *item, size_t n)
+{
+  while(list && *list) {
+    size_t m;
+    while(*list == ' ' || *list == ',')
+      list++;
+    m = strcspn(list, ", ");
+    if(m && m == n && !strncasecmp(list, item, n))
+      return true;
+    list += m;
+  }
+  return false;
+}
+
+/* Length of the host part of a Host value ("[::1]:8080" -> 5). */
+static size_t host_part(const char *h)
+{
+  const char *e;
+  if(h[0] == '[') {
+    e = strchr(h, ']');
+    return e ? (size_t)(e - h) + 1 : strlen(h);
+  }
+  e = strchr(h, ':');
+  return e ? (size_t)(e - h) : strlen(h);
+}
+
+/* The Host check of the official SDKs' DNS-rebinding protection: a
+   loopback name, or a configured public name (with or without its
+   port), or anything when PUBLIC_HOSTS is "*". */
+static bool host_allowed(const char *host)
+{
+  const struct vmb_config *cfg = vmb_mcp_config();
+  size_t hn = host_part(host);
+  const char *port = host + hn;
+  if(*port && *port != ':')
+    return false;
+  if((hn == 9 && !strncasecmp(host, "localhost", 9)) ||
+     (hn == 9 && !strncmp(host, "127.0.0.1", 9)) || (hn == 5 && !strncmp(host, "[::1]", 5)))
+    return true;
+  if(!cfg || !cfg->public_hosts)
+    return false;
+  return list_has(cfg->public_hosts, "*", 1) || list_has(cfg->public_hosts, host, strlen(host)) ||
+         list_has(cfg->public_hosts, host, hn);
+}
+
+bool vmb_mcp_host_origin_ok(const struct vmb_request *req, const char **why)
+{
+  const char *host = vmb_request_header(req, "host");
+  const char *origin = vmb_request_header(req, "origin");
+  /* No browser sends a request without Host, and only browsers can be
+     rebound: a Host-less request (a FastCGI test client, HTTP/1.0) is
+     not refused for lacking one. */
+  if(host && !host_allowed(host)) {
+    *why = "Forbidden: Host not allowed (loopback names and PUBLIC_HOSTS are)";
+    return false;
+  }
+  if(!origin || vmb_mcp_origin_ok(req))
+    return true;
+  /* Same origin: a page served by this very host (the Host was checked
+     above). The scheme is not compared: behind a proxy that terminates
+     TLS we cannot know which one the browser used. Ports are compared
+     when the Host carries one; web servers that pass $host (Debian's
+     fastcgi_params) strip it, and then the name must do. */
+  if(host) {
+    const char *a = !strncasecmp(origin, "http://", 7) ? origin + 7 :
+                    !strncasecmp(origin, "https://", 8) ? origin + 8 : NULL;
+    size_t hn = host_part(host), an = a ? host_part(a) : 0;
+    if(a && an == hn && !strncasecmp(a, host, hn) &&
+       (!host[hn] || !strcasecmp(a + an, host + hn)) &&
+       (!a[an] || a[an] == ':') && !strchr(a + an, '/'))
+      return true;
+  }
+  *why = "Forbidden: Origin not allowed";
+  return false;
+}
+
 /* ---- POST /mcp/rpc -------------------------------------------------- */
+
+/* subscriptions/listen over HTTP: the response is an SSE stream that
+   begins with the acknowledgement and carries the caller's
+   tool.completed events (when asked for) until the client leaves or the
+   server stops, which ends it with the listen response. One serving
+   thread per stream, bounded like GET /mcp/sse. */
+static int write_sse(struct vmb_request *req, json_object *doc)
+{
+  const char *t = doc ? json_object_to_json_string_ext(
+    doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+  if(!t)
+    return 0;
+  return req->stream->write(req->stream->ctx, "data: ", 6) ||
+         req->stream->write(req->stream->ctx, t, strlen(t)) ||
+         req->stream->write(req->stream->ctx, "\n\n", 2) ? -1 : 0;
+}
+
+static int listen_event(struct vmb_request *req, void *ctx, const struct vmb_mcp_event *e)
+{
+  json_object *ev = vmb_mcp_tool_event(ctx, e->tool, e->subject, e->ts, e->seq);
+  int rc = ev ? write_sse(req, ev) : 0;
+  json_object_put(ev);
+  return rc;
+}
+
+static enum vmb_err listen_stream(struct vmb_call *c, json_object *ack,
+                                  const struct vmb_mcp_meta *meta)
+{
+  struct vmb_request *req = c->req;
+  const char *origin = vmb_request_header(req, "origin");
+  struct vmb_header h[8];
+  size_t nh = 0;
+  long slot = -1;
+  unsigned long long pos;
+  enum vmb_mcp_stream_reg reg;
+
+  if(!req->stream) {
+    json_object *e = vmb_mcp_error(meta->listen_id, -32603, "this transport cannot "
+                                   "stream: subscriptions/listen is unavailable", NULL);
+    c->resp->status = 500;
+    vmb_response_header(c->resp, "Content-Type", "application/json");
+    set_body(c->resp, e ? json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN) : "");
+    json_object_put(e);
+    return VMB_ERR_OK;
+  }
+  reg = vmb_mcp_stream_open(req->identity.subject, &slot);
+  if(reg != VMB_MCP_STREAM_OK) {
+    json_object *e = vmb_mcp_error(meta->listen_id, -32603,
+      reg == VMB_MCP_STREAM_SUBJECT_LIMIT ?
+      vmb_arena_printf(req->arena, "at most %ld event streams per subject are open at "
+                       "a time", vmb_mcp_stream_subject_limit()) :
+      "no capacity for another event stream right now", NULL);
+    c->resp->status = reg == VMB_MCP_STREAM_ERROR ? 500 : 429;
+    vmb_response_header(c->resp, "Retry-After",
+                        reg == VMB_MCP_STREAM_SUBJECT_LIMIT ? "30" : "5");
+    vmb_response_header(c->resp, "Content-Type", "application/json");
+    set_body(c->resp, e ? json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN) : "");
+    json_object_put(e);
+    return VMB_ERR_OK;
+  }
+  pos = vmb_mcp_bus_next();
+  h[nh++] = (struct vmb_header){"Content-Type", "text/event-stream"};
+  h[nh++] = (struct vmb_header){"Cache-Control", "no-store"};
+  h[nh++] = (struct vmb_header){"X-Accel-Buffering", "no"};
+  h[nh++] = (struct vmb_header){"X-Content-Type-Options", "nosniff"};
+  h[nh++] = (struct vmb_header){"X-Request-Id", req->request_id};
+  if(origin) {
+    h[nh++] = (struct vmb_header){"Access-Control-Allow-Origin", origin};
+    h[nh++] = (struct vmb_header){"Vary", "Origin"};
+  }
+  c->resp->status = 200;
+  c->resp->streamed = true;
+  if(!req->stream->begin(req->stream->ctx, 200, h, nh) && !write_sse(req, ack) &&
+     vmb_mcp_bus_follow(req, req->identity.subject, pos,
+                        meta->listen_tool_events ? listen_event : NULL,
+                        meta->listen_id) > 0) {
+    /* We end it (shutdown): say so with the listen response. */
+    json_object *end = vmb_mcp_listen_closed(meta->listen_id);
+    write_sse(req, end);
+    json_object_put(end);
+  }
+  vmb_mcp_stream_close(slot);
+  return VMB_ERR_OK;
+}
 
 enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
 {
   struct vmb_request *req = c->req;
   struct vmb_response *resp = c->resp;
-  const char *pv = vmb_request_header(req, "mcp-protocol-version");
   const char *accept = vmb_request_header(req, "accept");
   const char *sid = vmb_request_header(req, "mcp-session-id");
+  const char *why = NULL;
   json_object *reply = NULL;
   enum vmb_mcp_outcome outcome;
-  bool as_sse = false, initialized = false;
+  struct vmb_mcp_in in;
+  struct vmb_mcp_meta meta;
+  bool as_sse = false;
 
-  /* DNS rebinding: a browser page from a foreign origin must not drive
-     the bridge (2025-11-25: present and not allowed -> 403). */
-  if(!vmb_mcp_origin_ok(req))
-    return http_refuse(c, 403, -32600, "Forbidden: Origin not allowed");
-  /* "Protocol Version Header": an invalid or unsupported value MUST get
-     400; an absent one is taken as 2025-03-26 and served. */
-  if(pv && !vmb_mcp_version_supported(pv))
-    return http_refuse(c, 400, -32600, vmb_arena_printf(req->arena,
-      "Bad Request: unsupported MCP-Protocol-Version \"%.40s\" (supported: "
-      "2025-11-25, 2025-06-18, 2025-03-26)", pv));
+  /* DNS rebinding: a browser page from a foreign origin, or a rebound
+     name, must not drive the bridge (2025-11-25: Origin present and not
+     allowed -> 403). */
+  if(!vmb_mcp_host_origin_ok(req, &why))
+    return http_refuse(c, 403, -32600, why);
   if(!vmb_content_type_is_json(vmb_request_header(req, "content-type")))
     return http_refuse(c, 415, -32600, "Unsupported Media Type: POST one JSON-RPC "
                        "message as application/json");
@@ -146,13 +306,25 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
     as_sse = true;
   }
 
-  if(sid && !vmb_mcp_session_touch(sid, req->identity.subject))
+  memset(&in, 0, sizeof(in));
+  in.http = true;
+  in.protocol_version = vmb_request_header(req, "mcp-protocol-version");
+  in.method = vmb_request_header(req, "mcp-method");
+  in.name = vmb_request_header(req, "mcp-name");
+  /* Sessions belong to the legacy revisions; 2026-07-28 requests (and
+     unknown versions, which get -32022) ignore Mcp-Session-Id. */
+  if(sid && !vmb_mcp_modern_wanted(&in, "", NULL) &&
+     !vmb_mcp_session_touch(sid, req->identity.subject))
     return http_refuse(c, 404, -32001, "Session not found: start a new one with "
                        "initialize");
 
-  outcome = vmb_mcp_dispatch(req, "mcp", req->body, req->body_len, &reply, NULL,
-                             &initialized);
-  if(initialized) {
+  outcome = vmb_mcp_dispatch(req, "mcp", &in, req->body, req->body_len, &reply, &meta);
+  if(outcome == VMB_MCP_LISTEN) {
+    enum vmb_err e = listen_stream(c, reply, &meta);
+    json_object_put(reply);
+    return e;
+  }
+  if(meta.initialized) {
     char *id = vmb_arena_alloc(req->arena, VMB_MCP_SESSION_ID_LEN + 1);
     if(id && !vmb_mcp_session_new(req->identity.subject, id, VMB_MCP_SESSION_ID_LEN + 1))
       vmb_response_header(resp, "Mcp-Session-Id", id);
@@ -163,7 +335,8 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
     vmb_buf_reset(&resp->body);
     return VMB_ERR_OK;
   }
-  resp->status = outcome == VMB_MCP_REJECTED ? 400 : 200;
+  resp->status = meta.http_status ? meta.http_status :
+                 outcome == VMB_MCP_REJECTED ? 400 : 200;
   if(!reply)
     return http_refuse(c, 500, -32603, "internal error");
   if(as_sse && outcome == VMB_MCP_REPLY) {
@@ -192,8 +365,9 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
 enum vmb_err vmb_h_mcp_rpc_delete(struct vmb_call *c)
 {
   const char *sid = vmb_request_header(c->req, "mcp-session-id");
-  if(!vmb_mcp_origin_ok(c->req))
-    return http_refuse(c, 403, -32600, "Forbidden: Origin not allowed");
+  const char *why = NULL;
+  if(!vmb_mcp_host_origin_ok(c->req, &why))
+    return http_refuse(c, 403, -32600, why);
   if(!sid)
     return http_refuse(c, 400, -32600, "Bad Request: DELETE needs the Mcp-Session-Id "
                        "header of the session to end");
