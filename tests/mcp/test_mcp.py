@@ -48,6 +48,14 @@ def table_tools():
     return out
 
 
+PORTABLE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def portable(op_id):
+    """The MCP tool name of an operation id by default: kv.read -> kv_read."""
+    return op_id.replace(".", "_")
+
+
 # ---- hostile messages, shared by stdio and HTTP ----------------------------
 
 def hostile_messages():
@@ -87,7 +95,9 @@ def hostile_messages():
         ("params array", '{"jsonrpc":"2.0","id":1,"method":"ping","params":[]}', -32602),
         ("params string", '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":"x"}', -32602),
         ("unknown method", '{"jsonrpc":"2.0","id":1,"method":"nope/nope"}', -32601),
-        ("server/discover", '{"jsonrpc":"2.0","id":1,"method":"server/discover"}', -32601),
+        # 2026-07-28 only: without _meta it is malformed (-32602; over
+        # HTTP the missing Mcp-Method header is found first: -32020).
+        ("server/discover", '{"jsonrpc":"2.0","id":1,"method":"server/discover"}', (-32602, -32020)),
         ("notification", '{"jsonrpc":"2.0","method":"notifications/initialized"}', "none"),
         ("unknown notification", '{"jsonrpc":"2.0","method":"x/y","params":5}', "none"),
         ("response", '{"jsonrpc":"2.0","id":7,"result":{}}', "none"),
@@ -212,10 +222,20 @@ def case_stdio_hostile(cl):
     # SCOPES narrows the tools.
     s2 = Stdio(cl, tmp, {"SCOPES": "read"})
     names = [t["name"] for t in s2.send('{"jsonrpc":"2.0","id":1,"method":"tools/list"}')[0]["result"]["tools"]]
-    tt = table_tools()
+    tt = {portable(k): v for k, v in table_tools().items()}
     check(names and all(tt[n] <= {"READ"} for n in names), "SCOPES=read lists %r" % names)
-    check("kv.write" not in names, "kv.write hidden without write scope")
+    check("kv_write" not in names, "kv_write hidden without write scope")
     print("ok scopes")
+    # MCP_TOOL_NAMES_DOTTED lists the table ids instead; both forms call.
+    s3 = Stdio(cl, tmp, {"MCP_TOOL_NAMES_DOTTED": "true"})
+    names = {t["name"] for t in s3.send('{"jsonrpc":"2.0","id":1,"method":"tools/list"}')[0]["result"]["tools"]}
+    check(names == set(table_tools()), "dotted names %r" % sorted(names))
+    for n in ("kv.read", "kv_read"):
+        r = s3.send(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                                "params": {"name": n, "arguments": {"path": "x"}}}))[0]
+        check("result" in r and r["result"]["isError"] is True and
+              "kv.read failed" in r["result"]["content"][0]["text"], "call %s in dotted mode: %r" % (n, r))
+    print("ok dotted names")
 
 
 # ---- FastCGI ---------------------------------------------------------------------
@@ -234,7 +254,8 @@ def case_fcgi_hostile(cl):
             continue
         check(isinstance(doc, dict), "%s: body %r" % (label, doc))
         rejected = isinstance(expect, (int, tuple)) and doc.get("id") is None
-        check(st == (400 if rejected else 200), "%s: HTTP %d %r" % (label, st, doc))
+        modern = label == "server/discover"     # 2026-07-28 envelope errors are 400
+        check(st == (400 if rejected or modern else 200), "%s: HTTP %d %r" % (label, st, doc))
         judge(label, expect, [doc])
     check(b.alive(), "responder survived the hostile messages")
 
@@ -263,7 +284,9 @@ def case_fcgi_hostile(cl):
     check(st == 200, "no Accept: %d" % st)
     st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"},
                          headers={"MCP-Protocol-Version": "1999-01-01"})
-    check(st == 400 and "MCP-Protocol-Version" in doc["error"]["message"], "bad version header: %d %r" % (st, doc))
+    check(st == 400 and "MCP-Protocol-Version" in doc["error"]["message"] and
+          doc["error"]["code"] == -32022 and doc["id"] == 1 and
+          doc["error"]["data"]["requested"] == "1999-01-01", "bad version header: %d %r" % (st, doc))
     for v in ("2025-03-26", "2025-06-18", "2025-11-25", None):
         st, hd, doc = b.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, headers={"MCP-Protocol-Version": v})
         check(st == 200, "version header %r: %d" % (v, st))
@@ -309,7 +332,8 @@ def case_fcgi_hostile(cl):
     tt = table_tools()
     for key, scopes in ((ALICE, {"READ", "WRITE", "DELETE", "LIST"}), (READER, {"READ", "LIST"})):
         names = {t["name"] for t in b.rpc("tools/list", key=key)["result"]["tools"]}
-        want = {n for n, s in tt.items() if s <= scopes}
+        want = {portable(n) for n, s in tt.items() if s <= scopes}
+        check(all(PORTABLE.match(n) for n in names), "portable names %r" % sorted(names))
         check(names == want, "tools/list for %s: %r != %r" % (scopes, sorted(names), sorted(want)))
     r = b.rpc("tools/call", {"name": "kv.write", "arguments": {"path": "a", "data": {}}}, key=READER)
     check(r["result"]["isError"] and "scope" in r["result"]["content"][0]["text"], "scope enforced %r" % r)
@@ -493,6 +517,35 @@ def case_conformance(cl, scenario):
           "%s: %s" % (scenario, mt.group(0) if mt else "no summary"))
 
 
+CONFORMANCE_2026_BASELINE = os.path.join(m.HERE, "conformance-2026-baseline.yml")
+
+
+def case_conformance_2026(cl, scenario):
+    """The 0.2.0-alpha.12 suite at --spec-version 2026-07-28, through the
+    same proxy and nginx, against a pool of two processes and vault-sim
+    (resources/read of the listed kv://alice/ needs a Vault). No
+    CORS_ALLOW_ORIGINS: the suite's valid Origin is the proxy's own
+    origin, which the bridge accepts as same-origin."""
+    node = m.node_ready()
+    v = m.Vault(cl)
+    tmp = m.tmpdir(cl, "vmb-mcp-conf26-")
+    pport = procs.free_port()
+    b1 = m.Bridge(cl, tmp, v.addr)
+    b2 = m.Bridge(cl, tmp, v.addr)
+    n = m.Nginx(cl, tmp, [b1, b2])
+    m.Proc(cl, [node, os.path.join(m.NODE_DIR, "proxy.mjs"), str(pport), str(n.port), ALICE])
+    conf = os.path.join(m.NODE_DIR, "node_modules", "conformance-2026", "dist", "index.js")
+    args = [conf, "server", "--url", "http://localhost:%d/mcp/rpc" % pport,
+            "--spec-version", "2026-07-28", "--scenario", scenario]
+    if scenario in ("server-stateless",):
+        args += ["--expected-failures", CONFORMANCE_2026_BASELINE]
+    out = run_node(node, args, timeout=240)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    mt = re.search(r"Passed: (\d+)/(\d+), (\d+) failed", plain)
+    check(mt and int(mt.group(2)) > 0, "%s: %s" % (scenario, mt.group(0) if mt else "no summary"))
+    print("FIGURES %s 2026-07-28 %s" % (scenario, mt.group(0)))
+
+
 CASES = {
     "stdio_hostile": case_stdio_hostile,
     "fcgi_hostile": case_fcgi_hostile,
@@ -509,7 +562,9 @@ def main():
     name = sys.argv[1]
     cl = m.Cleanup()
     try:
-        if name.startswith("conformance:"):
+        if name.startswith("conformance2026:"):
+            case_conformance_2026(cl, name.split(":", 1)[1])
+        elif name.startswith("conformance:"):
             case_conformance(cl, name.split(":", 1)[1])
         else:
             CASES[name](cl)

@@ -84,7 +84,7 @@ for (const t of tools) {
      typeof t.annotations.idempotentHint === "boolean", `${t.name} annotations`, t.annotations);
   ok(t.outputSchema && t.outputSchema.type === "object", `${t.name} outputSchema`);
 }
-for (const need of ["kv.read", "kv.write", "kv.list", "kv.delete"])
+for (const need of ["kv_read", "kv_write", "kv_list", "kv_delete"])
   ok(byName[need], `tool ${need} listed`);
 
 async function call(name, args) {
@@ -103,21 +103,21 @@ async function call(name, args) {
 // may use earlier results.
 const state = {};
 const plan = [
-  ["kv.write", () => ({ path: "sdk/app", data: { user: "u1" } })],
-  ["kv.write", () => ({ path: "sdk/tmp", data: { t: "1" } })],
-  ["kv.read", () => ({ path: "sdk/app" }), (r) => ok(r.structuredContent.data.user === "u1", "kv.read value")],
-  ["kv.patch", () => ({ path: "sdk/app", data: { pw: "p" } })],
-  ["kv.list", () => ({ prefix: "sdk/" }), (r) => ok(r.structuredContent.keys.includes("app"), "kv.list keys", r.structuredContent)],
-  ["kv.metadata", () => ({ path: "sdk/app" })],
-  ["kv.delete", () => ({ path: "sdk/tmp" })],
-  ["kv.undelete", () => ({ path: "sdk/tmp", versions: [1] })],
-  ["kv.destroy", () => ({ path: "sdk/tmp", versions: [1] })],
-  ["transit.encrypt", () => ({ key: "mcp-default", plaintext: b64("hello") }), (r) => { state.ct = r.structuredContent.ciphertext; }],
-  ["transit.decrypt", () => ({ key: "mcp-default", ciphertext: state.ct }), (r) => ok(r.structuredContent.plaintext === b64("hello"), "decrypt roundtrip")],
-  ["transit.rewrap", () => ({ key: "mcp-default", ciphertext: state.ct })],
-  ["transit.sign", () => ({ key: "mcp-signing", input: b64("msg") }), (r) => { state.sig = r.structuredContent.signature; }],
-  ["transit.verify", () => ({ key: "mcp-signing", input: b64("msg"), signature: state.sig })],
-  ["transit.random", () => ({ bytes: 16 })],
+  ["kv_write", () => ({ path: "sdk/app", data: { user: "u1" } })],
+  ["kv_write", () => ({ path: "sdk/tmp", data: { t: "1" } })],
+  ["kv_read", () => ({ path: "sdk/app" }), (r) => ok(r.structuredContent.data.user === "u1", "kv_read value")],
+  ["kv_patch", () => ({ path: "sdk/app", data: { pw: "p" } })],
+  ["kv_list", () => ({ prefix: "sdk/" }), (r) => ok(r.structuredContent.keys.includes("app"), "kv_list keys", r.structuredContent)],
+  ["kv_metadata", () => ({ path: "sdk/app" })],
+  ["kv_delete", () => ({ path: "sdk/tmp" })],
+  ["kv_undelete", () => ({ path: "sdk/tmp", versions: [1] })],
+  ["kv_destroy", () => ({ path: "sdk/tmp", versions: [1] })],
+  ["transit_encrypt", () => ({ key: "mcp-default", plaintext: b64("hello") }), (r) => { state.ct = r.structuredContent.ciphertext; }],
+  ["transit_decrypt", () => ({ key: "mcp-default", ciphertext: state.ct }), (r) => ok(r.structuredContent.plaintext === b64("hello"), "decrypt roundtrip")],
+  ["transit_rewrap", () => ({ key: "mcp-default", ciphertext: state.ct })],
+  ["transit_sign", () => ({ key: "mcp-signing", input: b64("msg") }), (r) => { state.sig = r.structuredContent.signature; }],
+  ["transit_verify", () => ({ key: "mcp-signing", input: b64("msg"), signature: state.sig })],
+  ["transit_random", () => ({ bytes: 16 })],
 ];
 const called = new Set();
 const mustSucceed = process.env.VMB_SDK_NO_VAULT ? false : true;
@@ -133,10 +133,10 @@ for (const [name, mk, after] of plan) {
 // Every other tool: schema-valid arguments. Vault may refuse them (an
 // unknown role, KMS off): the answer must still be a proper tool result.
 const extra = {
-  "db.issue_creds": { role: "readonly" },
-  "ssh.otp": { role: "otp_role", ip: "127.0.0.1", username: "ubuntu" },
-  "ssh.sign": { role: "ca_role", public_key: SSH_PUBKEY },
-  "transit.hmac": { key: "mcp-default", input: b64("msg") },
+  "db_issue_creds": { role: "readonly" },
+  "ssh_otp": { role: "otp_role", ip: "127.0.0.1", username: "ubuntu" },
+  "ssh_sign": { role: "ca_role", public_key: SSH_PUBKEY },
+  "transit_hmac": { key: "mcp-default", input: b64("msg") },
 };
 for (const t of tools) {
   if (called.has(t.name)) continue;
@@ -156,6 +156,13 @@ for (const t of tools) {
   }
 }
 await rejects(client.callTool({ name: "no.such_tool", arguments: {} }), -32602, "unknown tool");
+// The seed's dotted names stay accepted as aliases of the listed ones.
+if (mustSucceed) {
+  const alias = await client.callTool({ name: "kv.read", arguments: { path: "sdk/app" } });
+  ok(!alias.isError && alias.structuredContent.data.user === "u1", "kv.read alias of kv_read", alias);
+}
+for (const t of tools)
+  ok(/^[a-zA-Z0-9_-]{1,64}$/.test(t.name), `${t.name} is a portable tool name`);
 
 // ---- resources ----
 const { resources } = await client.listResources();
@@ -189,7 +196,7 @@ ok(names.join(",") === "kv_read,kv_write", "prompts/list", names);
 for (const p of prompts) ok(Array.isArray(p.arguments) && p.arguments.some((a) => a.name === "path" && a.required), `${p.name} arguments`);
 const pr = await client.getPrompt({ name: "kv_read", arguments: { path: "sdk/app" } });
 ok(pr.messages.length > 0 && pr.messages[0].role === "user" && pr.suggested_tool &&
-   pr.suggested_tool.name === "kv.read" && pr.suggested_tool.arguments.path === "sdk/app", "prompts/get kv_read", pr);
+   pr.suggested_tool.name === "kv_read" && pr.suggested_tool.arguments.path === "sdk/app", "prompts/get kv_read", pr);
 const pw = await client.getPrompt({ name: "kv_write", arguments: { path: "sdk/x", data: '{"a":"b"}' } });
 ok(pw.suggested_tool.arguments.data.a === "b", "prompts/get kv_write", pw);
 await rejects(client.getPrompt({ name: "kv_read", arguments: {} }), -32602, "prompt missing argument");
