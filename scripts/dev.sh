@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # scripts/dev.sh up|down|status : the local stack, everything on 127.0.0.1.
 #
-#   up      install missing Debian packages, build what is missing, start
+#   up [--with-postgres]
+#           install missing Debian packages, build what is missing, start
 #           vault-sim on ${VAULT_PORT:-8200} (provisioned by
 #           scripts/provision-vault.sh), a spawn-fcgi pool of the bridge and
 #           lighttpd on ${PORT:-8089}; write .dev/stack.env; print examples.
 #           Running it again while the stack is up changes nothing.
+#           --with-postgres (or WITH_POSTGRES=1) also starts a throw-away
+#           PostgreSQL on ${POSTGRES_PORT:-5433}, runs vault-sim with
+#           --database-plugins real and provisions the database engine
+#           against it, so db.issue_creds returns logins psql accepts.
 #   down    stop what `up` started (by the pids it recorded).
 #   status  say what runs.
 #
@@ -57,7 +62,7 @@ stack_get() {
 
 components() {
   local c
-  for c in vault pool lighttpd; do
+  for c in postgres vault pool lighttpd; do
     [ -f "$dev/pids/$c.pid" ] && printf '%s ' "$c"
   done
 }
@@ -68,9 +73,11 @@ is_up() {
   for c in pool lighttpd; do
     vmb_pids_alive "$dev/pids/$c.pid" || return 1
   done
-  if [ -f "$dev/pids/vault.pid" ]; then
-    vmb_pids_alive "$dev/pids/vault.pid" || return 1
-  fi
+  for c in vault postgres; do
+    if [ -f "$dev/pids/$c.pid" ]; then
+      vmb_pids_alive "$dev/pids/$c.pid" || return 1
+    fi
+  done
   any=1
   curl -fsS --max-time 3 "$(stack_get BRIDGE_URL)/healthz" >/dev/null 2>&1 && [ $any = 1 ]
 }
@@ -81,13 +88,24 @@ cmd_down() {
     say "dev stack: nothing to stop"
     return 0
   fi
-  # Front first, then the pool, then Vault.
+  # Front first, then the pool, then Vault, then the database.
   for c in lighttpd pool vault; do
     if [ -f "$dev/pids/$c.pid" ]; then
       vmb_stop_pids "$dev/pids/$c.pid"
       say "stopped $c"
     fi
   done
+  if [ -f "$dev/pids/postgres.pid" ]; then
+    vmb_stop_postgres "$dev/pids/postgres.pid"
+    say "stopped postgres"
+  fi
+  if [ -f "$dev/postgres.dir" ]; then
+    # The cluster lives only as long as the stack.
+    local pgdir
+    pgdir=$(cat "$dev/postgres.dir")
+    case $pgdir in /tmp/vmb-dev-pg.* | "$dev"/postgres) rm -rf "$pgdir" ;; esac
+    rm -f "$dev/postgres.dir"
+  fi
   rm -f "$(sock_path)" "$envfile"
   say "dev stack: down"
 }
@@ -98,7 +116,10 @@ cmd_status() {
     say "dev stack: down (no $envfile)"
     return 3
   fi
-  for c in vault pool lighttpd; do
+  for c in postgres vault pool lighttpd; do
+    if [ "$c" = postgres ] && [ ! -f "$dev/pids/$c.pid" ]; then
+      continue
+    fi
     if [ -f "$dev/pids/$c.pid" ]; then
       if vmb_pids_alive "$dev/pids/$c.pid"; then
         say "$c: running (pid $(tr '\n' ' ' <"$dev/pids/$c.pid"))"
@@ -168,6 +189,22 @@ Settings for your shell:  . $envfile
 
 Logs: $(stack_get LOG_DIR)   Stop: scripts/dev.sh down
 EOF
+  local pgport pgdb
+  pgport=$(stack_get POSTGRES_PORT || true)
+  [ -n "$pgport" ] || return 0
+  pgdb=$(stack_get POSTGRES_DB)
+  cat <<EOF
+
+PostgreSQL (throw-away, --with-postgres): 127.0.0.1:$pgport, database $pgdb
+  # a login for role readonly (SELECT on public tables), used with psql
+  creds=\$(curl -s -X POST -H "X-API-Key: $key" -H 'Content-Type: application/json' \\
+       -d '{}' $url/db/creds/readonly)
+  PGPASSWORD=\$(jq -r .password <<<"\$creds") psql -h 127.0.0.1 -p $pgport -d $pgdb \\
+       -U "\$(jq -r .username <<<"\$creds")" -c 'SELECT * FROM demo'
+  # revoke it: the user is dropped and the login stops working
+  jq '{lease_id}' <<<"\$creds" | curl -s -X POST -H "X-API-Key: $key" \\
+       -H 'Content-Type: application/json' --data-binary @- $url/db/revoke
+EOF
 }
 
 # b64url : base64url without padding.
@@ -191,8 +228,16 @@ env_line() {
 }
 
 cmd_up() {
-  local port=${PORT:-8089} vport=${VAULT_PORT:-8200}
-  if is_up; then
+  local port=${PORT:-8089} vport=${VAULT_PORT:-8200} with_pg=${WITH_POSTGRES:-0}
+  local pgport=${POSTGRES_PORT:-5433} arg
+  for arg in "$@"; do
+    case $arg in
+      --with-postgres) with_pg=1 ;;
+      *) die "unknown option $arg (usage: scripts/dev.sh up [--with-postgres])" ;;
+    esac
+  done
+  [ "$with_pg" = 1 ] || with_pg=0
+  if is_up && { [ "$with_pg" = 0 ] || [ -f "$dev/pids/postgres.pid" ]; }; then
     say "dev stack: already up"
     print_examples
     return 0
@@ -209,8 +254,11 @@ cmd_up() {
   # 1. Packages and build.
   # shellcheck disable=SC2086
   vmb_ensure_packages ${VMB_BUILD_PACKAGES:-build-essential cmake pkg-config libfcgi-dev \
-    libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev libmicrohttpd-dev} \
+    libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev libmicrohttpd-dev libpq-dev} \
     curl jq openssl spawn-fcgi lighttpd
+  if [ "$with_pg" = 1 ]; then
+    vmb_ensure_packages postgresql libpq-dev
+  fi
   # vault-mcp-stdio too: the README's next step after `up` runs it.
   if [ ! -x "$bridge" ] || [ ! -x "$sim" ] || [ ! -x "$stdio" ] ||
      [ "$build" = "$default_build" ]; then
@@ -233,7 +281,32 @@ cmd_up() {
   key2=$(openssl rand -hex 24)
   jwt_secret=${JWT_HS256_SECRET:-$(openssl rand -hex 32)}
 
-  # 3. Vault: the caller's, or the simulator.
+  # 3. PostgreSQL on request: a fresh cluster for every `up`. As root the
+  #    cluster runs as `postgres`, which may not reach into this checkout,
+  #    so its directory is then under /tmp.
+  local pg_admin=vaultadmin pg_db=mcp pg_pw="" pg_dir=""
+  if [ "$with_pg" = 1 ]; then
+    vmb_port_free "$pgport" || die "127.0.0.1:$pgport is in use (set POSTGRES_PORT=...)"
+    pg_pw=$(openssl rand -hex 16)
+    if [ "$(id -u)" = 0 ]; then
+      pg_dir=$(mktemp -d /tmp/vmb-dev-pg.XXXXXX)
+    else
+      pg_dir=$dev/postgres
+      rm -rf "$pg_dir"
+    fi
+    printf '%s\n' "$pg_dir" >"$dev/postgres.dir"
+    say "starting PostgreSQL on 127.0.0.1:$pgport ($pg_dir)"
+    vmb_start_postgres "$pg_dir" "$pgport" "$pg_admin" "$pg_pw" "$pg_db" \
+      "$logdir/postgres-setup.log" "$dev/pids/postgres.pid" ||
+      die "PostgreSQL did not start (see $logdir/postgres-setup.log)"
+    # Something for the readonly role to read.
+    PGPASSWORD=$pg_pw psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pgport" -U "$pg_admin" \
+      -d "$pg_db" -c "CREATE TABLE demo (id int PRIMARY KEY, note text);
+        INSERT INTO demo VALUES (1, 'read by a dynamic PostgreSQL user');" \
+      >>"$logdir/postgres-setup.log" 2>&1 || die "cannot seed PostgreSQL"
+  fi
+
+  # 4. Vault: the caller's, or the simulator.
   local vault_addr vault_token
   if [ -n "${VAULT_ADDR:-}" ] && [ -n "${VAULT_TOKEN:-}" ]; then
     vault_addr=$VAULT_ADDR
@@ -245,15 +318,25 @@ cmd_up() {
     vault_token=dev-$(openssl rand -hex 12)
     say "starting vault-sim on $vault_addr"
     # setsid: the simulator outlives this script and its terminal.
+    local -a simopts=()
+    [ "$with_pg" = 1 ] && simopts=(--database-plugins real)
     setsid "$sim" --dev --dev-root-token-id "$vault_token" \
-      --dev-listen-address "127.0.0.1:$vport" </dev/null >>"$logdir/vault-sim.log" 2>&1 &
+      --dev-listen-address "127.0.0.1:$vport" "${simopts[@]}" </dev/null \
+      >>"$logdir/vault-sim.log" 2>&1 &
     echo $! >"$dev/pids/vault.pid"
     vmb_wait_tcp "$vport" 15 || die "vault-sim did not start (see $logdir/vault-sim.log)"
   fi
-  vmb_provision_vault "$root" "$vault_addr" "$vault_token" "$logdir/provision.log" ||
+  if [ "$with_pg" = 1 ]; then
+    POSTGRES_URL="postgresql://{{username}}:{{password}}@127.0.0.1:$pgport/$pg_db?sslmode=disable" \
+      POSTGRES_USERNAME=$pg_admin POSTGRES_PASSWORD=$pg_pw \
+      vmb_provision_vault "$root" "$vault_addr" "$vault_token" "$logdir/provision.log" ||
+      die "provisioning Vault failed (see $logdir/provision.log)"
+  else
+    POSTGRES_URL='' vmb_provision_vault "$root" "$vault_addr" "$vault_token" "$logdir/provision.log" ||
     { die "provisioning Vault failed (see $logdir/provision.log)"; }
+  fi
 
-  # 4. The bridge pool. Settings go through the environment, so anything
+  # 5. The bridge pool. Settings go through the environment, so anything
   #    the caller exported (JWT_JWKS_FILE, LOG_LEVEL, ...) passes through.
   local keys
   keys=$(jq -cn --arg k1 "$key1" --arg k2 "$key2" --arg s1 "$subj1" --arg s2 "$subj2" \
@@ -274,7 +357,7 @@ cmd_up() {
   vmb_start_pool "$bridge" "$sock" "${POOL_PROCS:-2}" "${POOL_THREADS:-4}" "$dev/pids/pool.pid" $user ||
     { die "the bridge pool did not start (see $logdir/server.log)"; }
 
-  # 5. lighttpd in front (it daemonises and writes its own pid file).
+  # 6. lighttpd in front (it daemonises and writes its own pid file).
   local user_lines=""
   [ -n "$user" ] && user_lines="server.username = \"$user\"
 server.groupname = \"$user\""
@@ -287,7 +370,7 @@ server.groupname = \"$user\""
   for ((i = 0; i < 50; i++)); do [ -s "$dev/run/lighttpd.pid" ] && break; sleep 0.1; done
   cp "$dev/run/lighttpd.pid" "$dev/pids/lighttpd.pid"
 
-  # 6. Wait until the bridge answers through lighttpd.
+  # 7. Wait until the bridge answers through lighttpd.
   local url=http://127.0.0.1:$port ok=0
   for ((i = 0; i < 50; i++)); do
     if curl -fsS --max-time 2 "$url/healthz" >/dev/null 2>&1; then ok=1; break; fi
@@ -295,7 +378,7 @@ server.groupname = \"$user\""
   done
   [ $ok = 1 ] || { die "no answer from $url/healthz"; }
 
-  # 7. Connection details.
+  # 8. Connection details.
   local iss=${JWT_ISSUER:-mcp-auth} aud=${JWT_AUDIENCE:-mcp-agents}
   {
     echo "# Vault MCP Bridge dev stack, written by scripts/dev.sh up on $(date -u +%FT%TZ)"
@@ -312,6 +395,12 @@ server.groupname = \"$user\""
     env_line DEMO_SUBJECT_2 "$subj2"
     env_line DEMO_API_KEY_2 "$key2"
     env_line DEMO_JWT_2 "$(mint_jwt "$subj2" "$jwt_secret" "$iss" "$aud")"
+    if [ "$with_pg" = 1 ]; then
+      env_line POSTGRES_PORT "$pgport"
+      env_line POSTGRES_DB "$pg_db"
+      env_line POSTGRES_ADMIN "$pg_admin"
+      env_line POSTGRES_ADMIN_PASSWORD "$pg_pw"
+    fi
   } >"$envfile.tmp"
   chmod 0600 "$envfile.tmp"
   mv "$envfile.tmp" "$envfile"
@@ -320,8 +409,8 @@ server.groupname = \"$user\""
 }
 
 case ${1:-} in
-  up) cmd_up ;;
+  up) shift; cmd_up "$@" ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: scripts/dev.sh up|down|status" >&2; exit 2 ;;
+  *) echo "usage: scripts/dev.sh up [--with-postgres] | down | status" >&2; exit 2 ;;
 esac

@@ -98,6 +98,72 @@ vmb_provision_vault() {
   return 1
 }
 
+# vmb_pg_bindir : the newest /usr/lib/postgresql/<major>/bin with initdb.
+vmb_pg_bindir() {
+  local d best="" v bestv=0
+  for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/initdb" ] || continue
+    v=${d#/usr/lib/postgresql/}; v=${v%%/*}
+    [[ $v =~ ^[0-9]+$ ]] && [ "$v" -gt "$bestv" ] && { bestv=$v; best=$d; }
+  done
+  [ -n "$best" ] || { echo "no initdb under /usr/lib/postgresql (Debian package postgresql)" >&2; return 1; }
+  printf '%s' "$best"
+}
+
+# vmb_start_postgres DIR PORT ADMIN PASSWORD DBNAME LOGFILE PIDFILE
+# A throw-away PostgreSQL cluster in DIR (created, must be empty; as root
+# its parents must be traversable by `postgres`), on 127.0.0.1:PORT with
+# its socket and server.log in DIR, SCRAM password logins only,
+# superuser ADMIN, and database DBNAME. initdb and postgres refuse root,
+# so as root they run as the `postgres` account of the Debian package.
+# The system's own cluster and service are not touched.
+vmb_start_postgres() {
+  local dir=$1 port=$2 admin=$3 pw=$4 db=$5 log=$6 pidfile=$7 bin i
+  local -a as=()
+  bin=$(vmb_pg_bindir) || return 1
+  mkdir -p "$dir" && chmod 0700 "$dir" || return 1
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || { echo "no 'postgres' account to run PostgreSQL as" >&2; return 1; }
+    chown postgres: "$dir" || return 1
+    as=(runuser -u postgres --)
+  fi
+  # The password reaches initdb through a file only the cluster owner reads.
+  (umask 077; printf '%s\n' "$pw" >"$dir/pw") || return 1
+  if [ ${#as[@]} -gt 0 ]; then chown postgres: "$dir/pw"; fi
+  "${as[@]}" "$bin/initdb" -D "$dir/data" -U "$admin" --pwfile "$dir/pw" \
+    --auth-host=scram-sha-256 --auth-local=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
+    >"$log" 2>&1 || { rm -f "$dir/pw"; echo "initdb failed (see $log)" >&2; return 1; }
+  rm -f "$dir/pw"
+  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir" \
+    start >>"$log" 2>&1 || { echo "PostgreSQL did not start (see $dir/server.log)" >&2; return 1; }
+  head -n 1 "$dir/data/postmaster.pid" >"$pidfile" || return 1
+  for ((i = 0; i < 50; i++)); do
+    PGPASSWORD=$pw psql -X -q -h 127.0.0.1 -p "$port" -U "$admin" -d postgres \
+      -c "CREATE DATABASE \"$db\"" >>"$log" 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "cannot create database $db (see $log)" >&2
+  return 1
+}
+
+# vmb_stop_postgres PIDFILE : fast shutdown (SIGINT ends open sessions),
+# then wait up to 15 s; KILL only as the last resort.
+vmb_stop_postgres() {
+  local pid i
+  [ -f "$1" ] || return 0
+  pid=$(head -n 1 "$1")
+  if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -INT "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  fi
+  rm -f "$1"
+}
+
 # vmb_start_pool BIN SOCKET PROCS THREADS PIDFILE [USER]
 # Starts PROCS bridge processes of THREADS threads each under spawn-fcgi on
 # a unix socket. The bridge reads its settings from the caller's

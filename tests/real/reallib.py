@@ -79,7 +79,39 @@ def pg_bindir():
     return os.path.dirname(found[-1])
 
 
-class Postgres:
+class PgClient:
+    """psql against a PostgreSQL on 127.0.0.1:port, as its superuser or as
+    any user whose password the test holds."""
+
+    def __init__(self, port, dbname, admin, admin_password):
+        self.port, self.dbname = port, dbname
+        self.admin, self.admin_password = admin, admin_password
+
+    def psql(self, user, password, sql, db=None, timeout=30):
+        """Runs psql as a client over TCP: (returncode, stdout, stderr).
+        The password goes through PGPASSWORD, never the command line."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env.update({"PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"})
+        conninfo = "host=127.0.0.1 port=%d dbname=%s user=%s sslmode=disable" % (
+            self.port, db or self.dbname, user)
+        p = subprocess.run(["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
+                            "-d", conninfo, "-c", sql],
+                           capture_output=True, text=True, timeout=timeout, env=env,
+                           stdin=subprocess.DEVNULL)
+        return p.returncode, p.stdout.strip(), p.stderr.strip()
+
+    def admin_sql(self, sql, db=None):
+        rc, out, err = self.psql(self.admin, self.admin_password, sql, db=db)
+        check(rc == 0, "admin SQL %r failed: %s" % (sql, err))
+        return out
+
+    def role_exists(self, name):
+        out = self.admin_sql("SELECT count(*) FROM pg_roles WHERE rolname = '%s'" %
+                             name.replace("'", "''"))
+        return out == "1"
+
+
+class Postgres(PgClient):
     """A throw-away PostgreSQL cluster on 127.0.0.1:<port>.
 
     self.admin / self.admin_password: the superuser the simulator's
@@ -99,10 +131,8 @@ class Postgres:
         self.dir = _private_dir(cleanup, "vmb-real-pg-", self.owner)
         os.chmod(self.dir, 0o700)
         self.data = os.path.join(self.dir, "data")
-        self.port = procs.free_port()
-        self.admin = "vaultadmin"
-        self.admin_password = "pg-" + secrets.token_hex(16)
-        self.dbname = dbname
+        PgClient.__init__(self, procs.free_port(), dbname, "vaultadmin",
+                          "pg-" + secrets.token_hex(16))
         pwfile = os.path.join(self.dir, "pw")
         with open(pwfile, "w") as f:
             f.write(self.admin_password + "\n")
@@ -170,29 +200,6 @@ class Postgres:
                 self.port, self.dbname)
         return "postgresql://%s:%s@127.0.0.1:%d/%s?sslmode=disable" % (
             self.admin, self.admin_password, self.port, self.dbname)
-
-    def psql(self, user, password, sql, db=None, timeout=30):
-        """Runs psql as a client over TCP: (returncode, stdout, stderr).
-        The password goes through PGPASSWORD, never the command line."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        env.update({"PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"})
-        conninfo = "host=127.0.0.1 port=%d dbname=%s user=%s sslmode=disable" % (
-            self.port, db or self.dbname, user)
-        p = subprocess.run(["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
-                            "-d", conninfo, "-c", sql],
-                           capture_output=True, text=True, timeout=timeout, env=env,
-                           stdin=subprocess.DEVNULL)
-        return p.returncode, p.stdout.strip(), p.stderr.strip()
-
-    def admin_sql(self, sql, db=None):
-        rc, out, err = self.psql(self.admin, self.admin_password, sql, db=db)
-        check(rc == 0, "admin SQL %r failed: %s" % (sql, err))
-        return out
-
-    def role_exists(self, name):
-        out = self.admin_sql("SELECT count(*) FROM pg_roles WHERE rolname = '%s'" %
-                             name.replace("'", "''"))
-        return out == "1"
 
 
 # ---- OpenSSH ----------------------------------------------------------------

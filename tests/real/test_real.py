@@ -501,6 +501,69 @@ def case_ssh_otp(cl):
     check(rc == 255, "MCP OTP worked twice")
 
 
+# ---- the dev stack ----------------------------------------------------------------
+
+def case_dev_stack_postgres(cl):
+    """README's `scripts/dev.sh up --with-postgres`: db.issue_creds through
+    the running stack (lighttpd in front) gives a login psql accepts; down
+    stops PostgreSQL and removes its cluster."""
+    dev = R.tempfile.mkdtemp(prefix="vmb-real-dev-")
+    cl.add(lambda: R.shutil.rmtree(dev, ignore_errors=True))
+    os.chmod(dev, 0o755)
+    env = {k: val for k, val in os.environ.items()
+           if not k.startswith(("VAULT_", "POSTGRES_", "PG"))}
+    pgport = R.procs.free_port()
+    env.update({"DEV_DIR": dev, "PORT": str(R.procs.free_port()),
+                "VAULT_PORT": str(R.procs.free_port()), "POSTGRES_PORT": str(pgport),
+                "VMB_BUILD_DIR": R.procs.build_dir()})
+    script = os.path.join(ROOT, "scripts", "dev.sh")
+
+    def dev_sh(*args):
+        return subprocess.run(["bash", script] + list(args), capture_output=True, text=True,
+                              env=env, timeout=600, stdin=subprocess.DEVNULL)
+
+    cl.add(lambda: dev_sh("down"))
+    p = dev_sh("up", "--with-postgres")
+    check(p.returncode == 0, "dev.sh up --with-postgres: %s %s" % (p.stdout[-2000:], p.stderr))
+    check("psql -h 127.0.0.1 -p %d" % pgport in p.stdout, "the psql example is printed")
+    conf = {}
+    for line in open(os.path.join(dev, "stack.env")):
+        m = re.match(r"^([A-Z_0-9]+)='(.*)'$", line.strip())
+        if m:
+            conf[m.group(1)] = m.group(2)
+    pgdir = open(os.path.join(dev, "postgres.dir")).read().strip()
+    check(os.path.isdir(pgdir), "cluster directory %s" % pgdir)
+
+    def call(method, path, body):
+        req = R.urllib.request.Request(conf["BRIDGE_URL"] + path, method=method,
+                                       data=json.dumps(body).encode(),
+                                       headers={"X-API-Key": conf["DEMO_API_KEY"],
+                                                "Content-Type": "application/json"})
+        with R.urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+
+    creds = call("POST", "/db/creds/readonly", {})
+    pg = R.PgClient(pgport, conf["POSTGRES_DB"], conf["POSTGRES_ADMIN"],
+                    conf["POSTGRES_ADMIN_PASSWORD"])
+    rc, out, err = login(pg, creds, "SELECT note FROM demo")
+    check(rc == 0 and "dynamic PostgreSQL user" in out, "psql with dev creds: %d %r %s" % (
+        rc, out, err))
+    r = call("POST", "/db/revoke", {"lease_id": creds["lease_id"]})
+    check(r.get("revoked") is True, "revoke %r" % r)
+    check_login_fails(pg, creds, "dev stack after revoke")
+    logs = "".join(open(os.path.join(conf["LOG_DIR"], f), errors="replace").read()
+                   for f in os.listdir(conf["LOG_DIR"])
+                   if os.path.isfile(os.path.join(conf["LOG_DIR"], f)))
+    check(conf["POSTGRES_ADMIN_PASSWORD"] not in logs and creds["password"] not in logs,
+          "a database password reached the dev stack's logs")
+    p = dev_sh("down")
+    check(p.returncode == 0 and "stopped postgres" in p.stdout, "down: %s %s" % (p.stdout,
+                                                                              p.stderr))
+    check(not os.path.exists(pgdir), "down removed the cluster %s" % pgdir)
+    with R.socket.socket() as sk:
+        check(sk.connect_ex(("127.0.0.1", pgport)) != 0, "PostgreSQL still listens after down")
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
