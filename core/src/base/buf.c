@@ -32,9 +32,16 @@ static int buf_reserve(struct vmb_buf *b, size_t extra)
     ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
   if(ncap > b->max + 1)
     ncap = b->max + 1;
-  nd = realloc(b->data, ncap);
+  /* Never realloc: it may leave the old block (a Vault reply, a token,
+     plaintext) unwiped in freed memory. Copy, wipe, free. */
+  nd = malloc(ncap);
   if(!nd)
     return -1;
+  if(b->data) {
+    memcpy(nd, b->data, b->len + 1);
+    OPENSSL_cleanse(b->data, b->cap);
+    free(b->data);
+  }
   b->data = nd;
   b->cap = ncap;
   return 0;
