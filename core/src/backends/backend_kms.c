@@ -300,7 +300,16 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
   return n;
 }
 
-static void slist_free(void *p) { curl_slist_free_all(p); }
+/* The Authorization and X-Amz-Security-Token lines are credentials:
+   wipe every header string before the list is freed. */
+static void slist_free(void *p)
+{
+  struct curl_slist *l;
+  for(l = p; l; l = l->next)
+    if(l->data)
+      OPENSSL_cleanse(l->data, strlen(l->data));
+  curl_slist_free_all(p);
+}
 static void json_put(void *p) { json_object_put(p); }
 
 /* Split the endpoint URL into host[:port] (for the Host header, signed)

@@ -110,6 +110,9 @@ static CURL *worker_handle(struct vmb_worker *w)
   /* Never route Vault traffic through a proxy picked up from the
      environment (http_proxy & co.): tokens and secrets travel here. */
   curl_easy_setopt(h, CURLOPT_PROXY, "");
+  /* Send the path exactly as built (and checked): no dot-segment
+     squashing by libcurl. */
+  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
   if(*vcfg->vault_cacert)
     curl_easy_setopt(h, CURLOPT_CAINFO, vcfg->vault_cacert);
   if(*vcfg->vault_capath)
@@ -149,7 +152,37 @@ static int append_path(struct vmb_buf *url, const char *path)
   return 0;
 }
 
-static void slist_free(void *p) { curl_slist_free_all(p); }
+/* True when the path part (before any '?') of a Vault path holds a "."
+   or ".." segment. Such a segment would be normalised away by libcurl
+   (without CURLOPT_PATH_AS_IS) or by a proxy or Vault itself, changing
+   the target after every check made on the text; none of our paths needs
+   one, so the call is refused. */
+bool vmb_vault_path_has_dot_segment(const char *path)
+{
+  const char *p = path, *end = path + strcspn(path, "?");
+  while(p < end) {
+    size_t n = strcspn(p, "/?");
+    if(p + n > end)
+      n = (size_t)(end - p);
+    if((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+      return true;
+    p += n;
+    if(p < end)
+      p++;
+  }
+  return false;
+}
+
+/* Token-carrying header lists are wiped before they are freed: libcurl
+   copies nothing, the strings are ours until curl_slist_free_all. */
+static void slist_free(void *p)
+{
+  struct curl_slist *l;
+  for(l = p; l; l = l->next)
+    if(l->data)
+      OPENSSL_cleanse(l->data, strlen(l->data));
+  curl_slist_free_all(p);
+}
 static void json_put(void *p) { json_object_put(p); }
 
 enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
@@ -189,8 +222,8 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
       goto out;
     }
   }
-  if(0) {
-    result = VMB_ERR_INTERNAL;
+  if(vmb_vault_path_has_dot_segment(path)) {
+    result = VMB_ERR_INVALID_PATH;
     goto out;
   }
   if(!token) {

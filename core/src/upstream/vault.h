@@ -9,6 +9,8 @@
 #ifndef VMB_VAULT_H
 #define VMB_VAULT_H
 
+#include <stdbool.h>
+
 #include <json-c/json.h>
 
 #include "vmb/config.h"
@@ -38,6 +40,10 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
                             const char *method, const char *path,
                             json_object *body, const char *token,
                             struct vmb_vault_reply *reply);
+
+/* True when a Vault path holds a "." or ".." segment (before any '?');
+   vmb_vault_call refuses such paths with VMB_ERR_INVALID_PATH. */
+bool vmb_vault_path_has_dot_segment(const char *path);
 
 /* The bridge's current Vault token into out (NUL-terminated). 0 or -1
    when none is available. Thread-safe. */
