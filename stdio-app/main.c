@@ -52,18 +52,6 @@ static void usage(FILE *f)
   vmb_config_print_flags(f);
 }
 
-/* A subject is shown in logs and URIs: printable ASCII, 1..128 chars. */
-static bool subject_ok(const char *s)
-{
-  size_t n = strlen(s), i;
-  if(n == 0 || n > VMB_SUBJECT_MAX)
-    return false;
-  for(i = 0; i < n; i++)
-    if((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-      return false;
-  return true;
-}
-
 /* "read write" / "read,list" -> scope bits. Unknown names grant nothing
    (and are reported, since a typo would silently narrow the subject). */
 static unsigned parse_scopes(const char *s)
@@ -169,9 +157,10 @@ int main(int argc, char **argv)
     return 2;
   }
   subject = getenv("SUBJECT");
-  if(!subject || !subject_ok(subject)) {
+  if(!subject || !vmb_core_subject_valid(subject)) {
+    /* The same rule as every other identity (vmb_core_subject_valid). */
     fprintf(stderr, "vault-mcp-stdio: set SUBJECT to the caller's subject "
-            "(1-128 printable ASCII characters, no spaces)\n");
+            "(1-128 characters of A-Z a-z 0-9 . _ - @, not \".\" or \"..\")\n");
     vmb_config_free(&cfg);
     return 2;
   }

@@ -9,6 +9,8 @@
 #ifndef VMB_CORE_H
 #define VMB_CORE_H
 
+#include <stdbool.h>
+
 #include "vmb/config.h"
 #include "vmb/request.h"
 #include "vmb/version.h"
@@ -31,5 +33,11 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp);
 
 /* The limit the transport applies while reading a body. */
 size_t vmb_core_max_body(void);
+
+/* The one subject rule (SPEC section 2): true when subject is a safe
+   single path segment. Transports that take an identity from elsewhere
+   (stdio's SUBJECT) check it with this at start-up; the gate checks every
+   identity again before any operation runs. */
+bool vmb_core_subject_valid(const char *subject);
 
 #endif

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "nspath.h"
 #include "backends.h"
 #include "cors.h"
 #include "mcp.h"
@@ -34,6 +35,11 @@
 #define BODY_JSON_DEPTH 32
 
 static const struct vmb_config *core_cfg;
+
+bool vmb_core_subject_valid(const char *subject)
+{
+  return vmb_subject_valid(subject);
+}
 
 size_t vmb_core_max_body(void)
 {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "nspath.h"
 #include "vmb/arena.h"
 #include "vmb/log.h"
 
@@ -44,7 +45,14 @@ enum vmb_err vmb_gate_run(struct vmb_call *call)
   enum vmb_err err;
   json_object *fields;
 
-  if(op->scope && (req->identity.scopes & op->scope) != op->scope) {
+  if(req->identity.authenticated && !vmb_subject_valid(req->identity.subject)) {
+    /* Whatever entry point filled the identity (an auth mode, stdio's
+       SUBJECT, a test), the subject becomes a path segment below: the one
+       rule is checked here again, before any operation runs. */
+    call->detail = "the caller's subject is not a valid subject";
+    err = VMB_ERR_UNAUTHENTICATED;
+  }
+  else if(op->scope && (req->identity.scopes & op->scope) != op->scope) {
     call->detail = vmb_arena_printf(req->arena, "this operation requires the '%s' scope",
                                     vmb_scope_name(op->scope));
     err = VMB_ERR_FORBIDDEN;
