@@ -282,6 +282,14 @@ def case_ssh(cl):
                                     "cert_type": "user"}), "sign string principals")
     r = expect_ok(b.op("ssh.sign", {"role": "ca_role", "public_key": L.SSH_PUBKEY}),
                   "sign default principal")
+    # `cat key.pub` output: the trailing newline (and white space) is
+    # accepted as Vault accepts it (issue 13); a key of white space is not.
+    for tail in ("\n", "\r\n", "  \n\t"):
+        r = expect_ok(b.op("ssh.sign", {"role": "ca_role", "public_key": L.SSH_PUBKEY + tail}),
+                      "sign key with trailing %r" % tail)
+        check(r["signed_key"].startswith("ssh-ed25519-cert-v01@openssh.com "), "sign %r" % r)
+    expect_err(b.op("ssh.sign", {"role": "ca_role", "public_key": " \n"}), 400,
+               "bad_request", "public_key")
     expect_err(b.op("ssh.sign", {"role": "ca_role", "public_key": L.SSH_PUBKEY,
                                  "valid_principals": ["root"]}), 400, "bad_request",
                "valid_principals", "principal not allowed (Vault's message)")

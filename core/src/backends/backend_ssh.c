@@ -182,6 +182,21 @@ enum vmb_err vmb_h_ssh_sign(struct vmb_call *c)
 
   if(!role)
     return VMB_ERR_BAD_REQUEST;
+  /* `cat key.pub` ends in a newline: trailing white space is dropped, as
+     Vault itself does, before the one-line check. */
+  {
+    size_t n = strlen(pub);
+    while(n && (pub[n - 1] == '\n' || pub[n - 1] == '\r' || pub[n - 1] == ' ' ||
+                pub[n - 1] == '\t'))
+      n--;
+    pub = vmb_arena_strndup(c->req->arena, pub, n);
+    if(!pub)
+      return VMB_ERR_NOMEM;
+    if(n == 0) {
+      c->detail = "field 'public_key' must be one line of OpenSSH public key text";
+      return VMB_ERR_BAD_REQUEST;
+    }
+  }
   /* One authorized_keys line: no control characters (a newline would let
      a second key ride along). */
   for(i = 0; pub[i]; i++)
