@@ -18,7 +18,7 @@ libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev
 libmicrohttpd-dev libcmocka-dev clang libclang-rt-dev libpq-dev"
 VMB_TEST_PACKAGES="curl jq python3 openssl openssh-client spawn-fcgi lighttpd lighttpd-mod-openssl
 nginx-light apache2 libapache2-mod-fcgid caddy wrk prometheus valgrind nodejs npm
-postgresql openssh-server"
+postgresql openssh-server systemd"
 
 vmb_missing_packages() {
   local p missing=""

@@ -134,7 +134,7 @@ render() {
     TLS_CERT="$tmp/certs/server.crt" TLS_KEY="$tmp/certs/server.key" \
     TLS_CHAIN="$tmp/certs/server-chain.pem" CLIENT_CA="$tmp/certs/ca.crt" \
     APP_SOCKET="$sock" WWW_ROOT="$tmp/www" BRIDGE_BIN="$bridge" \
-    APP_CONFIG_FILE="$tmp/bridge.json" LOG_DIR="$tmp/logs"
+    APP_CONFIG_FILE="$tmp/bridge.json" LOG_DIR="$tmp/logs" HEALTH_PORT=$((port + 3))
 }
 
 # ---- per-server start functions -------------------------------------------
