@@ -64,13 +64,19 @@ def must(cond, what):
 
 
 def stack_env():
-    """The dev stack's settings from .dev/stack.env (KEY='value' lines), so
+    """The dev stack's settings from .dev/stack.env (export KEY='value'
+    lines; $DEV_DIR/stack.env when DEV_DIR is set), so
     the example also works without exporting them."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".dev", "stack.env")
+    dev_dir = os.environ.get("DEV_DIR") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", ".dev")
+    path = os.path.join(dev_dir, "stack.env")
     env = {}
     if os.path.exists(path):
         for line in open(path):
-            k, sep, v = line.strip().partition("=")
+            line = line.strip()
+            if line.startswith("export "):
+                line = line[len("export "):]
+            k, sep, v = line.partition("=")
             if sep and not k.startswith("#"):
                 env[k] = v.strip("'\"")
     return env

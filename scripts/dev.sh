@@ -41,6 +41,15 @@ stdio=$build/bin/vault-mcp-stdio
 envfile=$dev/stack.env
 
 say() { printf '%s\n' "$*"; }
+# How to call this script again for the same stack: with DEV_DIR when it
+# is not the default, so the printed hints work as they are.
+self_cmd() {
+  if [ "$dev" != "$root/.dev" ]; then
+    printf 'DEV_DIR=%q scripts/dev.sh' "$dev"
+  else
+    printf 'scripts/dev.sh'
+  fi
+}
 die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
 
 # Unix socket paths are limited to 107 bytes; fall back to /tmp when the
@@ -85,7 +94,7 @@ is_up() {
 cmd_down() {
   local c
   if [ ! -d "$dev/pids" ]; then
-    say "dev stack: nothing to stop"
+    say "dev stack: nothing to stop in $dev"
     return 0
   fi
   # Front first, then the pool, then Vault, then the database.
@@ -113,7 +122,7 @@ cmd_down() {
 cmd_status() {
   local c rc=0 url
   if [ ! -f "$envfile" ] && [ -z "$(components)" ]; then
-    say "dev stack: down (no $envfile)"
+    say "dev stack: down (no $envfile); start it with: $(self_cmd) up"
     return 3
   fi
   for c in postgres vault pool lighttpd; do
@@ -144,7 +153,8 @@ cmd_status() {
       rc=1
     fi
   fi
-  say "settings: $envfile"
+  say "settings: . $envfile"
+  say "stop: $(self_cmd) down"
   return "$rc"
 }
 
@@ -187,7 +197,7 @@ Settings for your shell:  . $envfile
   # MCP clients (e.g. MCP Inspector): Streamable HTTP at $url/mcp/rpc
   # with header X-API-Key: $key
 
-Logs: $(stack_get LOG_DIR)   Stop: scripts/dev.sh down
+Logs: $(stack_get LOG_DIR)   Status: $(self_cmd) status   Stop: $(self_cmd) down
 EOF
   local pgport pgdb
   pgport=$(stack_get POSTGRES_PORT || true)
@@ -221,10 +231,11 @@ mint_jwt() {
   printf '%s.%s.%s' "$h" "$p" "$s"
 }
 
-# NAME='value' with single quotes escaped: readable by sh and bash.
+# export NAME='value' with single quotes escaped: `source`/`.` alone
+# puts it into the environment of the shell and of what it runs.
 env_line() {
   local v=${2//\'/\'\\\'\'}
-  printf "%s='%s'\n" "$1" "$v"
+  printf "export %s='%s'\n" "$1" "$v"
 }
 
 cmd_up() {

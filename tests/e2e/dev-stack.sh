@@ -12,8 +12,18 @@ trap 'bash "$root/scripts/dev.sh" down >/dev/null 2>&1 || true' EXIT
 bash "$root/scripts/dev.sh" down >/dev/null 2>&1 || true
 rm -rf "$dev"
 
-bash "$root/scripts/dev.sh" up
+up_out=$(bash "$root/scripts/dev.sh" up)
+printf '%s\n' "$up_out"
 [ -f "$dev/stack.env" ] || fail "no $dev/stack.env"
+# `source` alone must export the names (a child process sees them).
+env -i bash -c '. "$1" && printenv BRIDGE_URL DEMO_API_KEY' _ "$dev/stack.env" >/dev/null ||
+  fail "sourcing stack.env does not export BRIDGE_URL/DEMO_API_KEY"
+# The printed stop/status hints name this DEV_DIR when it is not the default.
+if [ "$dev" != "$root/.dev" ]; then
+  printf '%s' "$up_out" | grep -q "DEV_DIR=.* scripts/dev.sh down" ||
+    fail "the 'Stop:' hint does not name DEV_DIR"
+fi
+echo "ok: stack.env exports its names; hints name DEV_DIR"
 # shellcheck disable=SC1091
 . "$dev/stack.env"
 for v in BRIDGE_URL VAULT_ADDR VAULT_TOKEN JWT_HS256_SECRET LOG_DIR DEMO_SUBJECT \
