@@ -331,6 +331,31 @@ def case_db_mcp(cl):
     check_login_fails(pg, creds, "after MCP revoke")
 
 
+def case_db_child_token(cl):
+    """With CHILD_TOKEN_ENABLED the agent's credentials belong to its child
+    token, and Vault revokes a token's leases when the token ends: the
+    database user is dropped when the child token expires, long before the
+    lease's own end. This pins that behaviour (docs/operations.md warns
+    operators about it)."""
+    pg = pg_fixture(cl)
+    v = Vault(cl)
+    provision(v, pg)
+    b = L.Bridge(cl, v.addr, {KEY: SUBJECT}, env={"CHILD_TOKEN_ENABLED": "true",
+                                                 "CHILD_TOKEN_TTL": "10s"})
+    t0 = time.monotonic()
+    creds = ok_rest(b.op("db.issue_creds", {"role": "readonly"}), "issue with a child token")
+    check(creds["lease_duration"] == 3600, "the lease itself is for 1h: %r" % creds)
+    check(creds["username"].startswith("v-token-ag-readonly-"),
+          "the child token's display name is in the username: %r" % creds["username"])
+    check_login_works(pg, creds, "child-token credentials")
+    R.wait_for(lambda: not pg.role_exists(creds["username"]), 40,
+               "the user to be dropped with its child token")
+    gone = time.monotonic() - t0
+    check(gone < 30, "dropped after %.1fs, with the 10s child token" % gone)
+    check_login_fails(pg, creds, "after the child token expired")
+    print("child token: user dropped %.1fs after issue (lease 3600s, token 10s)" % gone)
+
+
 def case_db_failures(cl):
     """What an operator sees when the database side is wrong: a config
     that cannot connect is refused at write time, a creation statement
