@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +41,43 @@ static atomic_bool *thread_done;
 static int listen_fd;
 
 static void on_wakeup(int sig) { (void)sig; /* only interrupts accept() */ }
+
+/*
+** A start-up failure. spawn-fcgi throws its children's stderr away, so an
+** error printed only there is lost: the operator sees "child exited with:
+** 2" and a 502. So every start-up failure goes to stderr (a terminal, or
+** Apache's error log under mod_fcgid), to syslog (the journal under
+** systemd: journalctl -t vault-mcp-fcgi) and, as a JSON line with msg
+** "startup_failed", to LOG_DIR/server.log when that directory exists.
+** log_dir is the configured
+** LOG_DIR, or NULL when the configuration itself could not be loaded;
+** then the environment's LOG_DIR is used (set it next to APP_CONFIG_FILE
+** so that errors about the file itself are kept). Messages never hold a
+** secret: the config loader does not echo secret values.
+*/
+static void startup_error(const char *log_dir, const char *msg)
+{
+  char err[256];
+  struct stat st;
+  fprintf(stderr, "vault-mcp-fcgi: %s\n", msg);
+  openlog("vault-mcp-fcgi", LOG_PID, LOG_DAEMON);
+  syslog(LOG_ERR, "%s", msg);
+  closelog();
+  if(!log_dir)
+    log_dir = getenv("LOG_DIR");
+  /* Only into a LOG_DIR that exists: a failed start must not litter a
+     working directory with a fresh ./logs. */
+  if(log_dir && *log_dir && stat(log_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+    vmb_log_close();
+    if(vmb_log_open(log_dir, "info", err, sizeof(err)) == 0) {
+      json_object *f = json_object_new_object();
+      json_object_object_add(f, "error", json_object_new_string(msg));
+      vmb_log(VMB_LOG_SERVER, VMB_LOG_ERROR, "main", "startup_failed", f);
+      json_object_put(f);
+    }
+    vmb_log_close();
+  }
+}
 
 static void usage(FILE *f)
 {
@@ -110,7 +148,10 @@ int main(int argc, char **argv)
       check_only = 1;
   }
   if(vmb_config_load(&cfg, argc, argv, err, sizeof(err))) {
-    fprintf(stderr, "vault-mcp-fcgi: %s\n", err);
+    if(check_only)
+      fprintf(stderr, "vault-mcp-fcgi: %s\n", err);
+    else
+      startup_error(NULL, err);
     return 2;
   }
   /* Refuse unknown arguments: a typo must not fall back to a default. */
@@ -127,6 +168,20 @@ int main(int argc, char **argv)
       continue;
     }
     fprintf(stderr, "vault-mcp-fcgi: unknown argument \"%.64s\" (see --help)\n", argv[i]);
+    vmb_config_free(&cfg);
+    return 2;
+  }
+  /* Every mode off means every request is a 401: refuse, loudly, instead
+     of starting a bridge nobody can use. (The stdio transport has its
+     own identity and does not need one.) */
+  if(!cfg.auth_api_key_enabled && !cfg.auth_jwt_enabled && !cfg.auth_mtls_enabled) {
+    const char *m = "invalid configuration: AUTH_API_KEY_ENABLED, "
+      "AUTH_JWT_ENABLED and AUTH_MTLS_ENABLED are all false: no client could "
+      "authenticate; enable at least one";
+    if(check_only)
+      fprintf(stderr, "vault-mcp-fcgi: %s\n", m);
+    else
+      startup_error(cfg.log_dir, m);
     vmb_config_free(&cfg);
     return 2;
   }
@@ -162,7 +217,9 @@ int main(int argc, char **argv)
       unlink(cfg.listen);   /* a stale socket from a previous run */
     listen_fd = FCGX_OpenSocket(cfg.listen, 128);
     if(listen_fd < 0) {
-      fprintf(stderr, "vault-mcp-fcgi: cannot listen on %s\n", cfg.listen);
+      char m[600];
+      snprintf(m, sizeof(m), "cannot listen on %.500s", cfg.listen);
+      startup_error(cfg.log_dir, m);
       vmb_config_free(&cfg);
       return 1;
     }
@@ -172,16 +229,16 @@ int main(int argc, char **argv)
   else {
     struct stat st;
     if(fstat(0, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-      fprintf(stderr, "vault-mcp-fcgi: no --listen given and fd 0 is not a "
-              "FastCGI socket (run under a web server or spawn-fcgi, or pass "
-              "--listen 127.0.0.1:9000)\n");
+      startup_error(cfg.log_dir, "no --listen given and fd 0 is not a "
+                    "FastCGI socket (run under a web server or spawn-fcgi, or "
+                    "pass --listen 127.0.0.1:9000)");
       vmb_config_free(&cfg);
       return 2;
     }
     listen_fd = 0;
   }
   if(vmb_core_init(&cfg, err, sizeof(err))) {
-    fprintf(stderr, "vault-mcp-fcgi: %s\n", err);
+    startup_error(cfg.log_dir, err);
     vmb_config_free(&cfg);
     return 2;
   }

@@ -12,13 +12,15 @@ binary = sys.argv[1]
 out = subprocess.run([binary, "--help"], capture_output=True, text=True, check=True).stdout
 rows = []
 for line in out.splitlines():
-    m = re.match(r'\s+--(\S+)\s+(.*) \(env (\w+), default "(.*)"\)$', line)
+    m = re.match(r'\s+--(\S+)\s+(.*) \(env (\w+), default "(.*)"(?:, range (\S+))?\)$', line)
     if m:
-        flag, desc, env, default = m.groups()
+        flag, desc, env, default, rng = m.groups()
         default = default.replace("|", "\\|")
         desc = desc.replace("|", "\\|")
-        rows.append("| `%s` | `--%s` | `%s` | %s |" % (env, flag, default, desc))
-table = "| environment | flag | default | meaning |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
+        rng = "`%s`" % rng if rng else ""
+        rows.append("| `%s` | `--%s` | `%s` | %s | %s |" % (env, flag, default, rng, desc))
+table = ("| environment | flag | default | range | meaning |\n|---|---|---|---|---|\n"
+         + "\n".join(rows) + "\n")
 if len(sys.argv) > 3 and sys.argv[2] == "--check":
     current = open(sys.argv[3]).read()
     if current != table:

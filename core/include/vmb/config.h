@@ -100,6 +100,10 @@ struct vmb_config {
 
   /* Where each setting came from, for --check-config (internal). */
   unsigned char *origin;
+  /* The config file that was read (APP_CONFIG_FILE, or the one found in
+     the working directory), or NULL when none was: named by
+     --check-config and by every error about the file. Owned. */
+  char *config_file;
 };
 
 /*

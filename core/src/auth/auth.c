@@ -7,10 +7,39 @@
 */
 #include "auth.h"
 
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 
+#include "vmb/log.h"
+
 static const struct vmb_config *auth_cfg;
+/* Set once the mtls_disabled warning has been written by this process. */
+static atomic_flag mtls_warned = ATOMIC_FLAG_INIT;
+
+/*
+** The web server verified a client certificate (HTTPS on, verify result
+** exactly SUCCESS, a DN) but AUTH_MTLS_ENABLED is false, so the
+** certificate is ignored: almost always a forgotten setting in an mTLS
+** deployment, which otherwise shows only as 401s. Logged once per
+** process (a warning per request would flood the log), with no DN.
+*/
+static void note_mtls_disabled(const struct vmb_request *req)
+{
+  json_object *f;
+  if(!req->tls.https || !req->tls.client_s_dn || !*req->tls.client_s_dn ||
+     !req->tls.client_verify || strcmp(req->tls.client_verify, "SUCCESS") != 0)
+    return;
+  if(atomic_flag_test_and_set(&mtls_warned))
+    return;
+  f = json_object_new_object();
+  json_object_object_add(f, "event", json_object_new_string("mtls_disabled"));
+  json_object_object_add(f, "hint", json_object_new_string(
+    "a verified client certificate arrived but AUTH_MTLS_ENABLED is false, "
+    "so it was ignored; set AUTH_MTLS_ENABLED=true to accept certificates"));
+  vmb_log(VMB_LOG_SERVER, VMB_LOG_WARN, "auth", "mtls_disabled", f);
+  json_object_put(f);
+}
 
 int vmb_auth_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
@@ -39,6 +68,8 @@ enum vmb_auth_result vmb_authenticate(struct vmb_request *req,
 
   memset(id, 0, sizeof(*id));
   *reason = NULL;
+  if(!auth_cfg->auth_mtls_enabled)
+    note_mtls_disabled(req);
   if(key && auth_cfg->auth_api_key_enabled) {
     *mode = "api_key";
     return vmb_apikey_check(key, id, reason);

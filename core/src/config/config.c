@@ -182,6 +182,7 @@ static int set_value(struct vmb_config *cfg, const struct setting *s,
 {
   char *base = (char *)cfg;
   const char *why = NULL;
+  char range[96];
   switch(s->type) {
   case T_BOOL: {
     bool b;
@@ -191,13 +192,22 @@ static int set_value(struct vmb_config *cfg, const struct setting *s,
   }
   case T_INT: {
     long x;
-    if(vmb_parse_long(v, s->min, s->max, &x)) { why = "expected an integer in range"; break; }
+    if(vmb_parse_long(v, s->min, s->max, &x)) {
+      snprintf(range, sizeof(range), "expected an integer in %ld..%ld", s->min, s->max);
+      why = range;
+      break;
+    }
     *(long *)(base + s->offset) = x;
     break;
   }
   case T_DURATION: {
     long x;
-    if(parse_duration(v, &x) || x < s->min || x > s->max) { why = "expected a duration such as 90s, 5m or 1h, in range"; break; }
+    if(parse_duration(v, &x) || x < s->min || x > s->max) {
+      snprintf(range, sizeof(range), "expected a duration such as 90s, 5m or 1h, "
+               "in %lds..%lds", s->min, s->max);
+      why = range;
+      break;
+    }
     *(long *)(base + s->offset) = x;
     break;
   }
@@ -260,13 +270,38 @@ static const char *file_ext(const char *path)
   return dot ? dot + 1 : "";
 }
 
+static int load_file_at(struct vmb_config *cfg, const char *path,
+                        char *err, size_t errlen);
+
+/* Reads the config file, if any, and records its path in cfg. Any error
+   about the file names the file, so an operator with several candidates
+   (APP_CONFIG_FILE, ./config.*) knows which one was read. */
 static int load_file(struct vmb_config *cfg, char *err, size_t errlen)
+{
+  static const char prefix[] = "invalid configuration: ";
+  char inner[512];
+  int rc = load_file_at(cfg, NULL, inner, sizeof(inner));
+  if(rc == 0)
+    return 0;
+  if(!cfg->config_file || strstr(inner, cfg->config_file))
+    snprintf(err, errlen, "%s", inner);
+  else if(!strncmp(inner, prefix, sizeof(prefix) - 1))
+    snprintf(err, errlen, "%sconfig file %.200s: %s", prefix, cfg->config_file,
+             inner + sizeof(prefix) - 1);
+  else
+    snprintf(err, errlen, "config file %.200s: %s", cfg->config_file, inner);
+  return rc;
+}
+
+static int load_file_at(struct vmb_config *cfg, const char *path,
+                        char *err, size_t errlen)
 {
   static const char *const auto_names[] = {"config.json", "config.yaml",
                                            "config.yml", "config.toml"};
-  const char *path = getenv("APP_CONFIG_FILE");
   const char *ext;
   size_t i;
+  if(!path)
+    path = getenv("APP_CONFIG_FILE");
   if(!path || !*path) {
     path = NULL;
     for(i = 0; i < sizeof(auto_names) / sizeof(auto_names[0]); i++)
@@ -276,6 +311,11 @@ static int load_file(struct vmb_config *cfg, char *err, size_t errlen)
       }
     if(!path)
       return 0;
+  }
+  cfg->config_file = strdup(path);
+  if(!cfg->config_file) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
   }
   ext = file_ext(path);
   if(!strcasecmp(ext, "json"))
@@ -387,6 +427,8 @@ void vmb_config_free(struct vmb_config *cfg)
   }
   free(cfg->origin);
   cfg->origin = NULL;
+  free(cfg->config_file);
+  cfg->config_file = NULL;
 }
 
 char *vmb_config_dump(const struct vmb_config *cfg)
@@ -396,6 +438,9 @@ char *vmb_config_dump(const struct vmb_config *cfg)
   size_t i;
   if(!root)
     return NULL;
+  /* Which file was read: lower case, so it never collides with a setting. */
+  json_object_object_add(root, "config_file", cfg->config_file
+                         ? json_object_new_string(cfg->config_file) : NULL);
   for(i = 0; i < N_SETTINGS; i++) {
     const struct setting *s = &settings[i];
     const char *base = (const char *)cfg;
@@ -443,7 +488,18 @@ void vmb_config_print_flags(void *stream)
     for(j = 0; n[j] && j < sizeof(flag) - 1; j++)
       flag[j] = n[j] == '_' ? '-' : (char)(n[j] - 'A' >= 0 && n[j] <= 'Z' && n[j] >= 'A' ? n[j] - 'A' + 'a' : n[j]);
     flag[j] = '\0';
-    fprintf(f, "  --%-30s %s (env %s, default \"%s\")\n", flag, settings[i].help,
-            n, settings[i].def ? settings[i].def : "");
+    /* Ranges as docs/configuration.md describes them: integers are
+       checked against min..max, durations in seconds. */
+    if(settings[i].type == T_INT)
+      fprintf(f, "  --%-30s %s (env %s, default \"%s\", range %ld..%ld)\n", flag,
+              settings[i].help, n, settings[i].def ? settings[i].def : "",
+              settings[i].min, settings[i].max);
+    else if(settings[i].type == T_DURATION)
+      fprintf(f, "  --%-30s %s (env %s, default \"%s\", range %lds..%lds)\n", flag,
+              settings[i].help, n, settings[i].def ? settings[i].def : "",
+              settings[i].min, settings[i].max);
+    else
+      fprintf(f, "  --%-30s %s (env %s, default \"%s\")\n", flag, settings[i].help,
+              n, settings[i].def ? settings[i].def : "");
   }
 }
