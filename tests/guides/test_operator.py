@@ -228,6 +228,40 @@ def case_check_config_file():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def case_config_examples():
+    """examples/config/ is what the settings table gives, and the bridge
+    accepts each file with every active setting taken from the file."""
+    repo = os.path.join(HERE, "..", "..")
+    gen = os.path.join(repo, "scripts", "gen-config-examples.py")
+    exdir = os.path.join(repo, "examples", "config")
+    p = subprocess.run([sys.executable, gen, BRIDGE, exdir, "--check"], capture_output=True,
+                       text=True, timeout=30)
+    check(p.returncode == 0, "examples/config is current: %s" % (p.stdout + p.stderr).strip())
+    tmp = tempfile.mkdtemp(prefix="vmb-op-")
+    try:
+        subprocess.run([sys.executable, gen, BRIDGE, tmp, "--all-active"], check=True,
+                       capture_output=True, timeout=30)
+        files = [os.path.join(exdir, f) for f in sorted(os.listdir(exdir))]
+        files += [os.path.join(tmp, f) for f in sorted(os.listdir(tmp))]
+        check(len(files) == 6, "4 samples and 2 all-active variants")
+        env = {k: v for k, v in os.environ.items()
+               if k in ("PATH", "HOME", "LANG", "LC_ALL")}
+        for f in files:
+            env["APP_CONFIG_FILE"] = f
+            p = subprocess.run([BRIDGE, "--check-config"], env=env, capture_output=True,
+                               text=True, timeout=10, cwd=tmp)
+            check(p.returncode == 0, "--check-config accepts %s: %s" % (f, p.stderr.strip()))
+            doc = json.loads(p.stdout)
+            active = [ln.split(":")[0].split("=")[0].strip() for ln in open(f)
+                      if ln.strip() and not ln.startswith("#")]
+            check(doc["config_file"] == f and active and
+                  all(doc[k]["source"] == "file" for k in active),
+                  "%s: all %d active settings come from the file" % (os.path.basename(f),
+                                                                     len(active)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def case_help_ranges():
     p = subprocess.run([BRIDGE, "--help"], capture_output=True, text=True, timeout=10)
     lines = {ln.split()[0]: ln for ln in p.stdout.splitlines() if ln.strip().startswith("--")}
