@@ -496,6 +496,156 @@ def case_sdk_stdio(cl):
     run_node(node, ["sdk_client.mjs", "--stdio", procs.binary("vault-mcp-stdio")], env=env)
 
 
+# ---- the v2 client and MCP Inspector (2026-07-28) ---------------------------------
+
+def case_v2_http(cl):
+    """@modelcontextprotocol/client 2.x through nginx to a pool of two
+    processes: the modern era (server/discover probe), then the legacy
+    handshake on the same endpoint."""
+    node = m.node_ready()
+    v = provisioned_vault(cl)
+    tmp = m.tmpdir(cl, "vmb-mcp-v2-")
+    b1 = m.Bridge(cl, tmp, v.addr)
+    b2 = m.Bridge(cl, tmp, v.addr)
+    n = m.Nginx(cl, tmp, [b1, b2])
+    for era in ("auto", "legacy"):
+        run_node(node, ["v2_client.mjs", "--http", n.url + "/mcp/rpc", "--key", ALICE, "--era", era])
+
+
+def case_v2_stdio(cl):
+    node = m.node_ready()
+    v = provisioned_vault(cl)
+    tmp = m.tmpdir(cl, "vmb-mcp-v2-")
+    env = m.bridge_env(tmp, v.addr, {"SUBJECT": "alice", "LOG_DIR": os.path.join(tmp, "logs")})
+    for era in ("auto", "legacy"):
+        run_node(node, ["v2_client.mjs", "--stdio", procs.binary("vault-mcp-stdio"), "--era", era],
+                 env=env)
+
+
+def synth_args(schema):
+    """Schema-valid arguments for a tool: its required fields only."""
+    out = {}
+    for name in schema.get("required", []):
+        prop = schema["properties"][name]
+        t = prop.get("type")
+        t = t[0] if isinstance(t, list) else t
+        if "enum" in prop:
+            out[name] = prop["enum"][0]
+        elif t in ("integer", "number"):
+            out[name] = max(1, prop.get("minimum", 1))
+        elif t == "boolean":
+            out[name] = False
+        elif t == "array":
+            out[name] = [1] if prop.get("items", {}).get("type") == "integer" else ["x"]
+        elif t == "object":
+            out[name] = {}
+        else:
+            out[name] = "eA==" if name in ("plaintext", "input") else "insp/synth"
+    return out
+
+
+class Inspector:
+    """The MCP Inspector CLI (2.x, --cli) against one target: every call is
+    one `inspector --cli ... --method M --format json` run, as a user would
+    script it. HOME points into the case's directory: the Inspector keeps a
+    catalog and client config there."""
+
+    def __init__(self, node, tmp, target, era):
+        self.node = node
+        self.cli = os.path.join(m.NODE_DIR, "node_modules", "@modelcontextprotocol", "inspector",
+                                "clients", "launcher", "build", "index.js")
+        self.target = target
+        self.era = era
+        self.env = dict(os.environ, HOME=os.path.join(tmp, "home"))
+        os.makedirs(self.env["HOME"], exist_ok=True)
+
+    def run(self, method, *extra, want_error=False):
+        argv = [self.node, self.cli, "--cli"] + self.target + [
+            "--protocol-era", self.era, "--method", method, "--format", "json", "-q"] + list(extra)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=self.env)
+        if want_error:
+            check(p.returncode != 0, "inspector %s: wanted a failure, got %r" % (method, p.stdout[:300]))
+            return p.stderr
+        # A tool result with isError: true still prints the result, and
+        # the Inspector exits with its own status for it (tool_is_error).
+        check(p.returncode == 0 or ("tool_is_error" in p.stderr and p.stdout.strip()),
+              "inspector %s %r: exit %d %s %s" % (method, extra, p.returncode,
+                                                  p.stdout[-500:], p.stderr[-800:]))
+        doc = json.loads(p.stdout)
+        return doc.get("result", doc)
+
+
+def inspector_session(ins, subject):
+    """List and call every tool, read resources, get prompts."""
+    modern = ins.era == "modern"
+    tools = ins.run("tools/list")["tools"]
+    names = [t["name"] for t in tools]
+    check(names and all(PORTABLE.match(n) for n in names) and "kv_read" in names,
+          "inspector tools/list %r" % names)
+    base = "insp-%s" % ins.era
+    r = ins.run("tools/call", "--tool-name", "kv_write", "--tool-args-json",
+                json.dumps({"path": base + "/app", "data": {"user": "ins"}}))
+    check(r["isError"] is False, "inspector kv_write %r" % r)
+    # Results carry the server's identity in _meta only on 2026-07-28.
+    check(("_meta" in r and "io.modelcontextprotocol/serverInfo" in r["_meta"]) == modern,
+          "inspector era %s: %r" % (ins.era, r))
+    r = ins.run("tools/call", "--tool-name", "kv_read", "--tool-args-json",
+                json.dumps({"path": base + "/app"}))
+    check(r["structuredContent"]["data"] == {"user": "ins"}, "inspector kv_read %r" % r)
+    # (The Inspector only calls listed names, so the kv.read alias is
+    # exercised by the SDK tests instead.)
+    for t in tools:
+        r = ins.run("tools/call", "--tool-name", t["name"], "--tool-args-json",
+                    json.dumps(synth_args(t["inputSchema"])))
+        check(isinstance(r.get("isError"), bool) and r["content"][0]["type"] == "text",
+              "inspector %s: %r" % (t["name"], r))
+    print("ok inspector [%s] %d tools called" % (ins.era, len(tools)))
+    res = ins.run("resources/list")["resources"]
+    check([x["uri"] for x in res] == ["kv://%s/" % subject], "inspector resources/list %r" % res)
+    tpl = ins.run("resources/templates/list")["resourceTemplates"]
+    check(tpl[0]["uriTemplate"] == "kv://{subject}/{+path}", "inspector templates %r" % tpl)
+    r = ins.run("resources/read", "--uri", "kv://%s/%s/app" % (subject, base))
+    check(json.loads(r["contents"][0]["text"])["data"] == {"user": "ins"}, "inspector resources/read %r" % r)
+    r = ins.run("resources/read", "--uri", "kv://%s/%s/" % (subject, base))
+    check("app" in json.loads(r["contents"][0]["text"])["keys"], "inspector folder read %r" % r)
+    err = ins.run("resources/read", "--uri", "kv://%s/%s/none" % (subject, base), want_error=True)
+    # The Inspector reports the error's message, not its code.
+    check("Resource not found" in err, "inspector missing resource: %s" % err[-300:])
+    pr = ins.run("prompts/list")["prompts"]
+    check(sorted(p["name"] for p in pr) == ["kv_read", "kv_write"], "inspector prompts/list %r" % pr)
+    r = ins.run("prompts/get", "--prompt-name", "kv_read", "--prompt-args", "path=%s/app" % base)
+    check("kv_read" in r["messages"][0]["content"]["text"], "inspector prompts/get %r" % r)
+    r = ins.run("prompts/get", "--prompt-name", "kv_write", "--prompt-args", "path=%s/x" % base,
+                'data={"a":"b"}')
+    check(r["suggested_tool"]["arguments"]["data"] == {"a": "b"}, "inspector prompts/get kv_write %r" % r)
+    print("ok inspector [%s] resources and prompts" % ins.era)
+
+
+def case_inspector_http(cl):
+    node = m.node_ready()
+    v = provisioned_vault(cl)
+    tmp = m.tmpdir(cl, "vmb-mcp-insp-")
+    b1 = m.Bridge(cl, tmp, v.addr)
+    b2 = m.Bridge(cl, tmp, v.addr)
+    n = m.Nginx(cl, tmp, [b1, b2])
+    for era in ("modern", "legacy"):
+        inspector_session(Inspector(node, tmp, [n.url + "/mcp/rpc", "--transport", "http",
+                                                "--header", "X-API-Key: " + ALICE], era), "alice")
+
+
+def case_inspector_stdio(cl):
+    node = m.node_ready()
+    v = provisioned_vault(cl)
+    tmp = m.tmpdir(cl, "vmb-mcp-insp-")
+    env = m.bridge_env(tmp, v.addr, {"SUBJECT": "alice"})
+    pass_env = []
+    for k in ("SUBJECT", "VAULT_ADDR", "VAULT_TOKEN", "LOG_DIR", "RUN_DIR", "RATE_LIMIT_ENABLED"):
+        pass_env += ["-e", "%s=%s" % (k, env[k])]
+    for era in ("modern", "legacy"):
+        inspector_session(Inspector(node, tmp, ["--transport", "stdio"] + pass_env +
+                                    [procs.binary("vault-mcp-stdio")], era), "alice")
+
+
 # ---- the official conformance suite -----------------------------------------------
 
 def case_conformance(cl, scenario):
@@ -560,6 +710,10 @@ CASES = {
     "oauth": case_oauth,
     "sdk_http": case_sdk_http,
     "sdk_stdio": case_sdk_stdio,
+    "v2_http": case_v2_http,
+    "v2_stdio": case_v2_stdio,
+    "inspector_http": case_inspector_http,
+    "inspector_stdio": case_inspector_stdio,
 }
 
 
