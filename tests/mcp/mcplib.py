@@ -142,14 +142,17 @@ class Bridge:
 class FcgiStream:
     """One FastCGI request whose response is read incrementally (SSE)."""
 
-    def __init__(self, addr, path, headers, timeout=10.0):
-        params = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": path, "PATH_INFO": "",
+    def __init__(self, addr, path, headers, timeout=10.0, method="GET", body=b""):
+        params = {"REQUEST_METHOD": method, "SCRIPT_NAME": path, "PATH_INFO": "",
                   "QUERY_STRING": "", "REQUEST_URI": path, "REMOTE_ADDR": "127.0.0.1",
-                  "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_LENGTH": "0"}
+                  "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_LENGTH": str(len(body))}
         for k, v in headers.items():
-            params["HTTP_" + k.upper().replace("-", "_")] = v
+            if k.lower() == "content-type":
+                params["CONTENT_TYPE"] = v
+            else:
+                params["HTTP_" + k.upper().replace("-", "_")] = v
         self.sock = fc.connect(addr, timeout)
-        self.sock.sendall(fc.encode_request(params, b""))
+        self.sock.sendall(fc.encode_request(params, body))
         self.buf = b""
         self.out = b""
         self.ended = False

@@ -346,6 +346,289 @@ def case_fcgi_hostile(cl):
     check(b.alive(), "responder still alive")
 
 
+# ---- 2026-07-28 on the same endpoint ------------------------------------------------
+
+MODERN = "2026-07-28"
+META = {"io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"}}
+
+
+def modern_msg(method, params=None, rid=1, meta=None):
+    p = dict(params or {})
+    p["_meta"] = META if meta is None else meta
+    return {"jsonrpc": "2.0", "id": rid, "method": method, "params": p}
+
+
+def modern_headers(msg, **over):
+    h = {"MCP-Protocol-Version": MODERN, "Mcp-Method": msg["method"]}
+    prm = msg.get("params") or {}
+    if msg["method"] in ("tools/call", "prompts/get") and "name" in prm:
+        h["Mcp-Name"] = prm["name"]
+    if msg["method"] == "resources/read" and "uri" in prm:
+        h["Mcp-Name"] = prm["uri"]
+    for k, v in over.items():
+        h[k.replace("_", "-")] = v
+    return h
+
+
+def mpost(b, msg, key=ALICE, **over):
+    """POST a 2026-07-28 request with its standard headers (override or
+    drop one with a keyword: Mcp_Name=None)."""
+    return b.post(msg, key=key, headers=modern_headers(msg, **over))
+
+
+def modern_error(label, st, doc, status, code, rid):
+    check(st == status and isinstance(doc, dict) and doc.get("error", {}).get("code") == code and
+          doc.get("id") == rid, "%s: wanted HTTP %d / %d / id %r, got %d %r" % (label, status, code, rid, st, doc))
+    print("ok %s" % label)
+
+
+def case_modern_http(cl):
+    v = m.Vault(cl)
+    tmp = m.tmpdir(cl, "vmb-mcp-modern-")
+    b = m.Bridge(cl, tmp, v.addr, env={"MCP_LIST_TTL_MS": "60000",
+                                       "PUBLIC_HOSTS": "bridge.example.com, api.example.com:8443",
+                                       "CORS_ALLOW_ORIGINS": "https://inspector.example"})
+
+    # server/discover: versions, capabilities matching the handlers, identity.
+    st, hd, doc = mpost(b, modern_msg("server/discover", rid="d1"))
+    r = doc["result"]
+    check(st == 200 and r["resultType"] == "complete" and r["supportedVersions"][0] == MODERN and
+          set(r["supportedVersions"]) == {MODERN, "2025-11-25", "2025-06-18"} and
+          set(r["capabilities"]) == {"tools", "resources", "prompts"} and
+          r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "vault-mcp-bridge" and
+          r["ttlMs"] == 60000 and r["cacheScope"] == "public" and "kv_read" in r["instructions"],
+          "discover %d %r" % (st, doc))
+    print("ok server/discover")
+
+    # Lists: resultType, caching hints (private: they depend on the caller),
+    # portable names; resources/read is never fresh (ttlMs 0).
+    for meth, field in (("tools/list", "tools"), ("resources/list", "resources"),
+                        ("resources/templates/list", "resourceTemplates"), ("prompts/list", "prompts")):
+        st, hd, doc = mpost(b, modern_msg(meth))
+        r = doc["result"]
+        check(st == 200 and r["resultType"] == "complete" and r["ttlMs"] == 60000 and
+              r["cacheScope"] == "private" and isinstance(r[field], list) and r[field],
+              "%s %d %r" % (meth, st, doc))
+    names = [t["name"] for t in mpost(b, modern_msg("tools/list"))[2]["result"]["tools"]]
+    check(sorted(names) == sorted(portable(n) for n in table_tools()) and
+          all(PORTABLE.match(n) for n in names), "modern tool names %r" % names)
+    st, hd, doc = mpost(b, modern_msg("tools/call", {"name": "kv_write",
+                                                      "arguments": {"path": "m/a", "data": {"k": "v"}}}))
+    check(st == 200 and doc["result"]["isError"] is False and doc["result"]["resultType"] == "complete" and
+          "ttlMs" not in doc["result"], "modern tools/call %d %r" % (st, doc))
+    st, hd, doc = mpost(b, modern_msg("tools/call", {"name": "kv.read", "arguments": {"path": "m/a"}}))
+    check(st == 200 and doc["result"]["structuredContent"]["data"] == {"k": "v"}, "dotted alias %r" % doc)
+    st, hd, doc = mpost(b, modern_msg("resources/read", {"uri": "kv://alice/m/a"}))
+    check(st == 200 and doc["result"]["ttlMs"] == 0 and doc["result"]["cacheScope"] == "private",
+          "resources/read hints %r" % doc)
+    print("ok results: resultType, ttlMs/cacheScope, portable names")
+
+    # Resource not found: -32602 with data.uri (2025: -32002).
+    st, hd, doc = mpost(b, modern_msg("resources/read", {"uri": "kv://alice/m/none"}, rid=7))
+    modern_error("not found -> -32602", st, doc, 200, -32602, 7)
+    check(doc["error"]["data"]["uri"] == "kv://alice/m/none", "data.uri %r" % doc)
+    st, hd, doc = mpost(b, modern_msg("resources/read", {"uri": "test://elsewhere"}, rid=8))
+    modern_error("foreign scheme -> -32602", st, doc, 200, -32602, 8)
+    check(doc["error"]["data"]["uri"] == "test://elsewhere", "data.uri %r" % doc)
+    r = b.rpc("resources/read", {"uri": "kv://alice/m/none"})
+    check(r["error"]["code"] == -32002 and r["error"]["data"]["uri"] == "kv://alice/m/none",
+          "2025-06-18 keeps -32002: %r" % r)
+
+    # _meta: missing pieces -> -32602 / 400, with the request's id.
+    for label, meta in (("no _meta", None), ("no protocolVersion", {
+            "io.modelcontextprotocol/clientCapabilities": {}}),
+            ("no clientCapabilities", {"io.modelcontextprotocol/protocolVersion": MODERN}),
+            ("capabilities not an object", dict(META, **{"io.modelcontextprotocol/clientCapabilities": []})),
+            ("clientInfo without version", dict(META, **{"io.modelcontextprotocol/clientInfo": {"name": "x"}})),
+            ("bad logLevel", dict(META, **{"io.modelcontextprotocol/logLevel": "loud"}))):
+        msg = {"jsonrpc": "2.0", "id": "m-" + label, "method": "tools/list",
+               "params": {} if meta is None else {"_meta": meta}}
+        st, hd, doc = mpost(b, msg)
+        modern_error("_meta: " + label, st, doc, 400, -32602, "m-" + label)
+    st, hd, doc = mpost(b, modern_msg("tools/list", meta={k: v for k, v in META.items()
+                                                          if "clientInfo" not in k}))
+    check(st == 200 and "result" in doc, "clientInfo is optional %r" % doc)
+
+    # Versions: header and body must agree; unknown -> -32022 with data.
+    msg = modern_msg("server/discover", meta=dict(META, **{"io.modelcontextprotocol/protocolVersion": "v9"}),
+                     rid=21)
+    st, hd, doc = mpost(b, msg)
+    modern_error("header 2026 / body v9 -> -32020", st, doc, 400, -32020, 21)
+    st, hd, doc = mpost(b, msg, MCP_Protocol_Version="v9")
+    modern_error("v9 both -> -32022", st, doc, 400, -32022, 21)
+    check(doc["error"]["data"]["requested"] == "v9" and MODERN in doc["error"]["data"]["supported"],
+          "-32022 data %r" % doc)
+    st, hd, doc = mpost(b, modern_msg("tools/list", rid=22), MCP_Protocol_Version=None)
+    modern_error("body 2026 without the header -> -32020", st, doc, 400, -32020, 22)
+    msg = modern_msg("tools/list", meta=dict(META, **{"io.modelcontextprotocol/protocolVersion": "2025-06-18"}),
+                     rid=23)
+    st, hd, doc = mpost(b, msg, MCP_Protocol_Version="2025-06-18")
+    modern_error("per-request 2025-06-18 -> -32022", st, doc, 400, -32022, 23)
+
+    # Mcp-Method / Mcp-Name mirror the body; values case-sensitive, OWS trimmed.
+    msg = modern_msg("tools/list", rid=31)
+    for label, over in (("Mcp-Method missing", {"Mcp_Method": None}),
+                        ("Mcp-Method other", {"Mcp_Method": "prompts/list"}),
+                        ("Mcp-Method case", {"Mcp_Method": "TOOLS/LIST"})):
+        st, hd, doc = mpost(b, msg, **over)
+        modern_error(label, st, doc, 400, -32020, 31)
+    st, hd, doc = mpost(b, msg, Mcp_Method="  tools/list\t")
+    check(st == 200 and "result" in doc, "Mcp-Method with whitespace %d %r" % (st, doc))
+    call = modern_msg("tools/call", {"name": "kv_read", "arguments": {"path": "m/a"}}, rid=32)
+    for label, over in (("Mcp-Name missing", {"Mcp_Name": None}), ("Mcp-Name other", {"Mcp_Name": "kv_list"}),
+                        ("Mcp-Name bad base64", {"Mcp_Name": "=?base64?%%%%?="}),
+                        ("Mcp-Name base64 of other", {"Mcp_Name": "=?base64?a3ZfbGlzdA==?="})):
+        st, hd, doc = mpost(b, call, **over)
+        modern_error(label, st, doc, 400, -32020, 32)
+    for label, val in (("Mcp-Name with whitespace", "  kv_read "), ("Mcp-Name base64", "=?base64?a3ZfcmVhZA==?=")):
+        st, hd, doc = mpost(b, call, Mcp_Name=val)
+        check(st == 200 and doc["result"]["isError"] is False, "%s %d %r" % (label, st, doc))
+    rd = modern_msg("resources/read", {"uri": "kv://alice/m/a"}, rid=33)
+    st, hd, doc = mpost(b, rd, Mcp_Name="kv://alice/m/b")
+    modern_error("Mcp-Name vs params.uri", st, doc, 400, -32020, 33)
+    pg = modern_msg("prompts/get", {"name": "kv_read", "arguments": {"path": "m/a"}}, rid=34)
+    st, hd, doc = mpost(b, pg, Mcp_Name=None)
+    modern_error("prompts/get without Mcp-Name", st, doc, 400, -32020, 34)
+    check(mpost(b, pg)[0] == 200, "prompts/get with Mcp-Name")
+    print("ok request headers")
+
+    # Removed and unknown methods: 404 with -32601, the id kept.
+    for i, meth in enumerate(("initialize", "ping", "logging/setLevel", "resources/subscribe",
+                              "resources/unsubscribe", "resources/get", "shutdown", "no/such")):
+        st, hd, doc = mpost(b, modern_msg(meth, rid=100 + i))
+        modern_error("removed/unknown %s -> 404" % meth, st, doc, 404, -32601, 100 + i)
+
+    # Stateless: a session id is ignored (no 404), none is minted.
+    st, hd, doc = mpost(b, modern_msg("tools/list"), Mcp_Session_Id="0" * 32)
+    check(st == 200 and "mcp-session-id" not in hd, "session id ignored %d %r" % (st, hd))
+    # The same endpoint still serves 2025-06-18 unchanged.
+    r = b.rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                             "clientInfo": {"name": "t", "version": "1"}})
+    check(r["result"]["protocolVersion"] == "2025-06-18" and "resultType" not in r["result"], "legacy %r" % r)
+    r = b.rpc("initialize", {"protocolVersion": MODERN, "capabilities": {},
+                             "clientInfo": {"name": "t", "version": "1"}})
+    check(r["result"]["protocolVersion"] == "2025-06-18", "initialize never offers 2026-07-28 %r" % r)
+    r = b.rpc("tools/list")
+    check("resultType" not in r["result"] and "ttlMs" not in r["result"], "legacy tools/list %r" % r)
+    print("ok dual era on one endpoint")
+
+    # Host and Origin (DNS rebinding), as the SDKs check them.
+    ping = modern_msg("tools/list", rid=41)
+    for host, origin, want in (
+            ("localhost:8089", None, 200), ("127.0.0.1", None, 200), ("[::1]:9", None, 200),
+            ("bridge.example.com:444", None, 200), ("api.example.com:8443", None, 200),
+            ("api.example.com:8444", None, 403), ("evil.example.com", None, 403),
+            ("localhost:8089", "http://localhost:8089", 200),       # same origin, not listed
+            ("localhost", "http://localhost:18765", 200),           # web server dropped the port
+            ("localhost:8089", "http://localhost:9999", 403),       # other port
+            ("localhost:8089", "http://evil.example.com", 403),
+            ("evil.example.com", "http://evil.example.com", 403),   # rebound name, "same" origin
+            ("localhost:8089", "https://inspector.example", 200),   # CORS_ALLOW_ORIGINS
+            ("localhost:8089", "null", 403)):
+        h = modern_headers(ping, Host=host)
+        if origin:
+            h["Origin"] = origin
+        st, hd, doc = b.post(ping, headers=h)
+        check(st == want, "Host %r Origin %r: wanted %d, got %d %r" % (host, origin, want, st, doc))
+    st, hd, body = b.http("GET", "/mcp/sse", headers={"Host": "evil.example.com",
+                                                       "Accept": "text/event-stream"}, timeout=5)
+    check(st == 403, "/mcp/sse with a foreign Host: %d" % st)
+    print("ok Host and Origin")
+
+    # subscriptions/listen: acknowledgement first, our tool events on
+    # request, tagged with the subscription id (= the request id).
+    def listen(flt, rid):
+        msg = modern_msg("subscriptions/listen", {"notifications": flt}, rid=rid)
+        h = dict(modern_headers(msg), **{"X-API-Key": ALICE, "Content-Type": "application/json",
+                                          "Accept": "application/json, text/event-stream"})
+        return m.FcgiStream(b.addr, "/mcp/rpc", h, method="POST", body=json.dumps(msg).encode())
+
+    def frames(stream):
+        return [json.loads(l[6:]) for l in stream.out.decode().splitlines() if l.startswith("data: ")]
+
+    s1 = listen({"vmb/toolCompleted": True, "toolsListChanged": True}, "sub-1")
+    s2 = listen({"promptsListChanged": True}, 2)
+    check(s1.read_until(b"acknowledged", 5) and s2.read_until(b"acknowledged", 5), "acks %r" % s1.out[:300])
+    check(b"X-Accel-Buffering: no" in s1.out and b"text/event-stream" in s1.out, "listen head %r" % s1.out[:300])
+    a1, a2 = frames(s1)[0], frames(s2)[0]
+    check(a1["method"] == "notifications/subscriptions/acknowledged" and
+          a1["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1" and
+          a1["params"]["notifications"] == {"vmb/toolCompleted": True}, "ack 1 %r" % a1)
+    check(a2["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 2 and
+          a2["params"]["notifications"] == {}, "ack 2 %r" % a2)
+    mpost(b, modern_msg("tools/call", {"name": "kv_list", "arguments": {}}), key=BOB)
+    mpost(b, modern_msg("tools/call", {"name": "kv_read", "arguments": {"path": "m/a"}}))
+    check(s1.read_until(b"tool_completed", 5), "event on the listen stream %r" % s1.out[-300:])
+    ev = [f for f in frames(s1) if f.get("method") == "notifications/vmb/tool_completed"]
+    check(len(ev) == 1 and ev[0]["params"]["tool"] == "kv.read" and ev[0]["params"]["subject"] == "alice" and
+          ev[0]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1", "events %r" % ev)
+    check(s2.read_until(b": keepalive", 3) and not any(
+        f.get("method", "").startswith("notifications/vmb") for f in frames(s2)), "unrequested types stay away")
+    st, hd, doc = mpost(b, modern_msg("subscriptions/listen", {"notifications": {"toolsListChanged": 1}}, rid=51))
+    modern_error("listen with a bad filter", st, doc, 400, -32602, 51)
+    # A third stream of alice's is over MCP_MAX_STREAMS_PER_SUBJECT (2).
+    st, hd, doc = mpost(b, modern_msg("subscriptions/listen", {"notifications": {}}, rid=52))
+    check(st == 429 and doc["id"] == 52 and "retry-after" in hd, "stream limit %d %r" % (st, doc))
+    # Shutdown ends each subscription with its listen response.
+    b.proc.send_signal(signal.SIGTERM)
+    check(s1.read_until(b'"resultType":"complete"', 8), "graceful end %r" % s1.out[-300:])
+    end = frames(s1)[-1]
+    check(end["id"] == "sub-1" and end["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1",
+          "listen response %r" % end)
+    check(b.proc.wait(10) == 0, "responder stopped")
+    s1.close()
+    s2.close()
+    print("ok subscriptions/listen")
+
+
+def case_modern_stdio(cl):
+    tmp = m.tmpdir(cl, "vmb-mcp-modern-stdio-")
+    s = Stdio(cl, tmp)
+    r = s.send(json.dumps(modern_msg("server/discover", rid="d")))
+    check(len(r) == 1 and r[0]["result"]["supportedVersions"][0] == MODERN and
+          r[0]["result"]["resultType"] == "complete", "stdio discover %r" % r)
+    r = s.send(json.dumps(modern_msg("tools/list")))
+    check(all(PORTABLE.match(t["name"]) for t in r[0]["result"]["tools"]) and
+          r[0]["result"]["cacheScope"] == "private", "stdio tools/list %r" % r[0]["result"].get("cacheScope"))
+    r = s.send(json.dumps(modern_msg("ping", rid=5)))
+    check(r[0]["error"]["code"] == -32601 and r[0]["id"] == 5, "stdio removed method %r" % r)
+    r = s.send(json.dumps({"jsonrpc": "2.0", "id": 6, "method": "tools/list", "params": {
+        "_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}}}))
+    check(r[0]["error"]["code"] == -32602 and r[0]["id"] == 6, "stdio _meta without capabilities %r" % r)
+    r = s.send(json.dumps({"jsonrpc": "2.0", "id": 6, "method": "server/discover"}))
+    check(r[0]["error"]["code"] == -32602 and r[0]["id"] == 6, "stdio discover without _meta %r" % r)
+    # Legacy on the same process: initialize, ping.
+    r = s.send(json.dumps({"jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}))
+    check(r[0]["result"]["protocolVersion"] == "2025-11-25", "stdio legacy initialize %r" % r)
+    # listen: the ack now; a tool call's reply is followed by its event;
+    # notifications/cancelled ends it; shutdown ends the rest gracefully.
+    r = s.send(json.dumps(modern_msg("subscriptions/listen", {"notifications": {"vmb/toolCompleted": True}},
+                                     rid="L1")))
+    check(len(r) == 1 and r[0]["method"] == "notifications/subscriptions/acknowledged" and
+          r[0]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "L1", "stdio ack %r" % r)
+    s.send(json.dumps(modern_msg("subscriptions/listen", {"notifications": {"vmb/toolCompleted": True}},
+                                 rid="L2")))
+    r = s.send(json.dumps(modern_msg("tools/call", {"name": "kv_read", "arguments": {"path": "x"}}, rid=8)))
+    check(len(r) == 3 and r[0]["id"] == 8 and
+          [x["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] for x in r[1:]] == ["L1", "L2"] and
+          r[1]["params"]["tool"] == "kv.read", "stdio events %r" % r)
+    check(s.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                             "params": {"requestId": "L1"}})) == [], "cancel is silent")
+    r = s.send(json.dumps(modern_msg("tools/call", {"name": "kv_list", "arguments": {}}, rid=9)))
+    check(len(r) == 2 and r[1]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "L2",
+          "after cancel %r" % r)
+    s.proc.stdin.write(b'{"jsonrpc":"2.0","id":"bye","method":"shutdown"}\n')
+    s.proc.stdin.flush()
+    out = [json.loads(s.proc.stdout.readline()) for _ in range(2)]
+    check(out[0]["id"] == "bye" and out[1]["id"] == "L2" and out[1]["result"]["resultType"] == "complete",
+          "stdio shutdown ends subscriptions %r" % out)
+    check(s.proc.wait(5) == 0, "exit after shutdown")
+    print("ok stdio 2026-07-28")
+
+
 # ---- SSE across a pool -----------------------------------------------------------
 
 def sse(b, key, headers=None):
@@ -708,6 +991,8 @@ CASES = {
     "fcgi_hostile": case_fcgi_hostile,
     "sse": case_sse,
     "oauth": case_oauth,
+    "modern_http": case_modern_http,
+    "modern_stdio": case_modern_stdio,
     "sdk_http": case_sdk_http,
     "sdk_stdio": case_sdk_stdio,
     "v2_http": case_v2_http,
