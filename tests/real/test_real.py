@@ -553,7 +553,7 @@ def case_dev_stack_postgres(cl):
     check("psql -h 127.0.0.1 -p %d" % pgport in p.stdout, "the psql example is printed")
     conf = {}
     for line in open(os.path.join(dev, "stack.env")):
-        m = re.match(r"^([A-Z_0-9]+)='(.*)'$", line.strip())
+        m = re.match(r"^(?:export )?([A-Z_0-9]+)='(.*)'$", line.strip())
         if m:
             conf[m.group(1)] = m.group(2)
     pgdir = open(os.path.join(dev, "postgres.dir")).read().strip()
