@@ -32,6 +32,7 @@
 #include "fcgi_transport.h"
 #include "vmb/config.h"
 #include "vmb/core.h"
+#include "vmb/version.h"
 #include "vmb/log.h"
 
 static atomic_bool stopping;
@@ -142,6 +143,8 @@ int main(int argc, char **argv)
     }
     if(!strcmp(argv[i], "--version")) {
       printf("vault-mcp-fcgi %s\n", vmb_version());
+      vmb_build_info_print(stdout);
+      printf("  libfcgi %s (build time)\n", VMB_FCGI_VERSION);
       return 0;
     }
     if(!strcmp(argv[i], "--check-config"))

@@ -27,6 +27,7 @@
 #include "vmb/buf.h"
 #include "vmb/config.h"
 #include "vmb/core.h"
+#include "vmb/version.h"
 #include "vmb/log.h"
 #include "vmb/mcp.h"
 #include "vmb/request.h"
@@ -137,6 +138,7 @@ int main(int argc, char **argv)
     }
     if(!strcmp(argv[i], "--version")) {
       printf("vault-mcp-stdio %s\n", vmb_version());
+      vmb_build_info_print(stdout);
       return 0;
     }
   }

@@ -14,7 +14,9 @@
 #include "sim.h"
 
 #include <errno.h>
+#include <json-c/json_c_version.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -471,7 +473,8 @@ static void usage(FILE *f)
       "                              nothing; real: the PostgreSQL plugin\n"
       "                              connects and creates/drops real users\n"
       "  -h, --help                  show this help\n"
-      "  --version                   print the Vault version emulated\n"
+      "  --version                   print the Vault version emulated and\n"
+      "                              how this binary was built\n"
       "\n"
       "Environment: VAULT_DEV_ROOT_TOKEN_ID, VAULT_DEV_LISTEN_ADDRESS,\n"
       "VAULT_SIM_DATABASE_PLUGINS.\n"
@@ -524,7 +527,16 @@ int main(int argc, char **argv)
       return 0;
     }
     if (opt(argc, argv, &i, "version", NULL) == 1) {
+      /* First line as the Vault CLI prints it (clients parse it); then
+         how this simulator was built, for bug reports. */
       printf("Vault v%s (vault-sim)\n", SIM_VERSION);
+#ifdef VMB_BUILD_TYPE
+      printf("build: %s, %s, sanitizers: %s\n", VMB_BUILD_TYPE, VMB_COMPILER,
+             VMB_SANITIZERS);
+#endif
+      printf("libraries: libmicrohttpd %s, json-c %s, OpenSSL %s\n",
+             MHD_get_version(), json_c_version(),
+             OpenSSL_version(OPENSSL_VERSION_STRING));
       return 0;
     }
     if ((k = opt(argc, argv, &i, "dev-root-token-id", &v)) != 0) {
