@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # Debian packages the build and the test suite need. Sourced by
 # scripts/test.sh and scripts/dev.sh; installs only what is missing.
+# lintian, systemd (systemd-analyze), man-db, file (CPack's dependency
+# scan), adduser: the package checks of tests/package (label package).
 # clang + libclang-rt-dev: libFuzzer for tests/fuzz (the runtime is only a
 # "Recommends" of clang, and installs here skip recommendations).
 
@@ -18,7 +20,7 @@ libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev
 libmicrohttpd-dev libcmocka-dev clang libclang-rt-dev libpq-dev"
 VMB_TEST_PACKAGES="curl jq python3 openssl openssh-client spawn-fcgi lighttpd lighttpd-mod-openssl
 nginx-light apache2 libapache2-mod-fcgid caddy wrk prometheus valgrind nodejs npm
-postgresql openssh-server systemd"
+postgresql openssh-server systemd lintian man-db file adduser"
 
 vmb_missing_packages() {
   local p missing=""
