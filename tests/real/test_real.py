@@ -379,6 +379,13 @@ def case_db_failures(cl):
     check(st == 404, "no lease was left behind: %d %r" % (st, doc))
     n = pg.admin_sql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-root-bad-%'")
     check(n == "0", "the transaction left no role behind (%s)" % n)
+    # disabling the engine revokes its leases first: the user goes too
+    creds = ok_rest(b.op("db.issue_creds", {"role": "readonly"}), "issue before unmount")
+    check_login_works(pg, creds, "before unmount")
+    v.must("DELETE", "sys/mounts/database")
+    check(not pg.role_exists(creds["username"]), "unmount left the database user behind")
+    check_login_fails(pg, creds, "after the engine was unmounted")
+    provision(v, pg)
     # rotate-root: the new root password works for Vault, the old one no more
     v.must("POST", "database/rotate-root/mcp-postgres", {})
     rc, _, err = pg.psql(pg.admin, pg.admin_password, "SELECT 1")

@@ -474,6 +474,9 @@ void sim_lease_revoke_by_token(const char *token_id);
 ** sweep) and its error is returned (caller frees), else NULL. */
 char *sim_lease_revoke_err(const char *id);
 void sim_lease_revoke(const char *id); /* the same, error dropped */
+/* Revokes every lease whose id starts with prefix (a mount path on
+** unmount); returns how many could not be revoked. */
+int sim_lease_revoke_prefix(const char *prefix);
 /* Revokes expired leases; at most one pass per second. */
 void sim_lease_sweep(struct timespec now);
 /* Rows below sys/leases/, and sys/renew + sys/revoke below sys/. */

@@ -104,8 +104,9 @@ void sim_lease_revoke(const char *id)
   free(sim_lease_revoke_err(id));
 }
 
-static void revoke_matching(const char *token_id, const char *prefix,
-                            struct timespec *expired_before)
+/* Returns how many of the matching leases could not be revoked. */
+static int revoke_matching(const char *token_id, const char *prefix,
+                           struct timespec *expired_before)
 {
   size_t n = 0;
   const char **keys = smap_keys(leases(), &n);
@@ -119,9 +120,19 @@ static void revoke_matching(const char *token_id, const char *prefix,
       strlist_add(&dead, l->id);
   }
   free(keys);
-  for (size_t i = 0; i < dead.n; i++)
-    sim_lease_revoke(dead.v[i]);
+  int failed = 0;
+  for (size_t i = 0; i < dead.n; i++) {
+    char *err = sim_lease_revoke_err(dead.v[i]);
+    failed += err != NULL;
+    free(err);
+  }
   strlist_free(&dead);
+  return failed;
+}
+
+int sim_lease_revoke_prefix(const char *prefix)
+{
+  return revoke_matching(NULL, prefix, NULL);
 }
 
 void sim_lease_revoke_by_token(const char *token_id)

@@ -463,11 +463,13 @@ static void mount_disable(const char *mpath, int auth, struct sim_resp *r)
   struct sim_mount *m = smap_get(g_mounts, full);
   if (m && m->builtin) {
     resp_err(r, 400, "cannot unmount \"%s\"", path);
+  } else if (m && sim_lease_revoke_prefix(full) > 0) {
+    /* Vault revokes every lease of the mount first and keeps the mount
+    ** when one of them cannot be revoked (its secret still exists). */
+    resp_multierr(r, 500, "failed to revoke the leases of the mount");
   } else {
-    if (m) {
-      /* Leases under the mount die with it. */
+    if (m)
       smap_del(g_mounts, full);
-    }
     resp_nocontent(r);
   }
   free(path);
