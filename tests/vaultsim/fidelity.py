@@ -274,3 +274,310 @@ def suite_wrapping(t):
     t.check("revoke a", "POST", "/v1/auth/token/revoke", {"token": a}, 204)
     t.check("a revoked token no longer reaches its cubbyhole", "GET",
             "/v1/cubbyhole/x", status=403, token=a)
+
+
+def _ts(s):
+    """RFC 3339 with Go's trimmed nanoseconds -> seconds since epoch."""
+    import datetime
+    base, _, frac = s.rstrip("Z").partition(".")
+    t = datetime.datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+    return t + (float("0." + frac) if frac else 0.0)
+
+
+UNSUPPORTED = {"errors": ["1 error occurred:\n\t* unsupported path\n\n"]}
+
+
+def suite_fidelity(t):
+    """Issue 19 items 2-6, each against the Vault source it cites."""
+    ui_mounts(t)
+    null_body(t)
+    transit(t)
+    kv_delete_version_after(t)
+    names_and_list(t)
+
+
+def ui_mounts(t):
+    # vault/logical_system.go pathInternalUIMountRead / ...MountsRead;
+    # both are PathsSpecial.Unauthenticated in NewSystemBackend.
+    t.mount("transit", "transit")
+    st, got, _ = t.check("pathInternalUIMountRead: root", "GET",
+                         "/v1/sys/internal/ui/mounts/secret", status=200,
+                         expect={"data": {"type": "kv", "path": "secret/",
+                                          "options": {"version": "2"}}})
+    t.check("pathInternalUIMountRead: a path inside the mount", "GET",
+            "/v1/sys/internal/ui/mounts/secret/data/a/b", status=200,
+            expect={"data": {"type": "kv", "path": "secret/",
+                             "accessor": got["data"]["accessor"]}})
+    t.check("pathInternalUIMountRead: auth mount keyed without auth/",
+            "GET", "/v1/sys/internal/ui/mounts/auth/token", status=200,
+            expect={"data": {"type": "token", "path": "token/"}})
+    t.check("fetchACLTokenEntryAndEntity: no token", "GET",
+            "/v1/sys/internal/ui/mounts/secret", status=403, token=None)
+    t.check("fetchACLTokenEntryAndEntity: unknown token", "GET",
+            "/v1/sys/internal/ui/mounts/secret", status=403,
+            token="hvs.unknown")
+    t.policy("uim", 'path "secret/data/app/*" { capabilities = ["read"] }')
+    tok = t.token(["uim"], no_default_policy=True)
+    t.check("hasMountAccess: a rule below the mount", "GET",
+            "/v1/sys/internal/ui/mounts/secret", status=200,
+            expect={"data": {"path": "secret/"}}, token=tok)
+    pre = ("preflight capability check returned 403, please ensure "
+           "client's policies grant access to path \"%s\"")
+    t.check("hasMountAccess: no rule under transit/", "GET",
+            "/v1/sys/internal/ui/mounts/transit", status=403,
+            expect={"errors": [pre % "transit/"]}, token=tok)
+    t.check("MatchingMountEntry nil: same 403, no probing", "GET",
+            "/v1/sys/internal/ui/mounts/nosuch", status=403,
+            expect={"errors": [pre % "nosuch/"]}, token=tok)
+    t.check("mounts/(?P<path>.+) needs a path", "GET",
+            "/v1/sys/internal/ui/mounts/", status=404, expect=UNSUPPORTED)
+    st, got, _ = t.check("pathInternalUIMountsRead: no token", "GET",
+                         "/v1/sys/internal/ui/mounts", status=200, token=None,
+                         expect={"data": {"auth": {}, "secret": {}}})
+    if got["data"]["secret"] or got["data"]["auth"]:
+        t.fail("unauthenticated listing shows mounts: %r" % got["data"])
+    st, got, _ = t.check("pathInternalUIMountsRead: root sees all", "GET",
+                         "/v1/sys/internal/ui/mounts", status=200)
+    if not {"secret/", "sys/", "transit/", "cubbyhole/"} <= \
+            set(got["data"]["secret"]) or "token/" not in got["data"]["auth"]:
+        t.fail("root listing: %r" % got["data"])
+    st, got, _ = t.check("pathInternalUIMountsRead: filtered by ACL", "GET",
+                         "/v1/sys/internal/ui/mounts", status=200, token=tok)
+    if set(got["data"]["secret"]) != {"secret/"} or got["data"]["auth"]:
+        t.fail("filtered listing: %r" % got["data"])
+
+    # handleCapabilitiesAccessor.
+    st, got, _ = t.sim.req("POST", "/v1/auth/token/lookup", {"token": tok})
+    acc = got["data"]["accessor"]
+    t.check("handleCapabilitiesAccessor", "POST",
+            "/v1/sys/capabilities-accessor",
+            {"accessor": acc, "paths": ["secret/data/app/x"]}, 200,
+            {"data": {"capabilities": ["read"],
+                      "secret/data/app/x": ["read"]}})
+    t.check("handleCapabilitiesAccessor: two paths", "POST",
+            "/v1/sys/capabilities-accessor",
+            {"accessor": acc, "paths": ["secret/data/app/x", "transit/x"]},
+            200, {"data": {"secret/data/app/x": ["read"],
+                           "transit/x": ["deny"]}})
+    t.check("handleCapabilitiesAccessor: missing accessor", "POST",
+            "/v1/sys/capabilities-accessor", {"path": "x"}, 400,
+            {"errors": ["missing accessor"]})
+    t.check("lookupByAccessor: invalid accessor", "POST",
+            "/v1/sys/capabilities-accessor",
+            {"accessor": "nope", "path": "x"}, 400,
+            {"errors": ["1 error occurred:\n\t* invalid accessor\n\n"]})
+    t.check("defaultPolicy lacks sys/capabilities-accessor", "POST",
+            "/v1/sys/capabilities-accessor", {"accessor": acc, "path": "x"},
+            403, token=t.token(["default"]))
+
+
+def null_body(t):
+    # http/handler.go parseJSONRequest decodes into a map: JSON null
+    # leaves it nil, an empty request (Go's client, `vault write -f`).
+    js = {"Content-Type": "application/json"}
+    st, got, _ = t.check("parseJSONRequest: null is an empty request",
+                         "POST", "/v1/auth/token/create", raw=b"null",
+                         headers=js, status=200)
+    if not got["auth"]["client_token"]:
+        t.fail("token create with null body: %r" % got)
+    t.check("null with whitespace", "POST", "/v1/transit/keys/nullkey",
+            raw=b" null\n", headers=js, status=200,
+            expect={"data": {"type": "aes256-gcm96"}})
+    t.check("null: handler sees no fields", "PUT", "/v1/sys/policies/acl/n",
+            raw=b"null", headers=js, status=400,
+            expect={"errors": ["'policy' parameter not supplied or empty"]})
+    for bad in (b"[]", b"nul", b"null x", b'"null"', b"5"):
+        t.check("not an object: %r" % bad, "POST", "/v1/auth/token/create",
+                raw=bad, headers=js, status=400,
+                expect={"errors": ["error parsing JSON"]})
+
+
+def transit(t):
+    k = "/v1/transit/keys/"
+    # path_keys.go pathPolicyDelete + keysutil LockManager.DeletePolicy.
+    t.check("pathPolicyDelete: missing key", "DELETE", k + "nokey",
+            status=400, expect={"errors": [
+                "error deleting policy nokey: could not delete key; not "
+                "found"]})
+    t.check("create hk", "POST", k + "hk", {}, 200)
+    t.check("DeletePolicy: deletion not allowed", "DELETE", k + "hk",
+            status=400, expect={"errors": [
+                "error deleting policy hk: deletion is not allowed for this "
+                "key"]})
+    t.check("rotate hk", "POST", k + "hk/rotate", {}, 200)
+
+    # path_hmac.go pathHMACWrite.
+    h = "/v1/transit/hmac/hk"
+    t.check("pathHMACWrite: no input", "POST", h, {}, 400,
+            {"errors": ["missing input for HMAC"]})
+    st, got, _ = t.check("pathHMACWrite: empty input is input", "POST", h,
+                         {"input": ""}, 200)
+    st, got, _ = t.check("pathHMACWrite: batch item without input", "POST",
+                         h, {"batch_input": [{"input": "aGk=",
+                                              "reference": "a"},
+                                             {"reference": "b"}]}, 200)
+    res = got["data"]["batch_results"]
+    if res[1] != {"error": "missing input for HMAC", "reference": "b"} or \
+            not res[0]["hmac"].startswith("vault:v2:"):
+        t.fail("HMAC batch: %r" % res)
+    st, got, _ = t.check("pathHMACWrite: top-level key_version for items",
+                         "POST", h, {"key_version": 1, "batch_input": [
+                             {"input": "aGk="},
+                             {"input": "aGk=", "key_version": 2}]}, 200)
+    res = got["data"]["batch_results"]
+    if not all(r["hmac"].startswith("vault:v1:") for r in res) or \
+            res[0]["hmac"] != res[1]["hmac"]:
+        t.fail("HMAC batch key_version: %r" % res)
+    mac1 = res[0]["hmac"]
+
+    # path_hmac.go pathHMACVerify (through verify/): batchResponseHMACItem
+    # has valid with omitempty.
+    v = "/v1/transit/verify/hk"
+    st, got, _ = t.check("pathHMACVerify: batch", "POST", v, {
+        "batch_input": [{"input": "aGk=", "hmac": mac1, "reference": "ok"},
+                        {"input": "aGk=", "hmac": mac1[:-4] + "AAA=",
+                         "reference": "bad"}]}, 200)
+    res = got["data"]["batch_results"]
+    if res[0] != {"valid": True, "reference": "ok"} or \
+            res[1] != {"reference": "bad"}:
+        t.fail("HMAC verify batch (valid omitempty): %r" % res)
+    t.check("pathHMACVerify: single mismatch says valid false", "POST", v,
+            {"input": "aGk=", "hmac": mac1[:-4] + "AAA="}, 200,
+            {"data": {"valid": False}})
+
+    # path_sign_verify.go pathSignWrite / pathVerifyWrite.
+    t.check("create sk", "POST", k + "sk", {"type": "ecdsa-p256"}, 200)
+    t.check("rotate sk", "POST", k + "sk/rotate", {}, 200)
+    s = "/v1/transit/sign/sk"
+    st, got, _ = t.check("pathSignWrite: top-level key_version", "POST", s,
+                         {"key_version": 1, "batch_input": [
+                             {"input": "aGk=", "reference": "x"},
+                             {"input": "aGk=", "key_version": 2},
+                             {"reference": "z"}]}, 200)
+    res = got["data"]["batch_results"]
+    if not (res[0]["key_version"] == 1 and
+            res[0]["signature"].startswith("vault:v1:") and
+            res[1]["key_version"] == 1 and
+            res[1]["signature"].startswith("vault:v1:")):
+        t.fail("sign batch key_version: %r" % res)
+    if res[2] != {"key_version": 0, "error": "missing input",
+                  "reference": "z"}:
+        t.fail("sign batch item without input: %r" % res[2])
+    sig = res[0]["signature"]
+    t.check("pathSignWrite: single request without input signs ''", "POST",
+            s, {}, 200, {"data": {"key_version": 2}})
+    vs = "/v1/transit/verify/sk"
+    t.check("pathVerifyWrite: an item missing its signature", "POST", vs,
+            {"batch_input": [{"input": "aGk=", "signature": sig},
+                             {"input": "aGk="}]}, 400,
+            {"errors": ["some elements of batch_input are missing "
+                        "'signature'"]})
+    t.check("pathVerifyWrite: no item has a signature", "POST", vs,
+            {"batch_input": [{"input": "aGk="}]}, 400,
+            {"errors": ["no batch_input elements have 'signature' or "
+                        "'hmac'"]})
+    t.check("pathVerifyWrite: signature and hmac items mixed", "POST", vs,
+            {"batch_input": [{"input": "aGk=", "signature": sig},
+                             {"input": "aGk=", "hmac": mac1}]}, 400,
+            {"errors": ["elements of batch_input must all provide "
+                        "'signature' or all provide 'hmac'"]})
+    st, got, _ = t.check("batchResponseVerifyItem: valid without omitempty",
+                         "POST", vs, {"batch_input": [
+                             {"input": "aGk=", "signature": sig,
+                              "reference": "good"},
+                             {"input": "aGVsbG8=", "signature": sig,
+                              "reference": "other"},
+                             {"input": "aGk=", "signature": "junk",
+                              "reference": "junk"},
+                             {"signature": sig, "reference": "noinput"}]},
+                         200)
+    res = got["data"]["batch_results"]
+    if res[0] != {"valid": True, "reference": "good"} or \
+            res[1] != {"valid": False, "reference": "other"} or \
+            res[2].get("valid") is not False or not res[2].get("error") or \
+            res[3] != {"valid": False, "error": "missing input",
+                       "reference": "noinput"}:
+        t.fail("verify batch items: %r" % res)
+
+
+def kv_delete_version_after(t):
+    # vault-plugin-secrets-kv delete_version_after.go deletionTime,
+    # path_config.go pathConfigWrite, path_data.go pathDataWrite.
+    def deletion_after(path):
+        st, got, _ = t.check("write " + path, "POST", "/v1/secret/data/" +
+                             path, {"data": {"a": 1}}, 200)
+        d = got["data"]
+        if d["deletion_time"] == "":
+            return None
+        return round(_ts(d["deletion_time"]) - _ts(d["created_time"]))
+
+    t.check("mount dva 1h", "POST", "/v1/secret/config",
+            {"delete_version_after": "1h"}, 204)
+    t.check("key dva 30m", "POST", "/v1/secret/metadata/d1",
+            {"delete_version_after": "30m"}, 204)
+    if deletion_after("d1") != 1800:
+        t.fail("deletionTime: the smaller of key (30m) and mount (1h)")
+    t.check("key dva 2h", "POST", "/v1/secret/metadata/d2",
+            {"delete_version_after": "2h"}, 204)
+    if deletion_after("d2") != 3600:
+        t.fail("deletionTime: the smaller of key (2h) and mount (1h)")
+    if deletion_after("d3") != 3600:
+        t.fail("deletionTime: mount only")
+    t.check("pathConfigWrite: negative disables", "POST", "/v1/secret/config",
+            {"delete_version_after": "-5s"}, 204)
+    t.check("pathConfigRead: disabled reads -1s", "GET", "/v1/secret/config",
+            status=200, expect={"data": {"delete_version_after": "-1s"}})
+    if deletion_after("d1") is not None:
+        t.fail("IsDeleteVersionAfterDisabled: key setting must not apply")
+    t.check("pathConfigWrite: 0 clears", "POST", "/v1/secret/config",
+            {"delete_version_after": 0}, 204)
+    t.check("pathConfigRead: cleared", "GET", "/v1/secret/config",
+            status=200, expect={"data": {"delete_version_after": "0s"}})
+    if deletion_after("d2") != 7200:
+        t.fail("deletionTime: key only once the mount is cleared")
+    if deletion_after("d3") is not None:
+        t.fail("deletionTime: neither set")
+
+
+def names_and_list(t):
+    # framework.GenericNameRegex: database (path_roles.go, ...), AppRole
+    # (path_role.go); GenericNameWithAtRegex: SSH (path_roles.go, ...).
+    t.mount("database", "database")
+    t.mount("ssh", "ssh")
+    t.check("enable approle", "POST", "/v1/sys/auth/approle",
+            {"type": "approle"}, 204)
+    for method, path, body in (
+            ("POST", "/v1/database/config/pg.", {"plugin_name": "x"}),
+            ("POST", "/v1/database/config/-pg", {"plugin_name": "x"}),
+            ("POST", "/v1/database/roles/ro.", {"db_name": "pg"}),
+            ("GET", "/v1/database/creds/ro.", None),
+            ("POST", "/v1/database/rotate-root/pg.", {}),
+            ("POST", "/v1/database/reset/pg.", {}),
+            ("POST", "/v1/ssh/roles/r.", {"key_type": "otp"}),
+            ("POST", "/v1/ssh/sign/r.", {"public_key": "x"}),
+            ("POST", "/v1/ssh/creds/r.", {"ip": "127.0.0.1"}),
+            ("POST", "/v1/auth/approle/role/r.", {}),
+            ("GET", "/v1/auth/approle/role/r./role-id", None)):
+        t.check("GenericNameRegex: %s %s" % (method, path), method, path,
+                body, 404, UNSUPPORTED)
+    t.check("a '.' inside a database name", "POST",
+            "/v1/database/roles/r.o", {"db_name": "pg"}, 204)
+    t.check("GenericNameWithAtRegex: '@' inside an SSH role", "POST",
+            "/v1/ssh/roles/ops@host", {"key_type": "otp",
+                                       "default_user": "u"}, 204)
+    t.check("'@' is not a generic name char (AppRole)", "POST",
+            "/v1/auth/approle/role/a@b", {}, 404, UNSUPPORTED)
+
+    # http/logical.go buildLogicalRequestNoAuth: only a non-empty ?list=
+    # is parsed; an empty one leaves a plain read.
+    t.check("?list= is a read", "GET",
+            "/v1/sys/policies/acl/default?list=", status=200,
+            expect={"data": {"name": "default"}})
+    t.check("?list=false is a read", "GET",
+            "/v1/sys/policies/acl/default?list=false", status=200,
+            expect={"data": {"name": "default"}})
+    t.check("?list=true lists", "GET", "/v1/sys/policies/acl?list=true",
+            status=200)
+    t.check("?list=junk is 400", "GET", "/v1/sys/policies/acl?list=junk",
+            status=400, expect={"errors": []})

@@ -1574,6 +1574,7 @@ SUITES = {
     "database-leases": suite_database, "ssh": suite_ssh,
     "provision": None, "hostile": suite_hostile,
     "wrapping": fidelity.suite_wrapping,
+    "fidelity": fidelity.suite_fidelity,
 }
 
 

@@ -370,6 +370,8 @@ int sim_acl_policy_exists(const char *name);
 int sim_acl_allows(const struct strlist *policies, const char *path,
                    enum sim_op op);
 int sim_acl_needs_sudo(const char *path);
+/* Any capability at or below a mount path (hasMountAccess). */
+int sim_acl_mount_access(const struct strlist *policies, const char *mount);
 /* sys/policies/acl and the legacy sys/policy (rows for sys/'s table). */
 extern const struct sim_path sim_acl_paths[];
 
@@ -402,6 +404,9 @@ void sim_token_init(const char *root_id);
 ** on the way). Borrowed pointer. */
 struct sim_token *sim_token_lookup(const char *id, struct timespec now);
 void sim_token_revoke_tree(const char *id);
+/* The live token behind an accessor, or NULL. Borrowed. */
+struct sim_token *sim_token_by_accessor(const char *accessor,
+                                        struct timespec now);
 /* Revokes expired tokens (with their leases); one pass per second. */
 void sim_token_sweep(struct timespec now);
 /* Creates an orphan token for an auth method login; fills r->auth. */

@@ -737,6 +737,46 @@ unsigned sim_acl_caps(const struct strlist *policies, const char *path,
   return c < 0 ? 0 : (unsigned)c;
 }
 
+/* vault/logical_system.go hasMountAccess: does any policy grant some
+** capability (deny aside) at or below mount? Exact and glob rules are
+** walked by prefix; a glob or '+' rule whose pattern covers the mount
+** path itself counts too (CheckAllowedFromNonExactPaths with bareMount). */
+int sim_acl_mount_access(const struct strlist *policies, const char *mount)
+{
+  const unsigned any = CAP_CREATE | CAP_READ | CAP_UPDATE | CAP_PATCH |
+                       CAP_DELETE | CAP_LIST | CAP_SUDO;
+  for (size_t i = 0; i < policies->n; i++) {
+    const struct policy *p = smap_get(g_policies, policies->v[i]);
+    for (size_t k = 0; p && k < p->n; k++) {
+      const struct rule *ru = &p->rules[k];
+      if ((ru->caps & CAP_DENY) || !(ru->caps & any))
+        continue;
+      if (str_has_prefix(ru->key, mount))
+        return 1;
+      if (ru->kind == RULE_PREFIX && str_has_prefix(mount, ru->key))
+        return 1;
+      if (ru->kind != RULE_SEGMENT)
+        continue;
+      /* Segment by segment over the shorter of pattern and mount. */
+      const char *a = ru->key, *b = mount;
+      int ok = 1;
+      while (ok && *a && *b) {
+        size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+        int glob_tail = a[la] == 0 && la > 0 && a[la - 1] == '*';
+        if (!(la == 1 && a[0] == '+') &&
+            !(la == lb && strncmp(a, b, la) == 0) &&
+            !(glob_tail && lb >= la - 1 && strncmp(a, b, la - 1) == 0))
+          ok = 0;
+        a += la + (a[la] == '/');
+        b += lb + (b[lb] == '/');
+      }
+      if (ok)
+        return 1;
+    }
+  }
+  return 0;
+}
+
 /* Root-protected paths need sudo on top of the operation's capability. */
 int sim_acl_needs_sudo(const char *path)
 {

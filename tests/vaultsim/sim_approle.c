@@ -524,7 +524,7 @@ static void p_secret_id_lookup(struct sim_call *c)
   const char *sid = "";
   req_str(q, "secret_id", &sid);
   /* One handler for the lookup and destroy rows. */
-  int destroy = str_has_suffix(c->path->pattern, "destroy");
+  int destroy = strstr(c->path->pattern, "destroy") != NULL;
   if (!is_write(q) && !(destroy && q->op == SIM_OP_DELETE)) {
     resp_unsupported_op(r);
   } else if (!*sid) {
@@ -609,19 +609,21 @@ static void p_role_list(struct sim_call *c)
 static const char *const k_role_id[] = {"role_id", NULL};
 static const char *const k_secret_id[] = {"secret_id", NULL};
 
+/* builtin/credential/approle/path_role.go: "role/" +
+** framework.GenericNameRegex("role_name") [+ sub-path]. */
 static const struct sim_path approle_paths[] = {
     {"login", W, NULL, SIM_PATH_UNAUTH, p_login, NULL, NULL, NULL},
     {"role/?", SIM_OPB_LIST, NULL, 0, p_role_list, NULL, NULL, NULL},
-    {"role/{role_name:seg}", RWD, NULL, 0, p_role, ar_exists, NULL, NULL},
-    {"role/{role_name:seg}/role-id", SIM_OPB_READ | W, k_role_id, 0,
+    {"role/{role_name}", RWD, NULL, 0, p_role, ar_exists, NULL, NULL},
+    {"role/{role_name}/role-id", SIM_OPB_READ | W, k_role_id, 0,
      p_role_id, NULL, NULL, NULL},
-    {"role/{role_name:seg}/secret-id/?", SIM_OPB_LIST | W, NULL, 0,
+    {"role/{role_name}/secret-id/?", SIM_OPB_LIST | W, NULL, 0,
      p_secret_id, NULL, NULL, NULL},
-    {"role/{role_name:seg}/custom-secret-id", W, NULL, 0, p_custom_secret_id,
+    {"role/{role_name}/custom-secret-id", W, NULL, 0, p_custom_secret_id,
      NULL, NULL, NULL},
-    {"role/{role_name:seg}/secret-id/lookup", W, k_secret_id, 0,
+    {"role/{role_name}/secret-id/lookup/?", W, k_secret_id, 0,
      p_secret_id_lookup, NULL, NULL, NULL},
-    {"role/{role_name:seg}/secret-id/destroy", W | SIM_OPB_DELETE,
+    {"role/{role_name}/secret-id/destroy/?", W | SIM_OPB_DELETE,
      k_secret_id, 0, p_secret_id_lookup, NULL, NULL, NULL},
     SIM_PATH_END};
 

@@ -618,16 +618,19 @@ static void p_rotate_reset(struct sim_call *c)
 
 #define RWD (SIM_OPB_READ | SIM_OPB_WRITE | SIM_OPB_DELETE)
 
+/* Names follow framework.GenericNameRegex ({name}) as in
+** builtin/logical/database path_config_connection.go, path_roles.go,
+** path_creds_create.go and path_rotate_credentials.go: a name outside it
+** (e.g. ending in '.') matches no path, 404 "unsupported path". */
 static const struct sim_path db_paths[] = {
     {"config/?", SIM_OPB_LIST, NULL, 0, p_config_list, NULL, NULL, NULL},
-    {"config/{name:rest}", RWD, NULL, 0, p_config, config_exists, NULL,
-     NULL},
+    {"config/{name}", RWD, NULL, 0, p_config, config_exists, NULL, NULL},
     {"roles/?", SIM_OPB_LIST, NULL, 0, p_roles_list, NULL, NULL, NULL},
-    {"roles/{name:rest}", RWD, NULL, 0, p_role, role_exists, NULL, NULL},
-    {"creds/{name:seg}", SIM_OPB_READ, NULL, 0, p_creds, NULL, NULL, NULL},
-    {"rotate-root/{name:any}", SIM_OPB_WRITE, NULL, 0, p_rotate_reset, NULL,
+    {"roles/{name}", RWD, NULL, 0, p_role, role_exists, NULL, NULL},
+    {"creds/{name}", SIM_OPB_READ, NULL, 0, p_creds, NULL, NULL, NULL},
+    {"rotate-root/{name}", SIM_OPB_WRITE, NULL, 0, p_rotate_reset, NULL,
      NULL, NULL},
-    {"reset/{name:any}", SIM_OPB_WRITE, NULL, 0, p_rotate_reset, NULL, NULL,
+    {"reset/{name}", SIM_OPB_WRITE, NULL, 0, p_rotate_reset, NULL, NULL,
      NULL},
     SIM_PATH_END};
 

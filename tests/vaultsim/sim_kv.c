@@ -130,6 +130,24 @@ static void invalid_path(struct sim_resp *r)
   resp_warn(r, KV_INVALID_PATH);
 }
 
+/* vault-plugin-secrets-kv delete_version_after.go deletionTime, as
+** path_data.go pathDataWrite (and patch, undelete) call it: nothing when
+** the mount disabled it (IsDeleteVersionAfterDisabled, -1s), else the
+** smaller non-zero of the mount's and the key's delete_version_after.
+** Returns 1 with *secs when a version gets a deletion time. */
+static int deletion_after(const struct kv_state *s, const struct kv_key *k,
+                          int64_t *secs)
+{
+  int64_t mount = s->delete_after, meta = k->delete_after;
+  if (mount == -1 || (mount == 0 && meta == 0))
+    return 0;
+  int64_t min = meta;
+  if ((mount != 0 && mount < min) || min == 0)
+    min = mount;
+  *secs = min;
+  return 1;
+}
+
 static int64_t effective_max(const struct kv_state *s, const struct kv_key *k)
 {
   int64_t m = k->max_versions > s->max_versions ? k->max_versions
@@ -174,8 +192,8 @@ static struct kv_version *add_version(struct kv_state *s, struct kv_key *k,
   v->version = ++k->current;
   v->created = now;
   v->data = data;
-  int64_t dva = k->delete_after > 0 ? k->delete_after : s->delete_after;
-  if (dva > 0)
+  int64_t dva;
+  if (deletion_after(s, k, &dva))
     v->deletion = ts_add(now, dva);
   k->updated = now;
   int64_t max = effective_max(s, k);
@@ -419,8 +437,10 @@ static void versions_op(struct kv_state *s, const char *path, enum vop op,
         v->deletion = q->now;
       break;
     case VOP_UNDELETE: {
-      int64_t dva = k->delete_after > 0 ? k->delete_after : s->delete_after;
-      v->deletion = dva > 0 ? ts_add(q->now, dva) : (struct timespec){0, 0};
+      /* path_undelete.go: the deletion time is computed afresh. */
+      int64_t dva;
+      v->deletion = deletion_after(s, k, &dva) ? ts_add(q->now, dva)
+                                               : (struct timespec){0, 0};
       break;
     }
     case VOP_DESTROY:
@@ -691,7 +711,9 @@ static void config(struct kv_state *s, struct sim_req *q, struct sim_resp *r)
     return;
   s->max_versions = mv;
   s->cas_required = cas;
-  s->delete_after = dva < 0 ? 0 : dva;
+  /* path_config.go pathConfigWrite: negative disables the setting on
+  ** every key (stored as -1s, read back as "-1s"), 0 clears it. */
+  s->delete_after = dva < 0 ? -1 : dva;
   resp_nocontent(r);
 }
 

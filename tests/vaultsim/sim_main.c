@@ -54,8 +54,11 @@ static const char *query_get(const char *name, void *ud)
   return MHD_lookup_connection_value(ud, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* Parses a request body as Vault does: empty means no fields; anything
-** but a JSON object is "error parsing JSON". New reference or NULL. */
+/* Parses a request body as Vault does (http/handler.go parseJSONRequest:
+** jsonutil.DecodeJSONFromReader into a map): empty means no fields, and
+** so does JSON `null` (Go decodes it into a nil map; Go's client and
+** `vault write -f` send it); anything else but an object is "error
+** parsing JSON". New reference or NULL. */
 static json_object *parse_body(const struct sbuf *b, int *bad)
 {
   *bad = 0;
@@ -64,6 +67,14 @@ static json_object *parse_body(const struct sbuf *b, int *bad)
                         b->p[i] == '\r' || b->p[i] == '\t'))
     i++;
   if (i == b->len)
+    return json_object_new_object();
+  /* The literal null, between optional whitespace (checked by hand: the
+  ** incremental tokener waits for more input after a bare literal). */
+  size_t end = b->len;
+  while (end > i && (b->p[end - 1] == ' ' || b->p[end - 1] == '\n' ||
+                     b->p[end - 1] == '\r' || b->p[end - 1] == '\t'))
+    end--;
+  if (end - i == 4 && memcmp(b->p + i, "null", 4) == 0)
     return json_object_new_object();
   json_tokener *tok = json_tokener_new_ex(256);
   if (!tok) {
@@ -76,18 +87,20 @@ static json_object *parse_body(const struct sbuf *b, int *bad)
   enum json_tokener_error e = json_tokener_get_error(tok);
   size_t off = json_tokener_get_parse_end(tok);
   json_tokener_free(tok);
-  if (o && e == json_tokener_success) {
-    /* Go's decoder tolerates trailing whitespace only. */
-    for (size_t k = off; k < b->len; k++)
-      if (!(b->p[k] == ' ' || b->p[k] == '\n' || b->p[k] == '\r' ||
-            b->p[k] == '\t')) {
-        json_object_put(o);
-        *bad = 1;
-        return NULL;
-      }
+  if (e != json_tokener_success) {
+    json_object_put(o);
+    *bad = 1;
+    return NULL;
   }
-  if (!o || e != json_tokener_success ||
-      !json_object_is_type(o, json_type_object)) {
+  /* Go's decoder tolerates trailing whitespace only. */
+  for (size_t k = off; k < b->len; k++)
+    if (!(b->p[k] == ' ' || b->p[k] == '\n' || b->p[k] == '\r' ||
+          b->p[k] == '\t')) {
+      json_object_put(o);
+      *bad = 1;
+      return NULL;
+    }
+  if (!o || !json_object_is_type(o, json_type_object)) {
     json_object_put(o);
     *bad = 1;
     return NULL;
@@ -183,17 +196,23 @@ static void gate(struct MHD_Connection *c, const char *url,
       q->op == SIM_OP_LIST) {
     q->data = json_object_new_object();
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, q->data);
+    /* http/logical.go buildLogicalRequestNoAuth: only a non-empty
+    ** ?list= is parsed (ParseBool, 400 on junk); a true one turns the
+    ** read into a LIST and leaves the query, any other value stays in
+    ** the request data (parseQuery keeps every key). */
     json_object *lv = NULL;
     if (q->op == SIM_OP_READ &&
-        json_object_object_get_ex(q->data, "list", &lv)) {
+        json_object_object_get_ex(q->data, "list", &lv) &&
+        json_object_get_string_len(lv) > 0) {
       int b = parse_go_bool(json_object_get_string(lv));
       if (b < 0) {
         resp_err_empty(r, 400);
         return;
       }
-      if (b)
+      if (b) {
         q->op = SIM_OP_LIST;
-      json_object_object_del(q->data, "list");
+        json_object_object_del(q->data, "list");
+      }
     }
   } else {
     if (q->op == SIM_OP_PATCH) {

@@ -1152,16 +1152,17 @@ static void p_verify(struct sim_call *c)
 }
 
 /* builtin/logical/ssh/backend.go Paths; public_key and verify are its
-** PathsSpecial.Unauthenticated. */
+** PathsSpecial.Unauthenticated. Role names follow
+** framework.GenericNameWithAtRegex ({role@}: '@' allowed inside). */
 static const struct sim_path ssh_paths[] = {
     {"config/ca", SIM_OPB_ALL, NULL, 0, p_config_ca, NULL, NULL, NULL},
     {"public_key", SIM_OPB_READ, NULL, SIM_PATH_UNAUTH, p_public_key, NULL,
      NULL, NULL},
     {"roles/?", SIM_OPB_LIST, NULL, 0, p_roles_list, NULL, NULL, NULL},
-    {"roles/{role:rest}", SIM_OPB_READ | SIM_OPB_WRITE | SIM_OPB_DELETE, NULL,
+    {"roles/{role@}", SIM_OPB_READ | SIM_OPB_WRITE | SIM_OPB_DELETE, NULL,
      0, p_role, NULL, NULL, NULL},
-    {"creds/{role:rest}", SIM_OPB_WRITE, NULL, 0, p_creds, NULL, NULL, NULL},
-    {"sign/{role:rest}", SIM_OPB_WRITE, NULL, 0, p_sign, NULL, NULL, NULL},
+    {"creds/{role@}", SIM_OPB_WRITE, NULL, 0, p_creds, NULL, NULL, NULL},
+    {"sign/{role@}", SIM_OPB_WRITE, NULL, 0, p_sign, NULL, NULL, NULL},
     {"verify", SIM_OPB_WRITE, NULL, SIM_PATH_UNAUTH, p_verify, NULL, NULL,
      NULL},
     SIM_PATH_END};

@@ -593,16 +593,33 @@ static json_object *caps_json(unsigned caps, int root)
   return a;
 }
 
-static void capabilities(struct sim_req *q, struct sim_resp *r, int self)
+/* self: the caller's token; accessor: the token behind the "accessor"
+** field (handleCapabilitiesAccessor); else the "token" field. */
+static void capabilities(struct sim_req *q, struct sim_resp *r, int self,
+                         int accessor)
 {
   static const char *const known[] = {"path", "paths", "token", NULL};
-  q->known = known;
+  static const char *const known_acc[] = {"path", "paths", "accessor", NULL};
+  q->known = accessor ? known_acc : known;
   if (q->op != SIM_OP_UPDATE && q->op != SIM_OP_CREATE) {
     resp_unsupported_op(r);
     return;
   }
   struct sim_token *t = q->token;
-  if (!self) {
+  if (accessor) {
+    const char *acc = "";
+    req_str(q, "accessor", &acc);
+    if (!*acc) {
+      resp_err(r, 400, "missing accessor");
+      return;
+    }
+    t = sim_token_by_accessor(acc, q->now);
+    if (!t) {
+      /* token_store.go lookupByAccessor: logical.StatusBadRequest. */
+      resp_multierr(r, 400, "invalid accessor");
+      return;
+    }
+  } else if (!self) {
     const char *id = "";
     req_str(q, "token", &id);
     t = sim_token_lookup(id, q->now);
@@ -661,12 +678,100 @@ static void p_unseal(struct sim_call *c)
 
 static void p_caps_self(struct sim_call *c)
 {
-  capabilities(c->q, c->r, 1);
+  capabilities(c->q, c->r, 1, 0);
 }
 
 static void p_caps(struct sim_call *c)
 {
-  capabilities(c->q, c->r, 0);
+  capabilities(c->q, c->r, 0, 0);
+}
+
+static void p_caps_accessor(struct sim_call *c)
+{
+  capabilities(c->q, c->r, 0, 1);
+}
+
+/* ---- sys/internal/ui/mounts (logical_system.go pathInternalUIMounts*) -- */
+
+/* Both paths are token-free; a token, when sent, decides what is shown
+** (fetchACLTokenEntryAndEntity: an unknown token is permission denied). */
+static int ui_token(struct sim_call *c, struct sim_token **t)
+{
+  *t = NULL;
+  if (!c->q->client_token)
+    return 0;
+  *t = sim_token_lookup(c->q->client_token, c->q->now);
+  if (!*t) {
+    resp_multierr(c->r, 403, "permission denied");
+    return -1;
+  }
+  return 0;
+}
+
+/* Auth mounts are keyed without "auth/", as MountEntry.Path is. */
+static const char *entry_path(const struct sim_mount *m)
+{
+  return str_has_prefix(m->path, "auth/") ? m->path + 5 : m->path;
+}
+
+static int ui_access(const struct sim_token *t, const struct sim_mount *m)
+{
+  return t->is_root || sim_acl_mount_access(&t->policies, entry_path(m));
+}
+
+/* pathInternalUIMountsRead: the mounts the caller can see; without a
+** token only those with listing_visibility "unauth" (none here). */
+static void p_ui_mounts(struct sim_call *c)
+{
+  struct sim_token *t;
+  if (ui_token(c, &t) < 0)
+    return;
+  json_object *sec = json_object_new_object(), *auth = json_object_new_object();
+  size_t n = 0;
+  const char **keys = smap_keys(g_mounts, &n);
+  for (size_t i = 0; i < n; i++) {
+    struct sim_mount *m = smap_get(g_mounts, keys[i]);
+    if (!t || !ui_access(t, m))
+      continue;
+    json_object_object_add(str_has_prefix(m->path, "auth/") ? auth : sec,
+                           entry_path(m), mount_json(m));
+  }
+  free(keys);
+  json_object *d = json_object_new_object();
+  json_object_object_add(d, "auth", auth);
+  json_object_object_add(d, "secret", sec);
+  resp_data(c->r, 200, d);
+}
+
+/* pathInternalUIMountRead: the mount serving a path (mountInfo + path),
+** 403 with the preflight text when it does not exist or the caller has
+** no capability under it, so mounts cannot be probed. */
+static void p_ui_mount(struct sim_call *c)
+{
+  struct sim_token *t;
+  if (ui_token(c, &t) < 0)
+    return;
+  if (!t) {
+    resp_multierr(c->r, 403, "permission denied");
+    return;
+  }
+  /* sanitizePath: no leading '/', a trailing one. */
+  const char *in = sim_cap(c, "path");
+  while (*in == '/')
+    in++;
+  char *path = str_has_suffix(in, "/") ? xstrdup(in) : xasprintf("%s/", in);
+  const char *rest = NULL;
+  struct sim_mount *m = sim_mount_find(path, &rest);
+  if (!m || !ui_access(t, m)) {
+    resp_err(c->r, 403, "preflight capability check returned 403, please "
+                        "ensure client's policies grant access to path "
+                        "\"%s\"", path);
+  } else {
+    json_object *d = mount_json(m);
+    json_object_object_add(d, "path", json_object_new_string(entry_path(m)));
+    resp_data(c->r, 200, d);
+  }
+  free(path);
 }
 
 static void p_tools_random(struct sim_call *c)
@@ -711,6 +816,13 @@ static const struct sim_path sys_paths[] = {
     {"capabilities-self", SIM_OPB_ALL, NULL, 0, p_caps_self, NULL, NULL,
      NULL},
     {"capabilities", SIM_OPB_ALL, NULL, 0, p_caps, NULL, NULL, NULL},
+    {"capabilities-accessor", SIM_OPB_ALL, NULL, 0, p_caps_accessor, NULL,
+     NULL, NULL},
+    /* PathsSpecial.Unauthenticated: internal/ui/mounts and its children. */
+    {"internal/ui/mounts", SIM_OPB_READ, NULL, SIM_PATH_UNAUTH, p_ui_mounts,
+     NULL, NULL, NULL},
+    {"internal/ui/mounts/{path:rest}", SIM_OPB_READ, NULL, SIM_PATH_UNAUTH,
+     p_ui_mount, NULL, NULL, NULL},
     SIM_PATH_END};
 
 const struct sim_backend sim_backend_system = {

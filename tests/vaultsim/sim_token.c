@@ -490,6 +490,14 @@ struct sim_token *sim_token_issue_login(struct sim_req *q, struct sim_resp *r,
   return t;
 }
 
+struct sim_token *sim_token_by_accessor(const char *accessor,
+                                        struct timespec now)
+{
+  const char *id = accessor && *accessor ? smap_get(g_accessors, accessor)
+                                         : NULL;
+  return id ? sim_token_lookup(id, now) : NULL;
+}
+
 /* vault/wrapping.go wrapInCubbyhole: a wrapping token is an orphan
 ** service token with the single "response-wrapping" policy, one use, and
 ** TTL = explicit max TTL = the wrap TTL; its path is the wrapped

@@ -1011,18 +1011,26 @@ static int pkey_ctx_setup(EVP_PKEY_CTX *c, const struct tkey *k,
   return 1;
 }
 
+/* ver_req: the request's top-level key_version (path_sign_verify.go
+** pathSignWrite applies it to every batch item). */
 static char *do_sign(struct tkey *k, const struct sign_opts *o,
-                     json_object *item, int64_t *used, char **err)
+                     json_object *item, int64_t ver_req, int64_t *used,
+                     char **err)
 {
   unsigned char *in = NULL, *sig = NULL;
   size_t inlen = 0, siglen = 0;
   char *out = NULL;
   EVP_PKEY_CTX *c = NULL;
   EVP_MD_CTX *mc = NULL;
+  if (!ihas(item, "input")) {
+    /* Only a batch item can lack it: a single request signs "". */
+    *err = xstrdup("missing input");
+    goto done;
+  }
   if (b64_field(istr(item, "input"), &in, &inlen, err,
                 "unable to decode input as base64: ") < 0)
     goto done;
-  int64_t ver = iint(item, "key_version");
+  int64_t ver = ver_req;
   if (ver == 0)
     ver = (int64_t)k->nv;
   if (ver > (int64_t)k->nv || ver < 0) {
@@ -1245,24 +1253,36 @@ static void sign(struct transit_state *s, const char *name, const char *urlh,
   int isb = get_batch(q, r, &batch);
   if (isb < 0)
     return;
+  int64_t ver_req = iint(q->data, "key_version");
   size_t n = isb ? json_object_array_length(batch) : 1;
   json_object *res = json_object_new_array();
   for (size_t i = 0; i < n; i++) {
     json_object *it = isb ? json_object_array_get_idx(batch, i) : q->data;
     char *err = NULL;
     int64_t ver = 0;
-    char *sig = do_sign(k, &o, it, &ver, &err);
+    json_object *empty = NULL;
+    if (!isb && !ihas(it, "input")) {
+      /* "use empty string if input is missing - not an error" */
+      empty = json_object_new_object();
+      json_object_object_add(empty, "input", json_object_new_string(""));
+      it = empty;
+    }
+    char *sig = do_sign(k, &o, it, ver_req, &ver, &err);
+    json_object_put(empty);
     if (!isb && !sig) {
       json_object_put(res);
       resp_err(r, 400, "%s", err);
       free(err);
       return;
     }
+    /* batchResponseSignItem: key_version has no omitempty, so a failed
+    ** item carries key_version 0 next to its error. */
     json_object *e = json_object_new_object();
     if (sig) {
       json_object_object_add(e, "signature", json_object_new_string(sig));
       json_object_object_add(e, "key_version", json_object_new_int64(ver));
     } else {
+      json_object_object_add(e, "key_version", json_object_new_int64(0));
       json_object_object_add(e, "error", json_object_new_string(err));
     }
     if (isb)
@@ -1304,16 +1324,41 @@ static void verify(struct transit_state *s, const char *name,
   int isb = get_batch(q, r, &batch);
   if (isb < 0)
     return;
-  json_object *first = isb ? json_object_array_get_idx(batch, 0) : q->data;
-  int has_sig = ihas(first, "signature") && *istr(first, "signature");
-  int has_hmac = ihas(first, "hmac") && *istr(first, "hmac");
-  if (has_sig && has_hmac) {
+  /* path_sign_verify.go pathVerifyWrite (the pre-CMAC text of Vault
+  ** 1.17): every item must bring a signature, or every item an hmac. An
+  ** item with both counts as a signature item. */
+  size_t nitems = isb ? json_object_array_length(batch) : 1;
+  int has_sig = 0, has_hmac = 0, missing = 0;
+  for (size_t i = 0; i < nitems; i++) {
+    json_object *it = isb ? json_object_array_get_idx(batch, i) : q->data;
+    if (ihas(it, "signature"))
+      has_sig = 1;
+    else if (ihas(it, "hmac"))
+      has_hmac = 1;
+    else
+      missing = 1;
+  }
+  if (!isb && ihas(q->data, "signature") && ihas(q->data, "hmac")) {
     resp_err(r, 400, "provide one of 'signature' or 'hmac'");
     return;
   }
-  if (!has_sig && !has_hmac) {
+  if (!isb && !has_sig && !has_hmac) {
     resp_err(r, 400, "neither a 'signature' nor an 'hmac' were given to "
                      "verify");
+    return;
+  }
+  if (has_sig && has_hmac) {
+    resp_err(r, 400, "elements of batch_input must all provide 'signature' "
+                     "or all provide 'hmac'");
+    return;
+  }
+  if (missing) {
+    resp_err(r, 400, has_sig ? "some elements of batch_input are missing "
+                               "'signature'"
+                     : has_hmac ? "some elements of batch_input are missing "
+                                  "'hmac'"
+                                : "no batch_input elements have 'signature' "
+                                  "or 'hmac'");
     return;
   }
   struct sign_opts o;
@@ -1350,17 +1395,25 @@ static void verify(struct transit_state *s, const char *name,
   for (size_t i = 0; i < n; i++) {
     json_object *it = isb ? json_object_array_get_idx(batch, i) : q->data;
     char *err = NULL;
-    int v = do_verify(k, &o, it, hmd, &err);
+    int v = -1;
+    if (isb && !ihas(it, "input"))
+      err = xstrdup("missing input"); /* a single request verifies "" */
+    else
+      v = do_verify(k, &o, it, hmd, &err);
     if (!isb && v < 0) {
       json_object_put(res);
       resp_err(r, 400, "%s", err);
       free(err);
       return;
     }
+    /* batchResponseVerifyItem has "valid" without omitempty: a failed
+    ** signature item says valid:false next to its error. The HMAC item
+    ** type (path_hmac.go batchResponseHMACItem) has omitempty, so a
+    ** failed or non-matching HMAC item carries no "valid" at all. */
     json_object *e = json_object_new_object();
-    if (v >= 0)
-      json_object_object_add(e, "valid", json_object_new_boolean(v));
-    else
+    if (!hmd || v > 0 || (!isb && v == 0))
+      json_object_object_add(e, "valid", json_object_new_boolean(v > 0));
+    if (v < 0)
       json_object_object_add(e, "error", json_object_new_string(err));
     if (isb)
       json_object_object_add(e, "reference",
@@ -1387,9 +1440,25 @@ static void hmac(struct transit_state *s, const char *name, const char *urlh,
   req_str(q, "algorithm", &a);
   if (urlh && *urlh)
     a = urlh;
+  /* path_hmac.go pathHMACWrite, in its order: the key, the request's
+  ** key_version (for every item), the algorithm, then the input. */
   struct tkey *k = smap_get(s->keys, name);
   if (!k) {
     resp_err(r, 400, "encryption key not found");
+    return;
+  }
+  int64_t ver = 0;
+  if (req_int(q, r, "key_version", 0, &ver) < 0)
+    return;
+  if (ver == 0)
+    ver = (int64_t)k->nv;
+  if (ver != (int64_t)k->nv && k->min_enc > 0 && ver < k->min_enc) {
+    resp_err(r, 400, "cannot generate HMAC: version is too old (disallowed "
+                     "by policy)");
+    return;
+  }
+  if (ver < 0 || ver > (int64_t)k->nv) {
+    resp_err(r, 400, "invalid key version");
     return;
   }
   int bad;
@@ -1402,6 +1471,10 @@ static void hmac(struct transit_state *s, const char *name, const char *urlh,
   int isb = get_batch(q, r, &batch);
   if (isb < 0)
     return;
+  if (!isb && !ihas(q->data, "input")) {
+    resp_err(r, 400, "missing input for HMAC");
+    return;
+  }
   size_t n = isb ? json_object_array_length(batch) : 1;
   json_object *res = json_object_new_array();
   for (size_t i = 0; i < n; i++) {
@@ -1409,19 +1482,11 @@ static void hmac(struct transit_state *s, const char *name, const char *urlh,
     char *err = NULL, *mac = NULL;
     unsigned char *in = NULL;
     size_t inlen = 0;
-    int64_t ver = iint(isb ? it : q->data, "key_version");
-    if (ver == 0)
-      ver = (int64_t)k->nv;
-    if (b64_field(istr(it, "input"), &in, &inlen, &err,
-                  "unable to decode input as base64: ") == 0) {
-      if (ver > (int64_t)k->nv || ver < 0)
-        err = xstrdup("invalid key version");
-      else if (ver < k->min_enc)
-        err = xstrdup("cannot generate HMAC: version is too old (disallowed "
-                      "by policy)");
-      else
-        mac = hmac_of(k, ver, md, in, inlen);
-    }
+    if (!ihas(it, "input"))
+      err = xstrdup("missing input for HMAC");
+    else if (b64_field(istr(it, "input"), &in, &inlen, &err,
+                       "unable to decode input as base64: ") == 0)
+      mac = hmac_of(k, ver, md, in, inlen);
     free(in);
     if (!isb && !mac) {
       json_object_put(res);
@@ -1527,10 +1592,14 @@ static void keys_route(struct transit_state *s, const char *rest,
       break;
     }
     case SIM_OP_DELETE:
+      /* path_keys.go pathPolicyDelete wraps keysutil DeletePolicy's error:
+      ** a missing key is not a silent success. */
       if (!k)
-        resp_nocontent(r);
+        resp_err(r, 400, "error deleting policy %s: could not delete key; "
+                         "not found", name);
       else if (!k->deletion_allowed)
-        resp_err(r, 400, "deletion is not allowed for this key");
+        resp_err(r, 400, "error deleting policy %s: deletion is not allowed "
+                         "for this key", name);
       else {
         smap_del(s->keys, name);
         resp_nocontent(r);
