@@ -517,6 +517,15 @@ def case_ssh_otp(cl):
     rc, out, err = sshd.ssh(me, "echo no", otp=otp)
     check(rc == 255, "an OTP spent by ssh/verify still opened sshd")
 
+    # revoking the OTP's lease (here with revoke-prefix, as when its token
+    # is revoked) deletes the OTP, as Vault does
+    otp = otp_rest()
+    v.must("PUT", "sys/leases/revoke-prefix/ssh/creds/otp_real")
+    rc, out, err = sshd.ssh(me, "echo no", otp=otp)
+    check(rc == 255, "an OTP whose lease was revoked still opened sshd")
+    st, doc = v.api("POST", "ssh/verify", {"otp": otp}, token=None)
+    check(st == 400, "ssh/verify of an OTP with a revoked lease: %d %r" % (st, doc))
+
     # an OTP issued for another user does not open this account
     otp = otp_rest("ubuntu")
     rc, out, err = sshd.ssh(me, "echo no", otp=otp)

@@ -603,6 +603,37 @@ static json_object *role_json(const struct ssh_role *ro)
 
 /* ---- OTP ------------------------------------------------------------------------------ */
 
+/* An OTP's lease: revoking it deletes the OTP, as Vault's
+** secretOTPRevoke does, so an OTP of a revoked token no longer verifies.
+** The mount is looked up again at revocation: it may be gone. */
+struct otp_lease {
+  char *mount;
+  char key[37];
+};
+
+static void otp_lease_free(void *p)
+{
+  struct otp_lease *ol = p;
+  free(ol->mount);
+  OPENSSL_cleanse(ol->key, sizeof ol->key);
+  free(ol);
+}
+
+static char *otp_lease_revoke(void *ud)
+{
+  struct otp_lease *ol = ud;
+  const char *rest = NULL;
+  struct sim_mount *m = sim_mount_find(ol->mount, &rest);
+  if (m && m->be == &sim_backend_ssh && strcmp(m->path, ol->mount) == 0)
+    smap_del(((struct ssh_state *)m->state)->otps, ol->key);
+  return NULL;
+}
+
+static const struct sim_lease_hooks otp_hooks = {
+    .revoke = otp_lease_revoke,
+    .free_ud = otp_lease_free,
+};
+
 static void creds(struct sim_mount *m, struct ssh_state *s, const char *name,
                   struct sim_req *q, struct sim_resp *r)
 {
@@ -676,8 +707,11 @@ static void creds(struct sim_mount *m, struct ssh_state *s, const char *name,
   json_object_object_add(d, "username", json_object_new_string(user));
   smap_put(s->otps, key, o);
   resp_data(r, 200, d);
+  struct otp_lease *ol = xcalloc(1, sizeof *ol);
+  ol->mount = xstrdup(m->path);
+  memcpy(ol->key, key, sizeof ol->key);
   sim_lease_issue(q, r, q->path, sim_mount_default_ttl(m), sim_mount_max_ttl(m),
-                  0, NULL, NULL);
+                  0, &otp_hooks, ol);
 }
 
 static void verify_otp(struct ssh_state *s, struct sim_req *q,
