@@ -363,7 +363,7 @@ def case_pool_exact_1000(args, wd):
             want_corr = 8 * len([i for i in range(1000 // 8) if i % len(routes) == 3])
             check(sample(text, "http_requests_with_correlation_total") == want_corr,
                   "correlation count %s, want %d" % (sample(text, "http_requests_with_correlation_total"), want_corr))
-            starts.add(sample(text, "process_start_time_seconds"))
+            starts.add(sample(text, "worker_start_time_seconds"))
             scrapes += 1
         check(len(starts) == 2, "scrapes were answered by %d distinct workers, want both" % len(starts))
         # A worker dies (SIGKILL, no cleanup) between requests: nothing lost.

@@ -97,6 +97,8 @@ struct vmb_config {
   /* observability */
   char *otel_exporter_otlp_endpoint;
   char *otel_service_name;
+  char *metrics_prefix;       /* put before every metric name; "" = none */
+  long health_probe_seconds;  /* background Vault/KMS probe; 0 = off */
 
   /* Where each setting came from, for --check-config (internal). */
   unsigned char *origin;

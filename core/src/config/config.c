@@ -109,6 +109,8 @@ static const struct setting settings[] = {
   S("MCP_LIST_TTL_MS", T_INT, mcp_list_ttl_ms, "300000", 0, 86400000, 0, "ttlMs caching hint on 2026-07-28 list results"),
   S("OTEL_EXPORTER_OTLP_ENDPOINT", T_URL, otel_exporter_otlp_endpoint, "", 0, 0, 0, "OTLP/HTTP collector; empty = tracing off"),
   S("OTEL_SERVICE_NAME", T_STR, otel_service_name, "vault-mcp", 0, 0, 0, "service.name of spans"),
+  S("METRICS_PREFIX", T_STR, metrics_prefix, "", 0, 0, 0, "prefix of every metric name on /metrics, e.g. vault_mcp_"),
+  S("HEALTH_PROBE_SECONDS", T_INT, health_probe_seconds, "15", 0, 3600, 0, "interval of the background Vault/KMS probe behind vault_up and kms_up; 0 = off"),
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -332,6 +334,21 @@ static int load_file_at(struct vmb_config *cfg, const char *path,
 /* Cross-field rules, run once every source is applied. */
 static int validate(const struct vmb_config *cfg, char *err, size_t errlen)
 {
+  {
+    /* A Prometheus metric name prefix, or nothing. */
+    const char *p = cfg->metrics_prefix;
+    size_t k;
+    for(k = 0; p && p[k]; k++) {
+      char c = p[k];
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                c == ':' || (k > 0 && c >= '0' && c <= '9');
+      if(!ok || k >= 48) {
+        snprintf(err, errlen, "invalid configuration: METRICS_PREFIX: must match "
+                 "[a-zA-Z_:][a-zA-Z0-9_:]* and be at most 48 bytes");
+        return -1;
+      }
+    }
+  }
   if(cfg->auth_jwt_enabled && *cfg->jwt_hs256_secret &&
      strlen(cfg->jwt_hs256_secret) < 32) {
     snprintf(err, errlen, "invalid configuration: JWT_HS256_SECRET (from %s): "

@@ -23,6 +23,7 @@
 #include "mcp.h"
 #include "metrics.h"
 #include "ops_table.h"
+#include "probe.h"
 #include "ratelimit.h"
 #include "trace.h"
 #include "util.h"
@@ -83,7 +84,8 @@ int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen)
      vmb_ratelimit_init(cfg, err, errlen) ||
      metrics_init(cfg, err, errlen) ||
      vmb_trace_init(cfg, err, errlen) ||
-     vmb_mcp_init(cfg, err, errlen))
+     vmb_mcp_init(cfg, err, errlen) ||
+     vmb_probe_start(cfg, err, errlen))
     return -1;
   return 0;
 }
@@ -95,6 +97,7 @@ void vmb_core_stop(void)
 
 void vmb_core_shutdown(void)
 {
+  vmb_probe_stop();
   vmb_mcp_cleanup();
   vmb_trace_cleanup();
   vmb_metrics_cleanup();

@@ -57,7 +57,7 @@
 #endif
 
 #define SHM_MAGIC 0x564d424d45545231ull  /* "VMBMETR1" */
-#define SHM_VERSION 1u
+#define SHM_VERSION 2u   /* 2: probes, per-process start time */
 #define SHM_FILE "metrics.shm"
 
 #define N_BUCKETS 14               /* finite bounds; +Inf is slot 14 */
@@ -139,6 +139,17 @@ struct proc_slot {
   uint32_t pad;
   a64 proc_ticks;               /* /proc start time, guards pid reuse */
   as64 inflight;
+  a64 start_ms;                 /* unix ms the worker started */
+};
+
+/* The last probe of one target (upstream/probe.c). claim_ms is moved
+   forward by the one process that probes this interval. */
+struct probe_slot {
+  a64 claim_ms;
+  a64 time_ms;                  /* when the last result was written, 0 = never */
+  a64 duration_us;
+  a32 reason;                   /* enum vmb_probe_reason */
+  uint32_t pad;
 };
 
 struct recent_slot {
@@ -166,6 +177,7 @@ struct shm {
   struct vault_series vault[VAULT_SERIES_MAX];
   struct proc_slot procs[PROCS_MAX];
   struct recent_slot recent[RECENT_MINUTES];
+  struct probe_slot probes[VMB_PROBE_N];
 };
 
 /* Process-local state: written once by init, read-only afterwards. */
@@ -177,6 +189,15 @@ static const char *op_ids[OPS_MAX];      /* BORROWED from the op table */
 static size_t n_op_ids;
 static size_t n_routes;
 static char build_version[32];
+/* METRICS_PREFIX, checked at init: [a-zA-Z_:][a-zA-Z0-9_:]*, or "". */
+static char name_prefix[64];
+
+static const char *const probe_reasons[] = {
+#define X(n, str) str,
+  VMB_PROBE_REASONS(X)
+#undef X
+};
+static const char *const probe_targets[VMB_PROBE_N] = {"vault", "kms"};
 
 /* ---- helpers ------------------------------------------------------- */
 
@@ -349,6 +370,7 @@ static int register_process(void)
     if(atomic_compare_exchange_strong(&s->pid, &cur, me)) {
       atomic_store(&s->proc_ticks, ticks);
       atomic_store(&s->inflight, 0);
+      atomic_store(&s->start_ms, (uint64_t)(my_start * 1000.0));
       return (int)i;
     }
   }
@@ -374,6 +396,8 @@ static uint64_t layout_hash(void)
     h = fnv_str(h, auth_modes[i]);
   for(i = 0; i < N_AUTH_REASONS; i++)
     h = fnv_str(h, auth_reasons[i]);
+  for(i = 0; i < VMB_PROBE_REASON_N; i++)
+    h = fnv_str(h, probe_reasons[i]);
   return h;
 }
 
@@ -496,6 +520,17 @@ int vmb_metrics_init(const struct vmb_config *cfg, const struct vmb_metrics_op *
   if(n < 0 || (size_t)n >= sizeof(path)) {
     snprintf(err, errlen, "invalid configuration: RUN_DIR: path too long");
     return -1;
+  }
+  {
+    const char *p = cfg->metrics_prefix ? cfg->metrics_prefix : "";
+    size_t plen = strlen(p);
+    if(plen >= sizeof(name_prefix)) {
+      snprintf(err, errlen, "invalid configuration: METRICS_PREFIX: longer than %zu bytes",
+               sizeof(name_prefix) - 1);
+      return -1;
+    }
+    /* The characters were checked by the config loader. */
+    memcpy(name_prefix, p, plen + 1);
   }
   shm = map_file(path, err, errlen);
   if(!shm)
@@ -701,22 +736,60 @@ void vmb_metrics_spans_dropped(uint64_t n)
     add(&shm->spans_dropped, n);
 }
 
+bool vmb_metrics_probe_claim(enum vmb_probe_target t, unsigned interval_s)
+{
+  uint64_t now, last;
+  if(!shm || (unsigned)t >= VMB_PROBE_N)
+    return false;
+  now = (uint64_t)(vmb_now() * 1000.0);
+  last = atomic_load(&shm->probes[t].claim_ms);
+  /* A little slack so two processes waking at nearly the same moment
+     do not both see the interval as over. */
+  if(last && now < last + (uint64_t)interval_s * 1000u -
+                    (interval_s >= 3 ? 250u : (uint64_t)interval_s * 80u))
+    return false;
+  return atomic_compare_exchange_strong(&shm->probes[t].claim_ms, &last, now);
+}
+
+void vmb_metrics_probe(enum vmb_probe_target t, enum vmb_probe_reason r,
+                       uint64_t duration_us)
+{
+  if(!shm || (unsigned)t >= VMB_PROBE_N || (unsigned)r >= VMB_PROBE_REASON_N)
+    return;
+  atomic_store(&shm->probes[t].reason, (uint32_t)r);
+  atomic_store(&shm->probes[t].duration_us, duration_us);
+  atomic_store(&shm->probes[t].time_ms, (uint64_t)(vmb_now() * 1000.0));
+}
+
 /* ---- reading ------------------------------------------------------- */
 
-static void pool_state(int64_t *inflight, unsigned *workers)
+/* In-flight requests and live workers of the pool, and the start time of
+   its oldest live worker (unix ms; 0 when none is registered). */
+static void pool_state3(int64_t *inflight, unsigned *workers, uint64_t *oldest_ms)
 {
   size_t i;
   *inflight = 0;
   *workers = 0;
+  *oldest_ms = 0;
   for(i = 0; i < PROCS_MAX; i++) {
     struct proc_slot *s = &shm->procs[i];
+    uint64_t st;
     if(!slot_alive(s))
       continue;
     (*workers)++;
     *inflight += atomic_load(&s->inflight);
+    st = atomic_load(&s->start_ms);
+    if(st && (!*oldest_ms || st < *oldest_ms))
+      *oldest_ms = st;
   }
   if(*inflight < 0)
     *inflight = 0;
+}
+
+static void pool_state(int64_t *inflight, unsigned *workers)
+{
+  uint64_t oldest;
+  pool_state3(inflight, workers, &oldest);
 }
 
 int vmb_metrics_summary(struct vmb_metrics_summary *s, unsigned window_minutes)
@@ -951,11 +1024,53 @@ out:
   return rc;
 }
 
-int vmb_metrics_render(struct vmb_buf *o)
+/* vault_up / kms_up and the reason of the last probe: every reason of
+   the bounded list as its own series, 1 for the current one, so an alert
+   can name it and no series appears or vanishes. */
+static int render_probes(struct vmb_buf *o)
+{
+  size_t t, r;
+  for(t = 0; t < VMB_PROBE_N; t++) {
+    struct probe_slot *p = &shm->probes[t];
+    uint64_t when = atomic_load(&p->time_ms);
+    uint32_t reason = atomic_load(&p->reason);
+    char name[64];
+    if(!when)
+      continue;   /* never probed (probe off, or KMS disabled) */
+    if(reason >= VMB_PROBE_REASON_N)
+      reason = VMB_PROBE_UNKNOWN;
+    snprintf(name, sizeof(name), "%s_up", probe_targets[t]);
+    if(family(o, name, "gauge", t == VMB_PROBE_VAULT
+              ? "1 when the last background probe found Vault reachable, initialised and unsealed."
+              : "1 when the last background probe reached the AWS KMS endpoint.") ||
+       vmb_buf_printf(o, "%s %d\n", name, reason == VMB_PROBE_OK))
+      return -1;
+    snprintf(name, sizeof(name), "%s_probe_reason", probe_targets[t]);
+    if(family(o, name, "gauge",
+              "Outcome of the last background probe: 1 for the reason that applies."))
+      return -1;
+    for(r = 1; r < VMB_PROBE_REASON_N; r++)
+      if(vmb_buf_printf(o, "%s{reason=\"%s\"} %d\n", name, probe_reasons[r],
+                        r == reason))
+        return -1;
+    snprintf(name, sizeof(name), "%s_probe_timestamp_seconds", probe_targets[t]);
+    if(family(o, name, "gauge", "When the last background probe finished (unix seconds).") ||
+       vmb_buf_printf(o, "%s %.3f\n", name, (double)when / 1000.0))
+      return -1;
+    snprintf(name, sizeof(name), "%s_probe_duration_seconds", probe_targets[t]);
+    if(family(o, name, "gauge", "How long the last background probe took.") ||
+       vmb_buf_printf(o, "%s %.6f\n", name, (double)atomic_load(&p->duration_us) / 1e6))
+      return -1;
+  }
+  return 0;
+}
+
+static int render_plain(struct vmb_buf *o)
 {
   size_t i, j;
   int64_t inflight;
   unsigned workers;
+  uint64_t oldest_ms;
   if(!shm)
     return -1;
   if(render_http(o))
@@ -965,7 +1080,7 @@ int vmb_metrics_render(struct vmb_buf *o)
      vmb_buf_printf(o, "http_requests_with_correlation_total %llu\n",
                     (unsigned long long)get(&shm->correlation)))
     return -1;
-  pool_state(&inflight, &workers);
+  pool_state3(&inflight, &workers, &oldest_ms);
   if(family(o, "http_requests_in_flight", "gauge",
             "Requests being served right now by all live workers of the pool.") ||
      vmb_buf_printf(o, "http_requests_in_flight %lld\n", (long long)inflight))
@@ -1005,8 +1120,12 @@ int vmb_metrics_render(struct vmb_buf *o)
             "Live worker processes registered in the pool's shared metrics.") ||
      vmb_buf_printf(o, "worker_processes %u\n", workers) ||
      family(o, "process_start_time_seconds", "gauge",
-            "Start time of the process that served this scrape (unix seconds).") ||
-     vmb_buf_printf(o, "process_start_time_seconds %.3f\n", my_start) ||
+            "Start time of the pool: its oldest live worker (unix seconds).") ||
+     vmb_buf_printf(o, "process_start_time_seconds %.3f\n",
+                    oldest_ms ? (double)oldest_ms / 1000.0 : my_start) ||
+     family(o, "worker_start_time_seconds", "gauge",
+            "Start time of the worker process that served this scrape (unix seconds).") ||
+     vmb_buf_printf(o, "worker_start_time_seconds %.3f\n", my_start) ||
      family(o, "pool_metrics_created_time_seconds", "gauge",
             "When the shared metrics file was created (unix seconds).") ||
      vmb_buf_printf(o, "pool_metrics_created_time_seconds %.3f\n",
@@ -1027,5 +1146,45 @@ int vmb_metrics_render(struct vmb_buf *o)
      vmb_buf_printf(o, "metrics_series_overflow_total %llu\n",
                     (unsigned long long)get(&shm->series_overflow)))
     return -1;
-  return 0;
+  return render_probes(o);
+}
+
+/*
+** The exposition, with METRICS_PREFIX put in front of every metric name:
+** rendered plain first, then copied line by line. Every sample line
+** starts with its metric name, and "# HELP name" / "# TYPE name" carry it
+** after the keyword, so the prefix goes exactly there.
+*/
+int vmb_metrics_render(struct vmb_buf *o)
+{
+  struct vmb_buf plain;
+  size_t pos = 0, plen = strlen(name_prefix);
+  int rc = -1;
+  if(!plen)
+    return render_plain(o);
+  vmb_buf_init(&plain, o->max);
+  if(render_plain(&plain))
+    goto out;
+  while(pos < plain.len) {
+    const char *line = plain.data + pos;
+    const char *nl = memchr(line, '\n', plain.len - pos);
+    size_t n = nl ? (size_t)(nl - line) + 1 : plain.len - pos;
+    size_t skip = 0;
+    if(n > 7 && (!strncmp(line, "# HELP ", 7) || !strncmp(line, "# TYPE ", 7)))
+      skip = 7;
+    else if(line[0] == '#' || line[0] == '\n')
+      skip = n;   /* other comments and blank lines: copied as they are */
+    if(skip < n) {
+      if(vmb_buf_append(o, line, skip) || vmb_buf_append(o, name_prefix, plen) ||
+         vmb_buf_append(o, line + skip, n - skip))
+        goto out;
+    }
+    else if(vmb_buf_append(o, line, n))
+      goto out;
+    pos += n;
+  }
+  rc = 0;
+out:
+  vmb_buf_free(&plain);
+  return rc;
 }

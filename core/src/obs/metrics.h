@@ -54,6 +54,36 @@ void vmb_metrics_inflight(int delta);
 void vmb_metrics_spans_exported(uint64_t n);
 void vmb_metrics_spans_dropped(uint64_t n);
 
+/*
+** Background probes (upstream/probe.c): what the last probe of a target
+** found, for vault_up / kms_up without traffic. The reasons are a fixed,
+** bounded list (VMB_PROBE_REASONS); "unknown" until the first probe.
+** vmb_metrics_probe_claim() lets one process of the pool probe per
+** interval: it returns true for the caller that moved the target's claim
+** time forward (compare-and-swap in the shared file), false for the rest.
+*/
+enum vmb_probe_target { VMB_PROBE_VAULT, VMB_PROBE_KMS, VMB_PROBE_N };
+#define VMB_PROBE_REASONS(X) \
+  X(UNKNOWN, "unknown")   /* never probed */ \
+  X(OK, "ok") \
+  X(REFUSED, "refused")   /* connection refused: nothing listens */ \
+  X(TIMEOUT, "timeout")   /* no answer in time */ \
+  X(UNREACHABLE, "unreachable") /* no route, reset, other network error */ \
+  X(DNS, "dns")           /* the name does not resolve */ \
+  X(TLS, "tls")           /* handshake or certificate failed */ \
+  X(SEALED, "sealed")     /* Vault answers but is sealed */ \
+  X(UNINITIALIZED, "uninitialized") \
+  X(HTTP_ERROR, "http_error") /* any other unexpected answer */
+enum vmb_probe_reason {
+#define X(n, s) VMB_PROBE_##n,
+  VMB_PROBE_REASONS(X)
+#undef X
+  VMB_PROBE_REASON_N
+};
+bool vmb_metrics_probe_claim(enum vmb_probe_target t, unsigned interval_s);
+void vmb_metrics_probe(enum vmb_probe_target t, enum vmb_probe_reason r,
+                       uint64_t duration_us);
+
 /* Append the Prometheus text exposition (format 0.0.4) to out.
    0, or -1 when out's ceiling was hit or metrics are not initialised. */
 int vmb_metrics_render(struct vmb_buf *out);

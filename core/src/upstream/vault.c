@@ -99,11 +99,19 @@ static CURL *worker_handle(struct vmb_worker *w)
   h = curl_easy_init();
   if(!h)
     return NULL;
+  vmb_vault_curl_setup(h);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  w->vault_curl = h;
+  return h;
+}
+
+void vmb_vault_curl_setup(void *handle)
+{
+  CURL *h = handle;
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, vcfg->vault_timeout_ms);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                    vcfg->vault_timeout_ms < 2000 ? vcfg->vault_timeout_ms : 2000L);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -125,8 +133,6 @@ static CURL *worker_handle(struct vmb_worker *w)
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  w->vault_curl = h;
-  return h;
 }
 
 /* Vault paths we build are made of validated segments, but encode

@@ -27,6 +27,10 @@ struct vmb_vault_reply {
 
 int vmb_vault_init(const struct vmb_config *cfg, char *err, size_t errlen);
 void vmb_vault_cleanup(void);
+/* Apply the options every Vault connection has (timeouts, no proxy,
+   http/https only, path as is, Vault TLS settings) to a CURL * handle:
+   the serving threads' handles and the background probe's share them. */
+void vmb_vault_curl_setup(void *curl);
 
 /*
 ** Call Vault: method ("GET", "POST", "LIST", ...), path below /v1/ (no
