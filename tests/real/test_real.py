@@ -36,9 +36,10 @@ PROVISION = os.path.join(ROOT, "scripts", "provision-vault.sh")
 # ---- the stack ---------------------------------------------------------------
 
 class Vault:
-    """vault-sim with the real PostgreSQL plugin, on a loopback port."""
+    """vault-sim with the real PostgreSQL plugin (or, real=False, with
+    database configs stored only), on a loopback port."""
 
-    def __init__(self, cl):
+    def __init__(self, cl, real=True):
         self.port = R.procs.free_port()
         self.addr = "http://127.0.0.1:%d" % self.port
         self.log_path = os.path.join(R.tempfile.mkdtemp(prefix="vmb-real-sim-"), "sim.log")
@@ -47,7 +48,8 @@ class Vault:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [R.procs.binary("vault-sim"), "server", "--dev", "--dev-root-token-id", ROOT_TOKEN,
-             "--dev-listen-address", "127.0.0.1:%d" % self.port, "--database-plugins", "real"],
+             "--dev-listen-address", "127.0.0.1:%d" % self.port,
+             "--database-plugins", "real" if real else "stored"],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         cl.add(self.stop)
         R.procs.wait_port(self.port, proc=self.proc)
@@ -82,8 +84,8 @@ def provision(v, pg=None):
     return p.stdout
 
 
-def stack(cl, pg=None):
-    v = Vault(cl)
+def stack(cl, pg=None, real=True):
+    v = Vault(cl, real)
     provision(v, pg)
     b = L.Bridge(cl, v.addr, {KEY: SUBJECT})
     return v, b
