@@ -118,7 +118,7 @@ def render(rows, name, prof, fmt, all_active=False):
     for n in prof.get("note", []):
         lines.append("# " + n)
     lines.append("# Secrets (VAULT_TOKEN, API keys, JWT secret) go into the copy, which")
-    lines.append("# must be readable by the bridge's user only (root:vault-mcp 0640).")
+    lines.append("# must be readable by the bridge's user only (root:vault-mcp-bridge 0640).")
     full = name == "config.example"
     for s in rows:
         active = s["name"] in prof["active"] or all_active

@@ -35,7 +35,10 @@ vmb_ensure_packages curl jq openssl python3 systemd
 guides=("$repo/docs/deploy.md")
 variant=""
 extra=(--set THREADS=4)   # pool settings; not declared for mod_fcgid
-pool_user=vault-mcp
+# A user of the test's own, not the package's vault-mcp-bridge: the
+# package's install/purge test must find the host as it left it. Removed
+# at the end when this run created it.
+pool_user=vmb-guide-test
 case $setup in
   nginx | lighttpd | caddy)
     guides+=("$repo/deploy/spawn-fcgi/README.md" "$repo/deploy/$setup/README.md") ;;
@@ -55,12 +58,18 @@ esac
 # runner's leftover-process scan of the root sees only what guides start.
 work=$(mktemp -d "/tmp/vmb-guide-$setup.XXXXXX")
 root=$work/root
+user_existed=0
+getent passwd "$pool_user" >/dev/null && user_existed=1
 mkdir "$root"
 chmod 0755 "$work" "$root"
 cleanup() {
   local rc=$?
   set +e
   vmb_stop_pids "$work/vault-sim.pid"
+  if [ "$user_existed" = 0 ] && getent passwd "$pool_user" >/dev/null; then
+    userdel "$pool_user" 2>/dev/null
+    getent group "$pool_user" >/dev/null && groupdel "$pool_user" 2>/dev/null
+  fi
   if [ "$rc" -ne 0 ]; then
     echo "--- failure: last lines of the logs under $work"
     find "$work" -name '*.log' -size +0 | while read -r f; do
