@@ -210,6 +210,63 @@ def case_pool_one_probe_and_start_time():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class FakeKms(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        # KMS answers an unsigned GET with an error: still "reachable".
+        body = b'{"__type":"MissingAuthenticationTokenException"}'
+        self.send_response(400)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def case_kms_probe():
+    """kms_up: 1 when the endpoint answers (any HTTP status), 0 with reason
+    refused when nothing listens; absent when KMS is disabled."""
+    tmp = tempfile.mkdtemp(prefix="vmb-alert-")
+    vault = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CountingVault)
+    kms = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeKms)
+    for srv in (vault, kms):
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    dead = procs.free_port()
+    bs = []
+    try:
+        base = {"VAULT_ADDR": "http://127.0.0.1:%d" % vault.server_address[1],
+                "AWS_KMS_ENABLED": "true", "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x" * 40}
+        up = Bridge(tmp, os.path.join(tmp, "run1"), dict(
+            base, AWS_KMS_ENDPOINT="http://127.0.0.1:%d/" % kms.server_address[1]))
+        bs.append(up)
+        down = Bridge(tmp, os.path.join(tmp, "run2"), dict(
+            base, AWS_KMS_ENDPOINT="http://127.0.0.1:%d/" % dead))
+        bs.append(down)
+        off = Bridge(tmp, os.path.join(tmp, "run3"), {"VAULT_ADDR": base["VAULT_ADDR"]})
+        bs.append(off)
+
+        def kms_state(b):
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                t = b.metrics()
+                m = re.search(r'^kms_probe_reason\{reason="([a-z_]+)"\} 1$', t, re.M)
+                if m:
+                    return sample(t, "kms_up"), m.group(1)
+                time.sleep(0.2)
+            return None, None
+        check(kms_state(up) == (1.0, "ok"), "reachable KMS endpoint: kms_up 1, ok")
+        check(kms_state(down) == (0.0, "refused"), "nothing listens: kms_up 0, refused")
+        check(wait_reason(off, "ok") == "ok" and "kms_up" not in off.metrics(),
+              "KMS disabled: no kms_up series")
+    finally:
+        for b in bs:
+            b.stop()
+        vault.shutdown()
+        kms.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def case_prefix():
     """METRICS_PREFIX goes before every metric name; promtool accepts the
     result; a bad prefix stops start-up."""
