@@ -953,12 +953,11 @@ def case_conformance(cl, scenario):
 CONFORMANCE_2026_BASELINE = os.path.join(m.HERE, "conformance-2026-baseline.yml")
 
 
-def case_conformance_2026(cl, scenario):
-    """The 0.2.0-alpha.12 suite at --spec-version 2026-07-28, through the
-    same proxy and nginx, against a pool of two processes and vault-sim
-    (resources/read of the listed kv://alice/ needs a Vault). No
+def conformance_stack(cl):
+    """vault-sim, a pool of two processes behind nginx, and the proxy that
+    adds the API key (the suite sends no credentials). No
     CORS_ALLOW_ORIGINS: the suite's valid Origin is the proxy's own
-    origin, which the bridge accepts as same-origin."""
+    origin, which the bridge accepts as same-origin. Returns (node, url)."""
     node = m.node_ready()
     v = m.Vault(cl)
     tmp = m.tmpdir(cl, "vmb-mcp-conf26-")
@@ -967,13 +966,18 @@ def case_conformance_2026(cl, scenario):
     b2 = m.Bridge(cl, tmp, v.addr)
     n = m.Nginx(cl, tmp, [b1, b2])
     m.Proc(cl, [node, os.path.join(m.NODE_DIR, "proxy.mjs"), str(pport), str(n.port), ALICE])
+    return node, "http://localhost:%d/mcp/rpc" % pport
+
+
+def conformance_026(node, url, revision, scenario):
+    """One scenario of conformance 0.2.0-alpha.12 at revision: exit 0, no
+    warnings, and no failure but the checks baselined for it."""
     conf = os.path.join(m.NODE_DIR, "node_modules", "conformance-2026", "dist", "index.js")
-    args = [conf, "server", "--url", "http://localhost:%d/mcp/rpc" % pport,
-            "--spec-version", "2026-07-28", "--scenario", scenario]
+    args = [conf, "server", "--url", url, "--spec-version", revision, "--scenario", scenario]
     # Checks excused by the baseline (fixture-only); the suite itself
     # fails the run on any other failure and on a stale entry.
     excused = [l.split(":", 1)[1].strip() for l in open(CONFORMANCE_2026_BASELINE)
-               if l.strip().startswith("- %s:" % scenario)]
+               if l.strip().startswith("- %s:" % scenario)] if revision == "2026-07-28" else []
     if excused:
         args += ["--expected-failures", CONFORMANCE_2026_BASELINE]
     out = run_node(node, args, timeout=240)
@@ -983,7 +987,30 @@ def case_conformance_2026(cl, scenario):
     failed = set(re.findall(r"\[([\w-]+)\s*\] FAILURE", plain))
     check(failed == set(excused) and int(mt.group(3)) == len(excused) and mt.group(4) == "0",
           "%s: %s; failed %r, excused %r" % (scenario, mt.group(0), sorted(failed), excused))
-    print("FIGURES conformance 0.2.0-alpha.12 2026-07-28 %s: %s" % (scenario, mt.group(0)))
+    print("FIGURES conformance 0.2.0-alpha.12 %s %s: %s" % (revision, scenario, mt.group(0)))
+
+
+def case_conformance_2026(cl, scenario):
+    node, url = conformance_stack(cl)
+    conformance_026(node, url, "2026-07-28", scenario)
+
+
+# The scenarios of the 2025 revisions that need no fixture tools, run by
+# the same 0.2.0-alpha.12 suite (which adds wire-schema and session checks
+# to what 0.1.16 runs).
+LEGACY_026 = {
+    "2025-06-18": ["server-initialize", "server-session-lifecycle", "logging-set-level", "ping",
+                   "tools-list", "resources-list", "prompts-list"],
+    "2025-11-25": ["server-initialize", "server-session-lifecycle", "logging-set-level", "ping",
+                   "tools-list", "resources-list", "prompts-list", "server-sse-multiple-streams",
+                   "dns-rebinding-protection"],
+}
+
+
+def case_conformance_026_legacy(cl, revision):
+    node, url = conformance_stack(cl)
+    for scenario in LEGACY_026[revision]:
+        conformance_026(node, url, revision, scenario)
 
 
 CASES = {
@@ -1008,7 +1035,9 @@ def main():
     name = sys.argv[1]
     cl = m.Cleanup()
     try:
-        if name.startswith("conformance2026:"):
+        if name.startswith("conformance026:"):
+            case_conformance_026_legacy(cl, name.split(":", 1)[1])
+        elif name.startswith("conformance2026:"):
             case_conformance_2026(cl, name.split(":", 1)[1])
         elif name.startswith("conformance:"):
             case_conformance(cl, name.split(":", 1)[1])
