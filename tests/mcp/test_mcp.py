@@ -423,6 +423,13 @@ def case_modern_http(cl):
     st, hd, doc = mpost(b, modern_msg("resources/read", {"uri": "kv://alice/m/a"}))
     check(st == 200 and doc["result"]["ttlMs"] == 0 and doc["result"]["cacheScope"] == "private",
           "resources/read hints %r" % doc)
+    # One naming rule everywhere: OpenAPI operationId = the table id,
+    # x-mcp-tool = the listed MCP name.
+    st, hd, body = b.http("GET", "/openapi.json")
+    ops = [o for p in json.loads(body)["paths"].values() for o in p.values() if isinstance(o, dict)]
+    mapping = {o["operationId"]: o["x-mcp-tool"] for o in ops if "x-mcp-tool" in o}
+    check(mapping == {n: portable(n) for n in table_tools()} and sorted(mapping.values()) == sorted(names),
+          "openapi x-mcp-tool %r" % mapping)
     print("ok results: resultType, ttlMs/cacheScope, portable names")
 
     # Resource not found: -32602 with data.uri (2025: -32002).

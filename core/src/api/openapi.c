@@ -6,6 +6,7 @@
 ** reference counts are not atomic).
 */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,17 @@ static json_object *operation_doc(const struct vmb_op *op)
   json_object *body_required = json_object_new_array(), *req;
   const struct vmb_arg *a;
   json_object_object_add(o, "operationId", json_object_new_string(op->id));
+  if(op->flags & VMB_OP_TOOL) {
+    /* The MCP tool of this operation under its default, portable name
+       (kv.read -> kv_read; docs/mcp.md "Tool names"). */
+    char tool[128];
+    size_t k;
+    snprintf(tool, sizeof(tool), "%s", op->id);
+    for(k = 0; tool[k]; k++)
+      if(tool[k] == '.')
+        tool[k] = '_';
+    json_object_object_add(o, "x-mcp-tool", json_object_new_string(tool));
+  }
   json_object_object_add(o, "summary", json_object_new_string(op->title ? op->title : op->id));
   if(op->description)
     json_object_object_add(o, "description", json_object_new_string(op->description));
