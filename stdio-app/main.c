@@ -11,7 +11,11 @@
 ** limits what the tools may do, through the same gate as REST.
 **
 ** One message at a time on one worker: a stdio client is one agent, and
-** answering in order keeps the protocol simple for it. Lines longer than
+** answering in order keeps the protocol simple for it. Every MCP revision
+** is served, chosen per message (2026-07-28 by its _meta, 2025-x after
+** initialize); the connection's only state is its open
+** subscriptions/listen requests (struct vmb_mcp_stdio), whose
+** notifications follow the reply that caused them on the next lines. Lines longer than
 ** MAX_BODY_BYTES are discarded up to their newline and answered with a
 ** JSON-RPC error, so a runaway client cannot make us buffer without end.
 ** EOF on stdin ends the process with status 0.
