@@ -17,6 +17,11 @@
 # Environment:
 #   PORT, VAULT_PORT         front and simulator ports (8089, 8200)
 #   VAULT_ADDR + VAULT_TOKEN both set: use that Vault, start no simulator
+#   VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY,
+#   VAULT_SKIP_VERIFY, VAULT_NAMESPACE
+#                            that Vault's TLS and namespace, as for the vault
+#                            CLI: used by provisioning and by the bridge,
+#                            and written to stack.env
 #   POOL_PROCS, POOL_THREADS bridge pool size (2 processes x 4 threads)
 #   DEV_DIR                  state directory (<repo>/.dev)
 #   VMB_BUILD_DIR            build directory (<repo>/build)
@@ -317,7 +322,12 @@ cmd_up() {
       >>"$logdir/postgres-setup.log" 2>&1 || die "cannot seed PostgreSQL"
   fi
 
-  # 4. Vault: the caller's, or the simulator.
+  # 4. Vault: the caller's, or the simulator. Its TLS files as absolute
+  #    paths: the pool does not run in this directory.
+  local v
+  for v in VAULT_CACERT VAULT_CAPATH VAULT_CLIENT_CERT VAULT_CLIENT_KEY; do
+    if [ -n "${!v:-}" ] && [[ ${!v} != /* ]]; then export "$v=$PWD/${!v}"; fi
+  done
   local vault_addr vault_token
   if [ -n "${VAULT_ADDR:-}" ] && [ -n "${VAULT_TOKEN:-}" ]; then
     vault_addr=$VAULT_ADDR
@@ -396,6 +406,11 @@ server.groupname = \"$user\""
     env_line BRIDGE_URL "$url"
     env_line VAULT_ADDR "$vault_addr"
     env_line VAULT_TOKEN "$vault_token"
+    # A Vault behind TLS: what the bridge and vault-mcp-stdio need to reach it.
+    for v in VAULT_CACERT VAULT_CAPATH VAULT_CLIENT_CERT VAULT_CLIENT_KEY \
+             VAULT_SKIP_VERIFY VAULT_NAMESPACE; do
+      if [ -n "${!v:-}" ]; then env_line "$v" "${!v}"; fi
+    done
     env_line JWT_HS256_SECRET "$jwt_secret"
     env_line JWT_ISSUER "$iss"
     env_line JWT_AUDIENCE "$aud"

@@ -7,6 +7,9 @@
 # Environment:
 #   VAULT_ADDR   e.g. http://127.0.0.1:8200   (required)
 #   VAULT_TOKEN  a root (or sufficiently privileged) token (required)
+#   VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY,
+#   VAULT_SKIP_VERIFY, VAULT_NAMESPACE
+#                as for the vault CLI (scripts/lib/vault-client.sh)
 #   POSTGRES_URL       optional: a real PostgreSQL for the database engine,
 #                      as Vault's connection_url, e.g.
 #                      postgresql://{{username}}:{{password}}@db:5432/app?sslmode=disable
@@ -31,23 +34,38 @@ for tool in curl jq; do
   command -v "$tool" >/dev/null 2>&1 || { echo "provision-vault: $tool is required" >&2; exit 2; }
 done
 
+# shellcheck source=lib/vault-client.sh
+. "$(dirname "$0")/lib/vault-client.sh"
+vmb_vault_curl_opts || exit 2
+
 ADDR="${VAULT_ADDR%/}"
 AGENTS=(agent_api agent_jwt agent_mtls agent_alice agent_bob)
 TMP=$(mktemp)
-trap 'rm -f "$TMP"' EXIT
+trap 'rm -f "$TMP" "$TMP.status" "$TMP.err"' EXIT
+STATUS=000
 
 # api METHOD PATH [JSON-BODY] -> prints the body, returns non-zero on
-# statuses other than 2xx. The HTTP status is left in $STATUS.
+# statuses other than 2xx. The HTTP status is left in $STATUS and in
+# $TMP.status (api often runs in a $(...) subshell, whose variables are
+# lost: read it back with `last_status`).
 api() {
-  local method=$1 path=$2 body=${3-}
-  local args=(-sS -o "$TMP" -w '%{http_code}' -X "$method"
+  local method=$1 path=$2 body=${3-} rc=0
+  local args=(-sS -o "$TMP" -w '%{http_code}' -X "$method" "${VMB_VAULT_CURL_OPTS[@]}"
               -H "X-Vault-Token: ${VAULT_TOKEN}" -H "X-Vault-Request: true")
   # The body goes through stdin, not the command line: it may hold a
   # database password, and argv is visible to every local user.
   if [ -n "$body" ]; then
     args+=(-H "Content-Type: application/json" --data-binary @-)
   fi
-  STATUS=$(printf '%s' "$body" | curl "${args[@]}" "${ADDR}/v1/${path}") || { echo "provision-vault: cannot reach ${ADDR}" >&2; return 1; }
+  STATUS=$(printf '%s' "$body" | curl "${args[@]}" "${ADDR}/v1/${path}" 2>"$TMP.err") || rc=$?
+  if [ "$rc" != 0 ]; then
+    STATUS=000
+    echo 000 >"$TMP.status"
+    echo "provision-vault: cannot reach ${ADDR}: $(vmb_vault_curl_hint "$rc" "$(head -1 "$TMP.err")")" >&2
+    head -1 "$TMP.err" >&2
+    return 1
+  fi
+  echo "$STATUS" >"$TMP.status"
   cat "$TMP"
   case "$STATUS" in 2??) return 0 ;; *) return 1 ;; esac
 }
@@ -61,9 +79,10 @@ must() {
 }
 
 log() { printf 'provision-vault: %s\n' "$*"; }
+last_status() { cat "$TMP.status" 2>/dev/null || echo 000; }
 
 # --- secrets engines -------------------------------------------------------
-mounts=$(api GET sys/mounts) || { echo "provision-vault: cannot list mounts (HTTP ${STATUS})" >&2; exit 1; }
+mounts=$(api GET sys/mounts) || { echo "provision-vault: cannot list mounts (HTTP $(last_status))" >&2; exit 1; }
 has_mount() { jq -e --arg p "$1/" '(.data // .) | has($p)' <<<"$mounts" >/dev/null; }
 
 if has_mount secret; then
@@ -205,7 +224,7 @@ EOF
 )"
 
 # --- approle -------------------------------------------------------------------
-auths=$(api GET sys/auth) || { echo "provision-vault: cannot list auth methods (HTTP ${STATUS})" >&2; exit 1; }
+auths=$(api GET sys/auth) || { echo "provision-vault: cannot list auth methods (HTTP $(last_status))" >&2; exit 1; }
 if jq -e '(.data // .) | has("approle/")' <<<"$auths" >/dev/null; then
   log "approle already enabled"
 else

@@ -19,6 +19,24 @@ enum vmb_err vmb_h_healthz(struct vmb_call *c)
 }
 
 /*
+** Vault not reached: say why ("reason" code, e.g. tls_unknown_ca, and the
+** sentence naming the setting to check), so an operator behind a TLS
+** Vault is not left with a bare "unreachable". The error text keeps the
+** "vault unreachable" prefix that monitors match on.
+*/
+static const char *unreachable(json_object *vault, const struct vmb_vault_reply *r,
+                               struct vmb_call *c)
+{
+  char *text;
+  json_object_object_add(vault, "reachable", json_object_new_boolean(0));
+  if(!r->failure)
+    return "vault unreachable";
+  json_object_object_add(vault, "reason", json_object_new_string(r->failure));
+  text = vmb_arena_printf(c->req->arena, "vault unreachable: %s", r->failure_detail);
+  return text ? text : "vault unreachable";
+}
+
+/*
 ** Ready means: Vault answers sys/health as initialised and unsealed, and
 ** our token is accepted by auth/token/lookup-self. Any failure is a 503
 ** whose body says which check failed (never the token).
@@ -35,7 +53,7 @@ enum vmb_err vmb_h_readyz(struct vmb_call *c)
   e = vmb_vault_call(c->req, "sys.health", "GET",
                      "sys/health?standbyok=true&perfstandbyok=true", NULL, "", &r);
   if(r.status == 0) {
-    problem = "vault unreachable";
+    problem = unreachable(vault, &r, c);
   }
   else {
     json_object *sealed = NULL, *init = NULL;
@@ -62,7 +80,7 @@ enum vmb_err vmb_h_readyz(struct vmb_call *c)
     if(e == VMB_ERR_OK)
       json_object_object_add(vault, "token", json_object_new_string("valid"));
     else if(r.status == 0)
-      problem = "vault unreachable";
+      problem = unreachable(vault, &r, c);
     else if(r.status == 400 || r.status == 403 || r.status == 401)
       problem = "vault token missing or refused";
     else

@@ -82,6 +82,8 @@ enum vmb_err vmb_h_obs_summary(struct vmb_call *c)
   json_object_object_add(vault, "reachable", json_object_new_boolean(r.status != 0));
   if(r.status == 0) {
     vault_state = "unreachable";
+    if(r.failure)   /* e.g. tls_unknown_ca: see vault.c classify_failure */
+      json_object_object_add(vault, "reason", json_object_new_string(r.failure));
   }
   else {
     json_object *sealed = NULL, *init = NULL, *standby = NULL;

@@ -14,6 +14,7 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/x509_vfy.h>
 
 #include "metrics.h"
 #include "trace.h"
@@ -26,6 +27,102 @@
 static const struct vmb_config *vcfg;
 static pthread_rwlock_t token_lock = PTHREAD_RWLOCK_INITIALIZER;
 static char vault_token_buf[1024];
+
+/*
+** Why a call did not reach Vault, for /readyz and the server log. TLS
+** failures are split by what the operator must change: the CA (unknown
+** issuer: VAULT_CACERT/VAULT_CAPATH), the address (name mismatch:
+** VAULT_ADDR must use a name the certificate carries), the certificate
+** itself (expired or not yet valid), or our client certificate. The X.509
+** verify result comes from OpenSSL through libcurl. The host name is
+** checked by libcurl itself (7.88 with OpenSSL): a mismatch is then a
+** verification failure with no specific X.509 result, told apart by
+** libcurl's error text ("... target host name ...").
+*/
+static _Thread_local char curl_errbuf[CURL_ERROR_SIZE];
+
+static void classify_failure(CURL *h, CURLcode cc, struct vmb_vault_reply *reply)
+{
+  long vr = X509_V_OK;
+  const char *code = "other", *detail = "Vault could not be reached";
+
+  switch(cc) {
+  case CURLE_PEER_FAILED_VERIFICATION:
+#if LIBCURL_VERSION_NUM < 0x073e00
+  case CURLE_SSL_CACERT:
+#endif
+    curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &vr);
+    if(strstr(curl_errbuf, "target host name"))
+      vr = X509_V_ERR_HOSTNAME_MISMATCH;
+    switch(vr) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      code = "tls_expired";
+      detail = "TLS: Vault's certificate has expired";
+      break;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      code = "tls_not_yet_valid";
+      detail = "TLS: Vault's certificate is not valid yet (check the clocks)";
+      break;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+    case X509_V_OK:
+      code = "tls_name_mismatch";
+      detail = "TLS: Vault's certificate does not name the host in VAULT_ADDR";
+      break;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      code = "tls_unknown_ca";
+      detail = "TLS: Vault's certificate is signed by a CA that is not trusted "
+               "(set VAULT_CACERT or VAULT_CAPATH)";
+      break;
+    default:
+      code = "tls_verify_failed";
+      detail = "TLS: Vault's certificate failed verification";
+      break;
+    }
+    break;
+  case CURLE_SSL_CACERT_BADFILE:
+    code = "tls_ca_file";
+    detail = "TLS: the CA file or directory (VAULT_CACERT, VAULT_CAPATH) cannot be read";
+    break;
+  case CURLE_SSL_CERTPROBLEM:
+    code = "tls_client_cert";
+    detail = "TLS: the client certificate or key (VAULT_CLIENT_CERT, "
+             "VAULT_CLIENT_KEY) cannot be used";
+    break;
+  case CURLE_SSL_CONNECT_ERROR:
+    code = "tls_handshake";
+    detail = "TLS: the handshake with Vault failed (not TLS on that port, "
+             "no common protocol, or a client certificate is required)";
+    break;
+  case CURLE_COULDNT_RESOLVE_HOST:
+    code = "dns";
+    detail = "the host name in VAULT_ADDR does not resolve";
+    break;
+  case CURLE_COULDNT_CONNECT:
+    code = "connect_refused";
+    detail = "nothing accepts connections at VAULT_ADDR";
+    break;
+  case CURLE_OPERATION_TIMEDOUT:
+    code = "timeout";
+    detail = "Vault did not answer within VAULT_TIMEOUT_MS";
+    break;
+  case CURLE_GOT_NOTHING:
+  case CURLE_RECV_ERROR:
+  case CURLE_SEND_ERROR:
+    code = "connection_dropped";
+    detail = "Vault closed the connection without an answer (plain HTTP to a "
+             "TLS port?)";
+    break;
+  default:
+    break;
+  }
+  reply->failure = code;
+  reply->failure_detail = detail;
+}
 
 int vmb_vault_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
@@ -275,6 +372,8 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
   }
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 
+  curl_errbuf[0] = '\0';
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_errbuf);
   cc = curl_easy_perform(h);
   /* The request body may hold secrets (plaintext, KV data). */
   if(body_text)
@@ -284,6 +383,14 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
     json_object_object_add(f, "request_id", json_object_new_string(req->request_id));
     json_object_object_add(f, "operation", json_object_new_string(op));
     json_object_object_add(f, "curl_error", json_object_new_string(curl_easy_strerror(cc)));
+    classify_failure(h, cc, reply);
+    json_object_object_add(f, "reason", json_object_new_string(reply->failure));
+    {
+      long vr = 0;
+      curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &vr);
+      if(vr)
+        json_object_object_add(f, "tls_verify_result", json_object_new_int64(vr));
+    }
     vmb_log(VMB_LOG_SERVER, VMB_LOG_WARN, "vault", "vault call failed", f);
     json_object_put(f);
     result = cc == CURLE_WRITE_ERROR ? VMB_ERR_VAULT_ERROR : VMB_ERR_VAULT_UNAVAILABLE;

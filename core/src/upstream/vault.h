@@ -23,6 +23,12 @@ struct vmb_vault_reply {
   long status;                /* HTTP status, 0 when Vault was not reached */
   json_object *body;          /* NEW-but-arena-owned: released at reset */
   const char *message;        /* Vault's first error string (arena), or NULL */
+  /* When status is 0: why, as a short code ("tls_unknown_ca",
+     "tls_name_mismatch", "tls_expired", "connect_refused", ... see
+     vault.c) and one sentence for an operator. Static strings; NULL when
+     Vault answered. They name the setting to check, never a secret. */
+  const char *failure;
+  const char *failure_detail;
 };
 
 int vmb_vault_init(const struct vmb_config *cfg, char *err, size_t errlen);
