@@ -76,8 +76,14 @@ class Stack:
             "VAULT_ADDR": "http://127.0.0.1:%d" % self.vault.server_address[1],
             "VAULT_TOKEN": "root",
             "RATE_LIMIT_ENABLED": "false",
+            # /echo-headers is a debug route, off unless enabled (issue 13)
+            "DEBUG_ROUTES_ENABLED": "true",
         })
-        e.update(env or {})
+        for k, v in (env or {}).items():
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = v
         self.proc = subprocess.Popen(
             [procs.binary("vault-mcp-fcgi"), "--listen", "127.0.0.1:%d" % self.port,
              "--threads", str(threads)], env=e, cwd=self.tmp)
@@ -132,7 +138,10 @@ def case_basics():
         # credentials are redacted
         st, h, b = s.req("GET", "/echo-headers", headers={
             "X-API-Key": "k-secret-1", "Authorization": "Bearer t-secret-2",
-            "Cookie": "s=c-secret-3", "X-Session-Token": "t-secret-4"})
+            "Cookie": "s=c-secret-3", "X-Session-Token": "t-secret-4",
+            "X-Forwarded-Client-Cert": "Hash=h-secret-5;Subject=\"CN=x\"",
+            "X-SSL-Client-S-DN": "CN=dn-secret-6", "X-SSL-Client-Verify": "SUCCESS-secret-7",
+            "X-Client-Cert": "pem-secret-8"})
         check(b"secret" not in b, "credentials redacted: %r" % b)
         # auth
         st, h, b = s.req("GET", "/whoami")
@@ -212,6 +221,20 @@ def case_readyz():
         s.vault.server_close()
         st, h, b = s.req("GET", "/readyz")
         check(st == 503 and "unreachable" in json.loads(b)["error"], "down: %d %r" % (st, b))
+    finally:
+        procs.stop(s.proc)
+
+
+def case_debug_routes_off():
+    """Without DEBUG_ROUTES_ENABLED the public echo route does not exist
+    (issue 13): every method answers 404 like any unknown path."""
+    s = Stack(env={"DEBUG_ROUTES_ENABLED": None})
+    try:
+        for m in ("GET", "POST", "PUT", "DELETE"):
+            st, h, b = s.req(m, "/echo-headers", headers={"X-API-Key": API_KEY})
+            error_of(st, b, 404, "not_found")
+        st, h, b = s.req("GET", "/healthz")
+        check(st == 200, "healthz %d" % st)
     finally:
         procs.stop(s.proc)
 

@@ -247,8 +247,10 @@ class Pool:
         self.listener.listen(256)
         base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "OTEL_", "API_KEYS"))}
         base.update({
-            "API_KEYS_JSON": json.dumps({API_KEY: "obs-tester",
-                                         "obs-noread-key-1": {"subject": "writer", "scopes": ["write"]}}),
+            "API_KEYS_JSON": json.dumps({API_KEY: {"subject": "obs-tester", "scopes": [
+                                             "read", "write", "delete", "list", "admin"]},
+                                         "obs-noread-key-1": {"subject": "writer", "scopes": ["write"]},
+                                         "obs-reader-key-1": {"subject": "reader", "scopes": ["read", "list"]}}),
             "RUN_DIR": self.run_dir, "LOG_DIR": self.log_dir, "THREADS": str(threads),
             "RATE_LIMIT_ENABLED": "false", "VAULT_ADDR": "http://127.0.0.1:9", "VAULT_TOKEN": "root",
             "VAULT_TIMEOUT_MS": "2000", "LOG_LEVEL": "info",
@@ -576,6 +578,9 @@ def case_log_tail(args, wd):
         check(st == 401, "no credential answered %d" % st)
         st, _, _ = pool.req("GET", "/observability/logs/requests", headers={"X-API-Key": "obs-noread-key-1"})
         check(st == 403, "without read scope answered %d" % st)
+        # The logs name every subject of the host: admin only (issue 13).
+        st, _, _ = pool.req("GET", "/observability/logs/requests", headers={"X-API-Key": "obs-reader-key-1"})
+        check(st == 403, "a read-scoped non-admin key answered %d" % st)
 
         resp_log = os.path.join(pool.log_dir, "responses.log")
         # Empty.

@@ -28,6 +28,7 @@ struct vmb_config {
   char *log_dir;
   char *run_dir;              /* shared memory files for the host's pool */
   bool expose_rest_routes;
+  bool debug_routes_enabled;  /* /echo-headers and other debug routes */
   char *cors_allow_origins;
   char *public_hosts;
 

@@ -121,7 +121,12 @@ static bool header_is_secret(const char *name)
   static const char *const words[] = {
     "authorization", "cookie", "token", "secret", "password", "passwd",
     "api-key", "apikey", "credential", "session", "signature", "private",
-    "x-vault", "jwt", "auth"
+    "x-vault", "jwt", "auth",
+    /* identity a proxy or the web server vouches for: client certificate
+       (PEM or DN), its verdict (X-Forwarded-Client-Cert, X-SSL-Client-*,
+       X-Client-Cert, Ssl-Client-Cert, ...) */
+    "client-cert", "client-s-dn", "client-i-dn", "ssl-client", "client-verify",
+    "client-dn", "forwarded-client"
   };
   size_t i;
   for(i = 0; i < sizeof(words) / sizeof(words[0]); i++)

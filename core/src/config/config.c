@@ -52,6 +52,7 @@ static const struct setting settings[] = {
   S("LOG_DIR", T_STR, log_dir, "./logs", 0, 0, 0, "directory of requests.log, responses.log, server.log"),
   S("RUN_DIR", T_STR, run_dir, "/tmp/vault-mcp-bridge", 0, 0, 0, "directory of the host-wide shared counters"),
   S("EXPOSE_REST_ROUTES", T_BOOL, expose_rest_routes, "true", 0, 0, 0, "serve the REST operation routes and /whoami"),
+  S("DEBUG_ROUTES_ENABLED", T_BOOL, debug_routes_enabled, "false", 0, 0, 0, "serve /echo-headers (public; for checking a web server set-up)"),
   S("CORS_ALLOW_ORIGINS", T_STR, cors_allow_origins, "", 0, 0, 0, "comma-separated browser origins allowed (CORS and MCP Origin check)"),
   S("PUBLIC_HOSTS", T_STR, public_hosts, "", 0, 0, 0, "comma-separated host[:port] names clients use for MCP besides loopback; * = any Host"),
   S("AUTH_API_KEY_ENABLED", T_BOOL, auth_api_key_enabled, "true", 0, 0, 0, "accept X-API-Key"),

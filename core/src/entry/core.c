@@ -329,7 +329,8 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
     goto done;
   }
   op = vmb_route_find(req, path, &params, allow, sizeof(allow));
-  if(op && (op->flags & VMB_OP_REST_OPTIONAL) && !core_cfg->expose_rest_routes) {
+  if(op && (((op->flags & VMB_OP_REST_OPTIONAL) && !core_cfg->expose_rest_routes) ||
+            ((op->flags & VMB_OP_DEBUG) && !core_cfg->debug_routes_enabled))) {
     json_object_put(params);
     op = NULL;
     allow[0] = '\0';

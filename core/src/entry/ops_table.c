@@ -341,23 +341,24 @@ const struct vmb_op vmb_ops[] = {
 
   /* The echo routes help operators check what the web server passes:
      headers (credentials redacted), the query, and the body's length and
-     SHA-256 (never the body itself). */
+     SHA-256 (never the body itself). They are public, so they exist only
+     with DEBUG_ROUTES_ENABLED=true (issue 13). */
   {.id = "debug.echo_headers", .title = "Echo headers", .method = "GET",
    .path = "/echo-headers",
-   .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW,
+   .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW | VMB_OP_DEBUG,
    .args = no_args,
    .description = "The request headers as received, credentials redacted.",
    .handler = vmb_h_echo_headers},
   {.id = "debug.echo_headers_post", .title = "Echo headers", .method = "POST",
-   .path = "/echo-headers", .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW,
+   .path = "/echo-headers", .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW | VMB_OP_DEBUG,
    .args = no_args, .description = "As GET, with the body's length and digest.",
    .handler = vmb_h_echo_headers},
   {.id = "debug.echo_headers_put", .title = "Echo headers", .method = "PUT",
-   .path = "/echo-headers", .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW,
+   .path = "/echo-headers", .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW | VMB_OP_DEBUG,
    .args = no_args, .description = "As GET, with the body's length and digest.",
    .handler = vmb_h_echo_headers},
   {.id = "debug.echo_headers_delete", .title = "Echo headers", .method = "DELETE",
-   .path = "/echo-headers", .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW,
+   .path = "/echo-headers", .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_RAW | VMB_OP_DEBUG,
    .args = no_args, .description = "As GET, with the body's length and digest.",
    .handler = vmb_h_echo_headers},
   {.id = "observability.metrics", .title = "Prometheus metrics", .method = "GET",
@@ -372,8 +373,10 @@ const struct vmb_op vmb_ops[] = {
    .description = "Vault status, uptime, version, in-flight requests and recent "
                   "error counts across the pool.",
    .handler = vmb_h_obs_summary},
+  /* The logs name every subject, path and client address of the host:
+     operator data, so the admin scope (docs/security.md). */
   {.id = "observability.logs", .title = "Tail a log", .method = "GET",
-   .path = "/observability/logs/{stream}", .scope = VMB_SCOPE_READ,
+   .path = "/observability/logs/{stream}", .scope = VMB_SCOPE_ADMIN,
    .flags = VMB_OP_READONLY | VMB_OP_NO_BODY, .args = obs_logs_args,
    .description = "The last N lines (1..1000, default 100) of requests.log, "
                   "responses.log or server.log.",

@@ -54,7 +54,8 @@ enum vmb_op_flags {
   VMB_OP_TOOL = 1u << 5,          /* exposed as an MCP tool */
   VMB_OP_RAW = 1u << 6,           /* handler writes resp itself */
   VMB_OP_NO_RATE_LIMIT = 1u << 7, /* health and metrics */
-  VMB_OP_NO_BODY = 1u << 8        /* a body is ignored (GET-like) */
+  VMB_OP_NO_BODY = 1u << 8,       /* a body is ignored (GET-like) */
+  VMB_OP_DEBUG = 1u << 9          /* off unless DEBUG_ROUTES_ENABLED=true */
 };
 
 struct vmb_op;
