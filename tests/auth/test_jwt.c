@@ -1025,6 +1025,7 @@ static int cmd_refetch(void)
   serve("jwks-a.json", 200);
   base_cfg(&c);
   c.jwt_jwks_url = url;
+  c.jwt_jwks_allow_http_loopback = true;   /* the test issuer is plain http */
   CHECK_INT(vmb_jwt_init(&c, err, sizeof(err)), 0);
   vmb_jwt_set_time(NOW);
   vmb_jwt_stats(&st);
@@ -1193,6 +1194,31 @@ static int cmd_misc(void)
   c.jwt_issuer = "";
   CHECK_INT(vmb_jwt_init(&c, err, sizeof(err)), -1);
 
+  /* JWKS URL scheme (issue 13): https only; http only to loopback and
+     only when allowed explicitly. */
+  {
+    static const struct { const char *url; bool allow; int rc; } u[] = {
+      {"http://127.0.0.1:9/jwks", false, -1},
+      {"http://issuer.example/jwks", true, -1},
+      {"http://localhost.evil.example/jwks", true, -1},
+      {"ftp://127.0.0.1/jwks", true, -1},
+      {"file:///etc/jwks.json", true, -1},
+      {"http://localhost:9/jwks", true, 0},
+      {"http://[::1]:9/jwks", true, 0},
+      {"https://127.0.0.1:9/jwks", false, 0},
+    };
+    size_t i;
+    for(i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+      base_cfg(&c);
+      c.jwt_jwks_url = (char *)u[i].url;
+      c.jwt_jwks_allow_http_loopback = u[i].allow;
+      CHECK_INT(vmb_jwt_init(&c, err, sizeof(err)), u[i].rc);
+      if(u[i].rc)
+        CHECK(strstr(err, "JWT_JWKS_URL") != NULL);
+      vmb_jwt_cleanup();
+    }
+  }
+
   /* No key source at all: every token refused, nothing crashes. */
   base_cfg(&c);
   CHECK_INT(vmb_jwt_init(&c, err, sizeof(err)), 0);
@@ -1205,6 +1231,7 @@ static int cmd_misc(void)
   /* Unreachable JWKS URL at start-up: the bridge starts, tokens say why. */
   base_cfg(&c);
   c.jwt_jwks_url = "http://127.0.0.1:9/jwks";
+  c.jwt_jwks_allow_http_loopback = true;
   CHECK_INT(vmb_jwt_init(&c, err, sizeof(err)), 0);
   vmb_jwt_set_time(NOW);
   t = make_token("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", DEF_CLAIMS, "RS256");

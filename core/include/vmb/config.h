@@ -40,6 +40,7 @@ struct vmb_config {
   char *jwt_audience;
   char *jwt_hs256_secret;
   char *jwt_jwks_url;
+  bool jwt_jwks_allow_http_loopback;  /* http JWKS to 127.0.0.0/8, ::1, localhost */
   char *jwt_jwks_file;
   long jwt_jwks_cache_seconds;
   bool jwt_require_kid;

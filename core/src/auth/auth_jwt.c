@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -122,6 +123,7 @@ static struct {
   EVP_MAC_CTX *hs_tmpl;           /* keyed HMAC-SHA256, duplicated per call */
   bool have_jwks;
   char *jwks_url;                 /* NULL for a file */
+  bool jwks_plain_http;           /* loopback http, explicitly allowed */
   long cache_seconds;
   EVP_MD *sha256;
   CURL *curl;                     /* under fetch_lock */
@@ -610,7 +612,10 @@ static int jwks_fetch_locked(char *err, size_t errlen)
   curl_easy_reset(jw.curl);
   curl_easy_setopt(jw.curl, CURLOPT_URL, jw.jwks_url);
   curl_easy_setopt(jw.curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(jw.curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  /* https only, unless the operator allowed http to a loopback issuer;
+     never a proxy from the environment (the keys decide who gets in). */
+  curl_easy_setopt(jw.curl, CURLOPT_PROTOCOLS_STR, jw.jwks_plain_http ? "http" : "https");
+  curl_easy_setopt(jw.curl, CURLOPT_PROXY, "");
   curl_easy_setopt(jw.curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(jw.curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
   curl_easy_setopt(jw.curl, CURLOPT_TIMEOUT_MS, 5000L);
@@ -1197,6 +1202,30 @@ int vmb_jwt_init(const struct vmb_config *cfg, char *err, size_t errlen)
     }
   }
 
+  jw.jwks_plain_http = false;
+  if(*cfg->jwt_jwks_url) {
+    const char *u = cfg->jwt_jwks_url;
+    if(!strncasecmp(u, "http://", 7)) {
+      /* Keys fetched in clear text could be swapped on the way: http is
+         accepted only to this host, and only when the operator says so. */
+      const char *h = u + 7;
+      bool loopback = !strncmp(h, "127.", 4) || !strncasecmp(h, "localhost", 9) ||
+                      !strncmp(h, "[::1]", 5);
+      if(loopback && !strncasecmp(h, "localhost", 9))
+        loopback = h[9] == ':' || h[9] == '/' || h[9] == '\0';
+      if(!loopback || !cfg->jwt_jwks_allow_http_loopback) {
+        snprintf(err, errlen, "invalid configuration: JWT_JWKS_URL: must be https:// "
+                 "(http:// only to a loopback address, with "
+                 "JWT_JWKS_ALLOW_HTTP_LOOPBACK=true)");
+        goto fail;
+      }
+      jw.jwks_plain_http = true;
+    }
+    else if(strncasecmp(u, "https://", 8)) {
+      snprintf(err, errlen, "invalid configuration: JWT_JWKS_URL: must be an https:// URL");
+      goto fail;
+    }
+  }
   if(*cfg->jwt_jwks_file && *cfg->jwt_jwks_url) {
     snprintf(err, errlen, "invalid configuration: JWT_JWKS_FILE and "
              "JWT_JWKS_URL: set only one");

@@ -322,6 +322,7 @@ static bool post_batch(CURL **hp, const struct span_rec *spans, size_t n)
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, EXPORT_CONNECT_TIMEOUT_MS);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_PROXY, "");   /* never a proxy from the environment */
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_body);
   if(curl_easy_perform(h) == CURLE_OK) {
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
