@@ -1565,6 +1565,32 @@ def suite_hostile(t):
         s.close()
         t.passed += 1
     t.check("still healthy", "GET", "/v1/sys/health", status=200)
+    # Absurd durations and numbers must neither overflow nor trap (the
+    # suites also run under UBSan, where either would abort the server).
+    t.check("huge wrap TTL", "GET", "/v1/secret/data/big",
+            headers={"X-Vault-Wrap-TTL": "9223372036854775807"}, status=400,
+            expect={"errors": ['error parsing X-Vault-Wrap-TTL header: time: '
+                               'invalid duration "9223372036854775807"']})
+    st, got, _ = t.check("largest accepted wrap TTL", "GET",
+                         "/v1/secret/data/big", status=200,
+                         headers={"X-Vault-Wrap-TTL": "9223372036"})
+    t.check("unwrap it", "POST", "/v1/sys/wrapping/unwrap",
+            {"token": got["wrap_info"]["token"]}, 200)
+    t.check("huge delete_version_after", "POST", "/v1/secret/config",
+            {"delete_version_after": 9223372036854775807}, 204)
+    st, got, _ = t.check("write under it", "POST", "/v1/secret/data/dva",
+                         {"data": {"a": 1}}, 200)
+    if not got["data"]["deletion_time"].startswith("9999-12-31T23:59:59"):
+        raise Fail("saturated deletion_time: %r" % got["data"])
+    t.check("reset delete_version_after", "POST", "/v1/secret/config",
+            {"delete_version_after": 0}, 204)
+    for v in (1e300, -1e300):
+        t.check("ttl %r" % v, "POST", "/v1/auth/token/create",
+                {"ttl": v}, 400)
+        t.check("cas %r" % v, "POST", "/v1/secret/data/cas",
+                {"options": {"cas": v}, "data": {"a": 1}}, 400)
+    t.check("still healthy after absurd numbers", "GET", "/v1/sys/health",
+            status=200)
 
 
 SUITES = {

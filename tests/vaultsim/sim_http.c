@@ -264,7 +264,8 @@ int req_int(const struct sim_req *q, struct sim_resp *r, const char *name,
   }
   if (json_object_is_type(v, json_type_double)) {
     double d = json_object_get_double(v);
-    if (d == (double)(int64_t)d) {
+    /* Range first: casting a huge or NaN double is undefined. */
+    if (d > -9.2e18 && d < 9.2e18 && d == (double)(int64_t)d) {
       *out = (int64_t)d;
       return 1;
     }

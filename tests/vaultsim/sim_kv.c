@@ -169,8 +169,10 @@ static int get_cas(struct sim_req *q, struct sim_resp *r, int64_t *cas)
   }
   if (json_object_is_type(c, json_type_double)) {
     double d = json_object_get_double(c);
-    *cas = (int64_t)d;
-    return 1;
+    if (d > -9.2e18 && d < 9.2e18) { /* else no undefined cast */
+      *cas = (int64_t)d;
+      return 1;
+    }
   }
   if (json_object_is_type(c, json_type_string) &&
       parse_int64(json_object_get_string(c), cas) == 0)

@@ -474,9 +474,20 @@ int ts_before(struct timespec a, struct timespec b)
   return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
+/* Durations come from requests (TTLs, delete_version_after, wrap TTLs)
+** and may be absurd; the sum saturates at year 9999 instead of
+** overflowing (undefined behaviour, and a UBSan abort). */
+#define TS_LIMIT 253402300799LL
 struct timespec ts_add(struct timespec t, int64_t secs)
 {
-  t.tv_sec += (time_t)secs;
+  int64_t s = (int64_t)t.tv_sec;
+  if (secs > 0 && s > TS_LIMIT - secs)
+    s = TS_LIMIT;
+  else if (secs < 0 && s < -TS_LIMIT - secs)
+    s = -TS_LIMIT;
+  else
+    s += secs;
+  t.tv_sec = (time_t)s;
   return t;
 }
 
@@ -622,7 +633,10 @@ int parse_duration_json(json_object *v, int64_t *secs)
     return 0;
   }
   if (json_object_is_type(v, json_type_double)) {
-    *secs = (int64_t)json_object_get_double(v);
+    double d = json_object_get_double(v);
+    if (!(d > -9.2e18 && d < 9.2e18)) /* NaN too: no undefined cast */
+      return -1;
+    *secs = (int64_t)d;
     return 0;
   }
   if (json_object_is_type(v, json_type_string))

@@ -34,7 +34,9 @@ int sim_wrap_parse_ttl(const char *hdr, struct sim_resp *r, int64_t *ttl)
   if (!hdr || !*hdr)
     return 0;
   int64_t v = 0;
-  if (parse_duration_str(hdr, &v) < 0) {
+  /* Beyond 9223372036 s Go's time.Duration overflows; refuse those as
+  ** unparsable rather than mimic the wrap-around. */
+  if (parse_duration_str(hdr, &v) < 0 || v > 9223372036LL) {
     /* parseutil.ParseDurationSecond ends in time.ParseDuration. */
     resp_err(r, 400, "error parsing X-Vault-Wrap-TTL header: time: invalid "
                      "duration \"%s\"", hdr);
