@@ -217,6 +217,8 @@ def main(debdir):
     finally:
         for p in reversed(procs):
             stop(p)
+        if os.path.exists("/usr/bin/vault-mcp-pool"):
+            subprocess.run(["vault-mcp-pool", "stop"], capture_output=True)
         for p in PKGS:
             if dpkg_state(p) not in ("unknown",) and "not-installed" not in dpkg_state(p):
                 subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "-y", "-q",
@@ -351,11 +353,29 @@ def body(debs, tmp, procs):
     need("requests.log" in logs, "the bridge logs to /var/log/vault-mcp-bridge")
     need(os.stat(sockpath).st_mode & 0o777 == 0o660, "socket mode 0660")
 
+    # 7. Without systemd: the installed spawn-fcgi pool script on the same
+    # socket path, and the same front still answers.
+    stop(bridge)
+    procs.remove(bridge)
+    out = run(["vault-mcp-pool", "start"], env=dict(os.environ, PROCS="2", THREADS="2"))
+    need("2 x 2" in out.stdout, "vault-mcp-pool start: %s" % out.stdout.strip())
+    pids = open("/run/vault-mcp-bridge/pool.pid").read().split()
+    need(len(pids) == 2 and all(pwd.getpwuid(os.stat("/proc/%s" % p).st_uid).pw_name == USER
+                                for p in pids), "pool: 2 processes as %s" % USER)
+    deadline = time.time() + 20
+    while True:
+        status, text = http(base + "/secrets/hello", ca, {"X-API-Key": key})
+        if status == 200 or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    need(status == 200, "KV read through the pool: %d %s" % (status, text[:200]))
+
     for p in reversed(procs):
         stop(p)
     procs.clear()
 
-    # 7. Remove: programs go, the changed conffile stays.
+    # 8. Remove (the pool still runs: prerm stops it): programs go, the
+    # changed conffile stays.
     files = package_files(debs["vault-mcp-bridge"]) + package_files(debs["vault-sim"])
     with open(ETC + "/environment", "w") as f:
         f.write("# the operator's own file, not the package's\nLOG_LEVEL=debug\n")
@@ -364,8 +384,10 @@ def body(debs, tmp, procs):
     need(os.path.exists(ETC + "/config.yaml"), "after remove: the changed config.yaml stays")
     left = [f for f in files if os.path.lexists(f) and f != ETC + "/config.yaml"]
     need(not left, "after remove: no other package file left %s" % left[:5])
+    alive = [p for p in pids if os.path.exists("/proc/%s" % p)]
+    need(not alive, "after remove: prerm stopped the pool (left: %s)" % alive)
 
-    # 8. Purge: user, logs, runtime dir and conffiles go; the operator's own
+    # 9. Purge: user, logs, runtime dir and conffiles go; the operator's own
     # file stays (dpkg never deletes what it did not install).
     need("config-files" not in dpkg_state("vault-sim"), "after remove: vault-sim (no conffiles) gone")
     apt("purge", "vault-mcp-bridge")
