@@ -13,13 +13,13 @@ for page in vault-mcp-fcgi.8 vault-mcp-stdio.1 vault-sim.1; do
   [ -z "$warn" ] || fail "$page: groff warnings: $warn"
   text=$(LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$dir/$page" 2>/dev/null)
   for sec in NAME SYNOPSIS DESCRIPTION OPTIONS "SEE ALSO"; do
-    printf '%s\n' "$text" | grep -q "^$sec" || fail "$page has no $sec section"
+    grep -q "^$sec" <<<"$text" || fail "$page has no $sec section"
   done
 done
 text=$(LC_ALL=C.UTF-8 MANWIDTH=300 man -l "$dir/vault-mcp-fcgi.8" 2>/dev/null)
 n=0
 while read -r env; do
-  printf '%s\n' "$text" | grep -qE -- "--[a-z0-9-]+ value, $env\$" || fail "vault-mcp-fcgi(8) lacks $env"
+  grep -qE -- "--[a-z0-9-]+ value, $env\$" <<<"$text" || fail "vault-mcp-fcgi(8) lacks $env"
   n=$((n + 1))
 done < <("$fcgi" --help | sed -nE 's/.*\(env ([A-Z0-9_]+), default.*/\1/p')
 [ "$n" -gt 20 ] || fail "only $n settings in --help"

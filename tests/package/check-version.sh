@@ -14,11 +14,11 @@ if [ "$name" = vault-sim ]; then
 else
   [ "$first" = "$name $version" ] || { echo "FAIL: first line '$first', want '$name $version'"; exit 1; }
 fi
-printf '%s\n' "$out" | grep -qE "^build: ${btype:-unknown}, [A-Za-z]+ [0-9.]+, sanitizers: [a-z+]+$" ||
+grep -qE "^build: ${btype:-unknown}, [A-Za-z]+ [0-9.]+, sanitizers: [a-z+]+$" <<<"$out" ||
   { echo "FAIL: no 'build: $btype, <compiler> <version>, sanitizers: ...' line"; exit 1; }
 libs=$(printf '%s\n' "$out" | sed -n '/^libraries:/,$p')
 for lib in json-c OpenSSL; do
-  printf '%s' "$libs" | grep -qE "${lib}[ /][0-9]" || { echo "FAIL: no $lib version"; exit 1; }
+  grep -qE "${lib}[ /][0-9]" <<<"$libs" || { echo "FAIL: no $lib version"; exit 1; }
 done
 case $name in
   vault-mcp-fcgi) want="libyaml libcurl libfcgi" ;;
@@ -26,6 +26,6 @@ case $name in
   vault-sim) want="libmicrohttpd" ;;
 esac
 for lib in $want; do
-  printf '%s' "$libs" | grep -qE "${lib}[ /][0-9]" || { echo "FAIL: no $lib version"; exit 1; }
+  grep -qE "${lib}[ /][0-9]" <<<"$libs" || { echo "FAIL: no $lib version"; exit 1; }
 done
 echo "ok: $name --version"
