@@ -8,7 +8,6 @@
 
 #include "api.h"
 #include "backends.h"
-#include "vault.h"
 #include "vmb/arena.h"
 
 enum vmb_err vmb_h_healthz(struct vmb_call *c)
@@ -19,75 +18,25 @@ enum vmb_err vmb_h_healthz(struct vmb_call *c)
 }
 
 /*
-** Vault not reached: say why ("reason" code, e.g. tls_unknown_ca, and the
-** sentence naming the setting to check), so an operator behind a TLS
-** Vault is not left with a bare "unreachable". The error text keeps the
-** "vault unreachable" prefix that monitors match on.
-*/
-static const char *unreachable(json_object *vault, const struct vmb_vault_reply *r,
-                               struct vmb_call *c)
-{
-  char *text;
-  json_object_object_add(vault, "reachable", json_object_new_boolean(0));
-  if(!r->failure)
-    return "vault unreachable";
-  json_object_object_add(vault, "reason", json_object_new_string(r->failure));
-  text = vmb_arena_printf(c->req->arena, "vault unreachable: %s", r->failure_detail);
-  return text ? text : "vault unreachable";
-}
-
-/*
-** Ready means: Vault answers sys/health as initialised and unsealed, and
-** our token is accepted by auth/token/lookup-self. Any failure is a 503
-** whose body says which check failed (never the token).
+** Ready means every backend of the list (backends/backends.c) says so:
+** Vault answers sys/health as initialised and unsealed and accepts our
+** token; KMS, when enabled, has a region and credentials. Each adds its
+** own member to the body; the first problem found is reported, and any
+** problem is a 503 whose body says which check failed (never a secret).
 */
 enum vmb_err vmb_h_readyz(struct vmb_call *c)
 {
-  struct vmb_vault_reply r;
-  json_object *vault = json_object_new_object();
-  enum vmb_err e;
+  const struct vmb_backend *b;
   const char *problem = NULL;
 
   c->result = json_object_new_object();
-  json_object_object_add(c->result, "vault", vault);
-  e = vmb_vault_call(c->req, "sys.health", "GET",
-                     "sys/health?standbyok=true&perfstandbyok=true", NULL, "", &r);
-  if(r.status == 0) {
-    problem = unreachable(vault, &r, c);
+  if(!c->result)
+    return VMB_ERR_NOMEM;
+  for(b = vmb_backends; b->name; b++) {
+    const char *p = NULL;
+    if(b->ready && b->ready(c->req, c->result, &p) != 0 && !problem)
+      problem = p ? p : b->name;
   }
-  else {
-    json_object *sealed = NULL, *init = NULL;
-    if(r.body) {
-      json_object_object_get_ex(r.body, "sealed", &sealed);
-      json_object_object_get_ex(r.body, "initialized", &init);
-    }
-    json_object_object_add(vault, "reachable", json_object_new_boolean(1));
-    json_object_object_add(vault, "http_status", json_object_new_int((int)r.status));
-    if(sealed)
-      json_object_object_add(vault, "sealed", json_object_get(sealed));
-    if(init)
-      json_object_object_add(vault, "initialized", json_object_get(init));
-    if(sealed && json_object_get_boolean(sealed))
-      problem = "vault is sealed";
-    else if(init && !json_object_get_boolean(init))
-      problem = "vault is not initialised";
-    else if(e != VMB_ERR_OK && r.status != 429 && r.status != 472 && r.status != 473)
-      problem = "vault health check failed";
-  }
-  if(!problem) {
-    e = vmb_vault_call(c->req, "auth.lookup_self", "GET",
-                       "auth/token/lookup-self", NULL, NULL, &r);
-    if(e == VMB_ERR_OK)
-      json_object_object_add(vault, "token", json_object_new_string("valid"));
-    else if(r.status == 0)
-      problem = unreachable(vault, &r, c);
-    else if(r.status == 400 || r.status == 403 || r.status == 401)
-      problem = "vault token missing or refused";
-    else
-      problem = "vault token lookup failed";
-  }
-  if(vmb_kms_ready(c->result) != 0 && !problem)
-    problem = "AWS KMS is enabled but has no region or credentials";
   json_object_object_add(c->result, "ok", json_object_new_boolean(problem == NULL));
   if(problem) {
     json_object_object_add(c->result, "error", json_object_new_string(problem));

@@ -11,9 +11,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include "oauth_meta.h"
 #include "vmb/log.h"
 
-static const struct vmb_config *auth_cfg;
+/* Which modes are on, taken at start-up (vmb_auth_init). */
+static struct {
+  bool api_key;                     /* AUTH_API_KEY_ENABLED */
+  bool jwt;                         /* AUTH_JWT_ENABLED */
+  bool mtls;                        /* AUTH_MTLS_ENABLED */
+} conf;
 /* Set once the mtls_disabled warning has been written by this process. */
 static atomic_flag mtls_warned = ATOMIC_FLAG_INIT;
 
@@ -43,12 +49,16 @@ static void note_mtls_disabled(const struct vmb_request *req)
 
 int vmb_auth_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
-  auth_cfg = cfg;
+  conf.api_key = cfg->auth_api_key_enabled;
+  conf.jwt = cfg->auth_jwt_enabled;
+  conf.mtls = cfg->auth_mtls_enabled;
   if(vmb_apikey_init(cfg, err, errlen))
     return -1;
   if(vmb_jwt_init(cfg, err, errlen))
     return -1;
   if(vmb_mtls_init(cfg, err, errlen))
+    return -1;
+  if(vmb_oauth_meta_init(cfg, err, errlen))
     return -1;
   return 0;
 }
@@ -68,13 +78,13 @@ enum vmb_auth_result vmb_authenticate(struct vmb_request *req,
 
   memset(id, 0, sizeof(*id));
   *reason = NULL;
-  if(!auth_cfg->auth_mtls_enabled)
+  if(!conf.mtls)
     note_mtls_disabled(req);
-  if(key && auth_cfg->auth_api_key_enabled) {
+  if(key && conf.api_key) {
     *mode = "api_key";
     return vmb_apikey_check(key, id, reason);
   }
-  if(authz && auth_cfg->auth_jwt_enabled) {
+  if(authz && conf.jwt) {
     *mode = "jwt";
     if(strncasecmp(authz, "Bearer ", 7) != 0) {
       *reason = "not_bearer";
@@ -85,7 +95,7 @@ enum vmb_auth_result vmb_authenticate(struct vmb_request *req,
       authz++;
     return vmb_jwt_check(authz, id, reason);
   }
-  if(auth_cfg->auth_mtls_enabled) {
+  if(conf.mtls) {
     enum vmb_auth_result r;
     *mode = "mtls";
     r = vmb_mtls_check(req, id, reason);

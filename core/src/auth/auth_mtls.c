@@ -35,7 +35,15 @@
 
 #define DN_MAX 4096
 
-static const struct vmb_config *mcfg;    /* BORROWED, set at start-up */
+/* The settings this module reads, taken at start-up (vmb_mtls_init).
+   Strings are BORROWED from the configuration, which outlives requests. */
+static struct {
+  bool configured;                  /* vmb_mtls_init succeeded */
+  bool trust_proxy_headers;         /* MTLS_TRUST_PROXY_HEADERS */
+  const char *identity_header;      /* MTLS_IDENTITY_HEADER */
+  const char *verify_header;        /* MTLS_VERIFY_HEADER */
+  const char *subject_cn_prefix;    /* MTLS_SUBJECT_CN_PREFIX */
+} conf;
 
 int vmb_mtls_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
@@ -49,7 +57,11 @@ int vmb_mtls_init(const struct vmb_config *cfg, char *err, size_t errlen)
              "must name an attribute such as CN=");
     return -1;
   }
-  mcfg = cfg;
+  conf.trust_proxy_headers = cfg->mtls_trust_proxy_headers;
+  conf.identity_header = cfg->mtls_identity_header;
+  conf.verify_header = cfg->mtls_verify_header;
+  conf.subject_cn_prefix = cfg->mtls_subject_cn_prefix;
+  conf.configured = true;
   return 0;
 }
 
@@ -296,7 +308,7 @@ enum vmb_auth_result vmb_mtls_check(const struct vmb_request *req,
   const char *why;
   char subject[VMB_SUBJECT_MAX + 1];
 
-  if(!mcfg) {
+  if(!conf.configured) {
     *reason = "mtls_not_configured";
     return VMB_AUTH_NONE;
   }
@@ -307,12 +319,12 @@ enum vmb_auth_result vmb_mtls_check(const struct vmb_request *req,
       return VMB_AUTH_INVALID;
     }
   }
-  else if(mcfg->mtls_trust_proxy_headers) {
+  else if(conf.trust_proxy_headers) {
     /* Operator-declared trusted proxy: it stripped client copies. */
-    dn = *mcfg->mtls_identity_header ?
-         vmb_request_header(req, mcfg->mtls_identity_header) : NULL;
-    verify = *mcfg->mtls_verify_header ?
-             vmb_request_header(req, mcfg->mtls_verify_header) : NULL;
+    dn = *conf.identity_header ?
+         vmb_request_header(req, conf.identity_header) : NULL;
+    verify = *conf.verify_header ?
+             vmb_request_header(req, conf.verify_header) : NULL;
   }
   else {
     dn = NULL;                      /* headers are never looked at */
@@ -325,7 +337,7 @@ enum vmb_auth_result vmb_mtls_check(const struct vmb_request *req,
     *reason = "cert_not_verified";
     return VMB_AUTH_INVALID;
   }
-  why = vmb_mtls_dn_subject(dn, mcfg->mtls_subject_cn_prefix, subject,
+  why = vmb_mtls_dn_subject(dn, conf.subject_cn_prefix, subject,
                             sizeof(subject));
   if(!why && !vmb_subject_valid(subject))
     why = "bad_subject";

@@ -11,9 +11,21 @@
 
 #include "vmb/arena.h"
 
-static const struct vmb_config *backend_cfg;
+/* The settings the shared Vault helpers read, taken at start-up
+   (vmb_backend_init). The string is BORROWED from the configuration. */
+static struct {
+  bool child_tokens;                /* CHILD_TOKEN_ENABLED */
+  const char *policy_prefix;        /* CHILD_TOKEN_POLICY_PREFIX */
+} conf;
 
-void vmb_backend_set_config(const struct vmb_config *cfg) { backend_cfg = cfg; }
+int vmb_backend_init(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  (void)err;
+  (void)errlen;
+  conf.child_tokens = cfg->child_token_enabled;
+  conf.policy_prefix = cfg->child_token_policy_prefix;
+  return 0;
+}
 
 enum vmb_err vmb_backend_vault(struct vmb_call *c, const char *op,
                                const char *method, const char *path,
@@ -24,7 +36,7 @@ enum vmb_err vmb_backend_vault(struct vmb_call *c, const char *op,
   enum vmb_err e;
   bool cached = false;
   int attempt;
-  if(!backend_cfg || !backend_cfg->child_token_enabled)
+  if(!conf.child_tokens)
     return vmb_vault_call(c->req, op, method, path, body, NULL, reply);
   /* A cached child token dies with its parent (the bridge's token was
      revoked or re-issued after an AppRole login): a 403 under a cached
@@ -57,10 +69,10 @@ enum vmb_err vmb_backend_fail(struct vmb_call *c, enum vmb_err err,
     c->detail = reply->message ? reply->message : "Vault refused the request";
     break;
   case VMB_ERR_VAULT_DENIED:
-    c->detail = backend_cfg && backend_cfg->child_token_enabled
+    c->detail = conf.child_tokens
       ? vmb_arena_printf(c->req->arena, "Vault denied the operation: the policy "
                          "%s%s does not allow it",
-                         backend_cfg->child_token_policy_prefix,
+                         conf.policy_prefix,
                          c->req->identity.subject)
       : "Vault denied the operation (permission denied)";
     break;
@@ -150,4 +162,74 @@ int64_t vmb_arg_int(struct vmb_call *c, const char *name, int64_t def)
 {
   json_object *v = vmb_arg(c, name);
   return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : def;
+}
+
+/*
+** Vault not reached: say why ("reason" code, e.g. tls_unknown_ca, and the
+** sentence naming the setting to check), so an operator behind a TLS
+** Vault is not left with a bare "unreachable". The error text keeps the
+** "vault unreachable" prefix that monitors match on.
+*/
+static const char *unreachable(json_object *vault, const struct vmb_vault_reply *r,
+                               struct vmb_request *req)
+{
+  char *text;
+  json_object_object_add(vault, "reachable", json_object_new_boolean(0));
+  if(!r->failure)
+    return "vault unreachable";
+  json_object_object_add(vault, "reason", json_object_new_string(r->failure));
+  text = vmb_arena_printf(req->arena, "vault unreachable: %s", r->failure_detail);
+  return text ? text : "vault unreachable";
+}
+
+/*
+** Readiness of the Vault side, shared by every Vault engine: Vault answers
+** sys/health as initialised and unsealed, and our token is accepted by
+** auth/token/lookup-self. Adds {"vault":{...}} to out (never the token).
+*/
+int vmb_vault_ready(struct vmb_request *req, json_object *out, const char **problem)
+{
+  struct vmb_vault_reply r;
+  json_object *vault = json_object_new_object();
+  enum vmb_err e;
+
+  *problem = NULL;
+  json_object_object_add(out, "vault", vault);
+  e = vmb_vault_call(req, "sys.health", "GET",
+                     "sys/health?standbyok=true&perfstandbyok=true", NULL, "", &r);
+  if(r.status == 0) {
+    *problem = unreachable(vault, &r, req);
+  }
+  else {
+    json_object *sealed = NULL, *init = NULL;
+    if(r.body) {
+      json_object_object_get_ex(r.body, "sealed", &sealed);
+      json_object_object_get_ex(r.body, "initialized", &init);
+    }
+    json_object_object_add(vault, "reachable", json_object_new_boolean(1));
+    json_object_object_add(vault, "http_status", json_object_new_int((int)r.status));
+    if(sealed)
+      json_object_object_add(vault, "sealed", json_object_get(sealed));
+    if(init)
+      json_object_object_add(vault, "initialized", json_object_get(init));
+    if(sealed && json_object_get_boolean(sealed))
+      *problem = "vault is sealed";
+    else if(init && !json_object_get_boolean(init))
+      *problem = "vault is not initialised";
+    else if(e != VMB_ERR_OK && r.status != 429 && r.status != 472 && r.status != 473)
+      *problem = "vault health check failed";
+  }
+  if(!*problem) {
+    e = vmb_vault_call(req, "auth.lookup_self", "GET",
+                       "auth/token/lookup-self", NULL, NULL, &r);
+    if(e == VMB_ERR_OK)
+      json_object_object_add(vault, "token", json_object_new_string("valid"));
+    else if(r.status == 0)
+      *problem = unreachable(vault, &r, req);
+    else if(r.status == 400 || r.status == 403 || r.status == 401)
+      *problem = "vault token missing or refused";
+    else
+      *problem = "vault token lookup failed";
+  }
+  return *problem ? -1 : 0;
 }

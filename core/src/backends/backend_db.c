@@ -17,11 +17,18 @@
 #include "backends.h"
 #include "vmb/arena.h"
 
-static const struct vmb_config *db_cfg;
+/* The settings this backend reads, taken at start-up (vmb_db_init).
+   Strings are BORROWED from the configuration, which outlives requests. */
+static struct {
+  const char *mount;                 /* DATABASE_MOUNT */
+} conf;
 
-void vmb_db_set_config(const struct vmb_config *cfg)
+int vmb_db_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
-  db_cfg = cfg;
+  (void)err;
+  (void)errlen;
+  conf.mount = cfg->database_mount;
+  return 0;
 }
 
 #define LEASE_SUFFIX 6
@@ -35,9 +42,9 @@ void vmb_db_set_config(const struct vmb_config *cfg)
 */
 static bool lease_id_ok(const char *lease)
 {
-  size_t mlen = strlen(db_cfg->database_mount), n = lease ? strlen(lease) : 0, i;
+  size_t mlen = strlen(conf.mount), n = lease ? strlen(lease) : 0, i;
   const char *role, *slash, *id;
-  if(n > 512 || n <= mlen + 7 || strncmp(lease, db_cfg->database_mount, mlen) ||
+  if(n > 512 || n <= mlen + 7 || strncmp(lease, conf.mount, mlen) ||
      strncmp(lease + mlen, "/creds/", 7))
     return false;
   role = lease + mlen + 7;
@@ -63,7 +70,7 @@ static const char *checked_lease(struct vmb_call *c)
   if(!lease_id_ok(lease)) {
     c->detail = vmb_arena_printf(c->req->arena,
                                  "field 'lease_id' must be a database lease id "
-                                 "(%s/creds/<role>/<id>)", db_cfg->database_mount);
+                                 "(%s/creds/<role>/<id>)", conf.mount);
     return NULL;
   }
   json_object_object_add(c->log_fields, "lease",
@@ -89,7 +96,7 @@ enum vmb_err vmb_h_db_issue_creds(struct vmb_call *c)
 
   if(!(role = vmb_checked_name(c, "role")))
     return VMB_ERR_BAD_REQUEST;
-  path = vmb_arena_printf(c->req->arena, "%s/creds/%s", db_cfg->database_mount, role);
+  path = vmb_arena_printf(c->req->arena, "%s/creds/%s", conf.mount, role);
   if(!path)
     return VMB_ERR_NOMEM;
   /* Vault wants read (GET) on creds/<role>, not create (CONTRACT 8.1). */

@@ -44,11 +44,37 @@
 /* The shared credentials file is small; refuse anything that is not. */
 #define KMS_CREDFILE_MAX (64 * 1024)
 
-static const struct vmb_config *kms_cfg;
+/* The settings this backend reads, taken at start-up (vmb_kms_init).
+   Strings are BORROWED from the configuration, which outlives requests;
+   the credentials among them are never logged. */
+static struct {
+  bool enabled;                     /* AWS_KMS_ENABLED */
+  const char *region;               /* AWS_REGION */
+  const char *default_key_id;       /* AWS_KMS_DEFAULT_KEY_ID */
+  const char *endpoint;             /* AWS_KMS_ENDPOINT ("" = regional) */
+  const char *access_key_id;        /* AWS_ACCESS_KEY_ID */
+  const char *secret_access_key;    /* AWS_SECRET_ACCESS_KEY */
+  const char *session_token;        /* AWS_SESSION_TOKEN */
+  const char *profile;              /* AWS_PROFILE */
+  const char *credentials_file;     /* AWS_SHARED_CREDENTIALS_FILE */
+  long timeout_ms;                  /* VAULT_TIMEOUT_MS, shared */
+} conf;
 
-void vmb_kms_set_config(const struct vmb_config *cfg)
+int vmb_kms_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
-  kms_cfg = cfg;
+  (void)err;
+  (void)errlen;
+  conf.enabled = cfg->aws_kms_enabled;
+  conf.region = cfg->aws_region;
+  conf.default_key_id = cfg->aws_kms_default_key_id;
+  conf.endpoint = cfg->aws_kms_endpoint;
+  conf.access_key_id = cfg->aws_access_key_id;
+  conf.secret_access_key = cfg->aws_secret_access_key;
+  conf.session_token = cfg->aws_session_token;
+  conf.profile = cfg->aws_profile;
+  conf.credentials_file = cfg->aws_shared_credentials_file;
+  conf.timeout_ms = cfg->vault_timeout_ms;
+  return 0;
 }
 
 /* ---- credentials ---------------------------------------------------- */
@@ -168,8 +194,8 @@ static int creds_from_file(struct kms_creds *k, const char **why)
   int fd, rc, n;
   const char *home;
 
-  if(*kms_cfg->aws_shared_credentials_file)
-    n = snprintf(path, sizeof(path), "%s", kms_cfg->aws_shared_credentials_file);
+  if(*conf.credentials_file)
+    n = snprintf(path, sizeof(path), "%s", conf.credentials_file);
   else if((home = getenv("HOME")) && *home)
     n = snprintf(path, sizeof(path), "%s/.aws/credentials", home);
   else {
@@ -206,7 +232,7 @@ static int creds_from_file(struct kms_creds *k, const char **why)
     total += (size_t)got;
   }
   close(fd);
-  rc = parse_credfile(text, total, *kms_cfg->aws_profile ? kms_cfg->aws_profile : "default",
+  rc = parse_credfile(text, total, *conf.profile ? conf.profile : "default",
                       k, why);
   OPENSSL_cleanse(text, (size_t)st.st_size + 1);
   free(text);
@@ -218,17 +244,17 @@ static int creds_from_file(struct kms_creds *k, const char **why)
 static int creds_load(struct kms_creds *k, const char **why)
 {
   memset(k, 0, sizeof(*k));
-  if(*kms_cfg->aws_access_key_id || *kms_cfg->aws_secret_access_key) {
-    if(!*kms_cfg->aws_access_key_id || !*kms_cfg->aws_secret_access_key) {
+  if(*conf.access_key_id || *conf.secret_access_key) {
+    if(!*conf.access_key_id || !*conf.secret_access_key) {
       *why = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together";
       return -1;
     }
-    if(copy_field(k->access_key_id, sizeof(k->access_key_id), kms_cfg->aws_access_key_id,
-                  strlen(kms_cfg->aws_access_key_id)) ||
+    if(copy_field(k->access_key_id, sizeof(k->access_key_id), conf.access_key_id,
+                  strlen(conf.access_key_id)) ||
        copy_field(k->secret_access_key, sizeof(k->secret_access_key),
-                  kms_cfg->aws_secret_access_key, strlen(kms_cfg->aws_secret_access_key)) ||
-       copy_field(k->session_token, sizeof(k->session_token), kms_cfg->aws_session_token,
-                  strlen(kms_cfg->aws_session_token))) {
+                  conf.secret_access_key, strlen(conf.secret_access_key)) ||
+       copy_field(k->session_token, sizeof(k->session_token), conf.session_token,
+                  strlen(conf.session_token))) {
       *why = "an AWS credential setting is too long";
       return -1;
     }
@@ -243,19 +269,21 @@ static int creds_load(struct kms_creds *k, const char **why)
 ** a KMS request per health check and prove little more, since a wrong key
 ** policy only shows on the real operation.
 */
-int vmb_kms_ready(json_object *out)
+int vmb_kms_ready(struct vmb_request *req, json_object *out, const char **problem)
 {
   struct kms_creds k;
   const char *why = NULL;
   json_object *kms;
   int ok;
-  if(!kms_cfg || !kms_cfg->aws_kms_enabled)
+  (void)req;
+  *problem = NULL;
+  if(!conf.enabled)
     return 0;
   memset(&k, 0, sizeof(k));
   kms = json_object_new_object();
   json_object_object_add(kms, "enabled", json_object_new_boolean(1));
-  json_object_object_add(kms, "region", json_object_new_string(kms_cfg->aws_region));
-  ok = *kms_cfg->aws_region != '\0';
+  json_object_object_add(kms, "region", json_object_new_string(conf.region));
+  ok = *conf.region != '\0';
   if(!ok)
     why = "AWS_REGION is not set";
   else if(creds_load(&k, &why) != 0)
@@ -265,6 +293,8 @@ int vmb_kms_ready(json_object *out)
   if(!ok)
     json_object_object_add(kms, "error", json_object_new_string(why ? why : "no credentials"));
   json_object_object_add(out, "kms", kms);
+  if(!ok)
+    *problem = "AWS KMS is enabled but has no region or credentials";
   return ok ? 0 : -1;
 }
 
@@ -445,9 +475,9 @@ static CURL *kms_handle(struct vmb_call *c)
      this call relies on is set here each time, from a clean handle. */
   curl_easy_reset(h);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, kms_cfg->vault_timeout_ms);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, conf.timeout_ms);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   kms_cfg->vault_timeout_ms < 2000 ? kms_cfg->vault_timeout_ms : 2000L);
+                   conf.timeout_ms < 2000 ? conf.timeout_ms : 2000L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   /* Signed requests carry credentials-derived headers: never hand them
@@ -510,10 +540,10 @@ static enum vmb_err kms_call(struct vmb_call *c, const char *operation, json_obj
     e = VMB_ERR_NOT_ENABLED;
     goto out;
   }
-  url = *kms_cfg->aws_kms_endpoint
-          ? kms_cfg->aws_kms_endpoint
+  url = *conf.endpoint
+          ? conf.endpoint
           : vmb_arena_printf(c->req->arena, "https://kms.%s.amazonaws.com/",
-                             kms_cfg->aws_region);
+                             conf.region);
   if(!url || endpoint_parts(c, url, &host, &path)) {
     c->detail = "AWS_KMS_ENDPOINT is not a usable URL";
     goto out;
@@ -543,7 +573,7 @@ static enum vmb_err kms_call(struct vmb_call *c, const char *operation, json_obj
   sreq.payload_len = strlen(body_text);
   sc.access_key_id = k.access_key_id;
   sc.secret_access_key = k.secret_access_key;
-  if(vmb_sigv4_sign(&sreq, kms_cfg->aws_region, "kms", amz_date, &sc, &sig)) {
+  if(vmb_sigv4_sign(&sreq, conf.region, "kms", amz_date, &sc, &sig)) {
     c->detail = "could not sign the KMS request (check AWS_REGION and the credentials)";
     goto out;
   }
@@ -626,11 +656,11 @@ static enum vmb_err kms_begin(struct vmb_call *c, json_object **body, int with_k
 {
   const char *key;
   *body = NULL;
-  if(!kms_cfg || !kms_cfg->aws_kms_enabled) {
+  if(!conf.enabled) {
     c->detail = "AWS KMS is not enabled on this bridge (AWS_KMS_ENABLED=false)";
     return VMB_ERR_NOT_ENABLED;
   }
-  if(!*kms_cfg->aws_region && !*kms_cfg->aws_kms_endpoint) {
+  if(!*conf.region && !*conf.endpoint) {
     c->detail = "AWS KMS is enabled but AWS_REGION is not set";
     return VMB_ERR_NOT_ENABLED;
   }
@@ -645,7 +675,7 @@ static enum vmb_err kms_begin(struct vmb_call *c, json_object **body, int with_k
     return VMB_ERR_OK;
   key = vmb_arg_str(c, "key_id");
   if(!key || !*key)
-    key = *kms_cfg->aws_kms_default_key_id ? kms_cfg->aws_kms_default_key_id : NULL;
+    key = *conf.default_key_id ? conf.default_key_id : NULL;
   if(!key) {
     if(!key_required)
       return VMB_ERR_OK;

@@ -16,9 +16,21 @@
 #include "nspath.h"
 #include "vmb/arena.h"
 
-static const struct vmb_config *kv_cfg;
+/* The settings this backend reads, taken at start-up (vmb_kv_init).
+   Strings are BORROWED from the configuration, which outlives requests. */
+static struct {
+  const char *mount;                 /* KV_MOUNT */
+  const char *default_prefix;        /* DEFAULT_PREFIX */
+} conf;
 
-void vmb_kv_set_config(const struct vmb_config *cfg) { kv_cfg = cfg; }
+int vmb_kv_init(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  (void)err;
+  (void)errlen;
+  conf.mount = cfg->kv_mount;
+  conf.default_prefix = cfg->default_prefix;
+  return 0;
+}
 
 /* Build the Vault path for kind ("data", "metadata", ...) and a checked
    relative path. NULL (with c->detail) when the path is not allowed. */
@@ -30,8 +42,8 @@ static const char *kv_path(struct vmb_call *c, const char *kind, const char *rel
     c->detail = vmb_arena_printf(c->req->arena, "invalid path: %s", why);
     return NULL;
   }
-  return vmb_arena_printf(c->req->arena, "%s/%s/%s/%s/%s", kv_cfg->kv_mount, kind,
-                          kv_cfg->default_prefix, c->req->identity.subject, rel);
+  return vmb_arena_printf(c->req->arena, "%s/%s/%s/%s/%s", conf.mount, kind,
+                          conf.default_prefix, c->req->identity.subject, rel);
 }
 
 static void log_path(struct vmb_call *c, const char *path)

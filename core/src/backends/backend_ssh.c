@@ -14,11 +14,18 @@
 #include "backends.h"
 #include "vmb/arena.h"
 
-static const struct vmb_config *ssh_cfg;
+/* The settings this backend reads, taken at start-up (vmb_ssh_init).
+   Strings are BORROWED from the configuration, which outlives requests. */
+static struct {
+  const char *mount;                 /* SSH_MOUNT */
+} conf;
 
-void vmb_ssh_set_config(const struct vmb_config *cfg)
+int vmb_ssh_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
-  ssh_cfg = cfg;
+  (void)err;
+  (void)errlen;
+  conf.mount = cfg->ssh_mount;
+  return 0;
 }
 
 #define MAX_PRINCIPALS 64
@@ -76,7 +83,7 @@ enum vmb_err vmb_h_ssh_otp(struct vmb_call *c)
   json_object_object_add(c->log_fields, "ip", json_object_new_string(ip));
   if(user)
     json_object_object_add(c->log_fields, "username", json_object_new_string(user));
-  path = vmb_arena_printf(c->req->arena, "%s/creds/%s", ssh_cfg->ssh_mount, role);
+  path = vmb_arena_printf(c->req->arena, "%s/creds/%s", conf.mount, role);
   body = json_object_new_object();
   if(!path || !body) {
     json_object_put(body);
@@ -222,7 +229,7 @@ enum vmb_err vmb_h_ssh_sign(struct vmb_call *c)
   if(cert_type)
     json_object_object_add(c->log_fields, "cert_type", json_object_new_string(cert_type));
   json_object_object_add(c->log_fields, "principals", json_object_new_int(count));
-  path = vmb_arena_printf(c->req->arena, "%s/sign/%s", ssh_cfg->ssh_mount, role);
+  path = vmb_arena_printf(c->req->arena, "%s/sign/%s", conf.mount, role);
   body = json_object_new_object();
   if(!path || !body) {
     json_object_put(body);

@@ -18,11 +18,18 @@
 #include "backends.h"
 #include "vmb/arena.h"
 
-static const struct vmb_config *transit_cfg;
+/* The settings this backend reads, taken at start-up (vmb_transit_init).
+   Strings are BORROWED from the configuration, which outlives requests. */
+static struct {
+  const char *mount;                 /* TRANSIT_MOUNT */
+} conf;
 
-void vmb_transit_set_config(const struct vmb_config *cfg)
+int vmb_transit_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
-  transit_cfg = cfg;
+  (void)err;
+  (void)errlen;
+  conf.mount = cfg->transit_mount;
+  return 0;
 }
 
 /* The checked key name, or NULL with c->detail naming the field. */
@@ -55,7 +62,7 @@ static enum vmb_err transit_post(struct vmb_call *c, const char *opname,
   struct vmb_vault_reply r;
   enum vmb_err e;
   const char *path = vmb_arena_printf(c->req->arena, "%s/%s/%s",
-                                      transit_cfg->transit_mount, action, key);
+                                      conf.mount, action, key);
   if(!path)
     return VMB_ERR_NOMEM;
   e = vmb_backend_vault(c, opname, "POST", path, body, &r);

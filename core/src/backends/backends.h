@@ -10,14 +10,32 @@
 
 #include "ops.h"
 
-/* Each backend is handed the configuration (mount names) at start-up. */
-struct vmb_config;
+#include "vmb/config.h"
+#include "vmb/request.h"
 
-/* backend.c (shared helpers) */
-void vmb_backend_set_config(const struct vmb_config *cfg);
+/*
+** The backends, in one list walked by start-up and by /readyz (the way
+** nginx walks ngx_modules[] in ngx_init_modules). A row is a name, an
+** init that takes what the backend needs from the configuration (0, or
+** -1 with err filled) and an optional readiness check that adds the
+** backend's member to out and returns 0, or -1 with *problem set to a
+** client-safe sentence. The operation handlers are not in the row: the
+** operation table points at them (docs/architecture.md).
+*/
+struct vmb_backend {
+  const char *name;
+  int (*init)(const struct vmb_config *cfg, char *err, size_t errlen);
+  int (*ready)(struct vmb_request *req, json_object *out, const char **problem);
+};
+/* Terminated by a row with name NULL. */
+extern const struct vmb_backend vmb_backends[];
+
+/* backend.c: the shared Vault helpers and Vault's own readiness */
+int vmb_backend_init(const struct vmb_config *cfg, char *err, size_t errlen);
+int vmb_vault_ready(struct vmb_request *req, json_object *out, const char **problem);
 
 /* backend_kv.c */
-void vmb_kv_set_config(const struct vmb_config *cfg);
+int vmb_kv_init(const struct vmb_config *cfg, char *err, size_t errlen);
 enum vmb_err vmb_h_kv_read(struct vmb_call *c);
 enum vmb_err vmb_h_kv_write(struct vmb_call *c);
 enum vmb_err vmb_h_kv_patch(struct vmb_call *c);
@@ -29,7 +47,7 @@ enum vmb_err vmb_h_kv_metadata(struct vmb_call *c);
 
 
 /* backend_transit.c */
-void vmb_transit_set_config(const struct vmb_config *cfg);
+int vmb_transit_init(const struct vmb_config *cfg, char *err, size_t errlen);
 enum vmb_err vmb_h_transit_encrypt(struct vmb_call *c);
 enum vmb_err vmb_h_transit_decrypt(struct vmb_call *c);
 enum vmb_err vmb_h_transit_rewrap(struct vmb_call *c);
@@ -39,18 +57,18 @@ enum vmb_err vmb_h_transit_hmac(struct vmb_call *c);
 enum vmb_err vmb_h_transit_random(struct vmb_call *c);
 
 /* backend_db.c */
-void vmb_db_set_config(const struct vmb_config *cfg);
+int vmb_db_init(const struct vmb_config *cfg, char *err, size_t errlen);
 enum vmb_err vmb_h_db_issue_creds(struct vmb_call *c);
 enum vmb_err vmb_h_db_renew(struct vmb_call *c);
 enum vmb_err vmb_h_db_revoke(struct vmb_call *c);
 
 /* backend_ssh.c */
-void vmb_ssh_set_config(const struct vmb_config *cfg);
+int vmb_ssh_init(const struct vmb_config *cfg, char *err, size_t errlen);
 enum vmb_err vmb_h_ssh_otp(struct vmb_call *c);
 enum vmb_err vmb_h_ssh_sign(struct vmb_call *c);
 
 /* backend_kms.c: AWS KMS over JSON 1.1, signed with SigV4 (sigv4.c) */
-void vmb_kms_set_config(const struct vmb_config *cfg);
+int vmb_kms_init(const struct vmb_config *cfg, char *err, size_t errlen);
 enum vmb_err vmb_h_kms_encrypt(struct vmb_call *c);
 enum vmb_err vmb_h_kms_decrypt(struct vmb_call *c);
 enum vmb_err vmb_h_kms_generate_data_key(struct vmb_call *c);
@@ -59,6 +77,6 @@ enum vmb_err vmb_h_kms_verify(struct vmb_call *c);
 
 /* backend_kms.c: adds {"kms":{...}} to out when KMS is enabled; -1 when
    enabled but not usable (no region or no credentials). */
-int vmb_kms_ready(json_object *out);
+int vmb_kms_ready(struct vmb_request *req, json_object *out, const char **problem);
 
 #endif

@@ -1,5 +1,5 @@
 /*
-** core.c - the gate: every request takes the same ordered path
+** core.c - the HTTP entry: every request takes the same ordered path
 ** (CONVENTIONS P2, SPEC section 1):
 **
 **   ids -> route -> authenticate -> rate limit -> arguments -> scope ->
@@ -17,95 +17,53 @@
 #include <strings.h>
 
 #include "auth.h"
-#include "nspath.h"
-#include "backends.h"
 #include "cors.h"
-#include "mcp.h"
+#include "entry.h"
 #include "metrics.h"
-#include "ops_table.h"
-#include "probe.h"
+#include "nspath.h"
+#include "oauth_meta.h"
+#include "ops.h"
 #include "ratelimit.h"
 #include "trace.h"
 #include "util.h"
-#include "vault.h"
-#include "vault_auth.h"
 #include "vmb/arena.h"
 #include "vmb/log.h"
 
 #define RESPONSE_BODY_MAX (8u * 1024u * 1024u)
 #define BODY_JSON_DEPTH 32
 
-static const struct vmb_config *core_cfg;
+/* The settings the HTTP entry reads, taken at start-up (vmb_http_init).
+   Strings are BORROWED from the configuration, which outlives requests. */
+static struct {
+  const char *base_path;            /* BASE_PATH */
+  const char *cors_allow_origins;   /* CORS_ALLOW_ORIGINS */
+  long max_body_bytes;              /* MAX_BODY_BYTES */
+  bool expose_rest_routes;          /* EXPOSE_REST_ROUTES */
+  bool debug_routes;                /* DEBUG_ROUTES_ENABLED */
+  bool rate_limit;                  /* RATE_LIMIT_ENABLED */
+} conf = {.base_path = "", .max_body_bytes = 1048576};
 
 bool vmb_core_subject_valid(const char *subject)
 {
   return vmb_subject_valid(subject);
 }
 
-size_t vmb_core_max_body(void)
+int vmb_http_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
-  return core_cfg ? (size_t)core_cfg->max_body_bytes : 1048576u;
-}
-
-/* The metric label sets come from the operation table. */
-static int metrics_init(const struct vmb_config *cfg, char *err, size_t errlen)
-{
-  struct vmb_metrics_op *rows = calloc(vmb_n_ops ? vmb_n_ops : 1, sizeof(*rows));
-  size_t i;
-  int rc;
-  if(!rows) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  for(i = 0; i < vmb_n_ops; i++) {
-    rows[i].id = vmb_ops[i].id;
-    rows[i].method = vmb_ops[i].method;
-    rows[i].path = vmb_ops[i].path;
-  }
-  rc = vmb_metrics_init(cfg, rows, vmb_n_ops, err, errlen);
-  free(rows);
-  return rc;
-}
-
-int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen)
-{
-  core_cfg = cfg;
-  vmb_ops_install(vmb_ops, vmb_n_ops);
-  vmb_backend_set_config(cfg);
-  vmb_kv_set_config(cfg);
-  vmb_transit_set_config(cfg);
-  vmb_db_set_config(cfg);
-  vmb_ssh_set_config(cfg);
-  vmb_kms_set_config(cfg);
-  if(vmb_log_open(*cfg->log_dir ? cfg->log_dir : NULL, cfg->log_level, err, errlen) ||
-     vmb_vault_init(cfg, err, errlen) ||
-     vmb_vault_auth_init(cfg, err, errlen) ||
-     vmb_auth_init(cfg, err, errlen) ||
-     vmb_ratelimit_init(cfg, err, errlen) ||
-     metrics_init(cfg, err, errlen) ||
-     vmb_trace_init(cfg, err, errlen) ||
-     vmb_mcp_init(cfg, err, errlen) ||
-     vmb_probe_start(cfg, err, errlen))
-    return -1;
+  (void)err;
+  (void)errlen;
+  conf.base_path = cfg->base_path;
+  conf.cors_allow_origins = cfg->cors_allow_origins;
+  conf.max_body_bytes = cfg->max_body_bytes;
+  conf.expose_rest_routes = cfg->expose_rest_routes;
+  conf.debug_routes = cfg->debug_routes_enabled;
+  conf.rate_limit = cfg->rate_limit_enabled;
   return 0;
 }
 
-void vmb_core_stop(void)
+size_t vmb_core_max_body(void)
 {
-  vmb_mcp_stop_streams();
-}
-
-void vmb_core_shutdown(void)
-{
-  vmb_probe_stop();
-  vmb_mcp_cleanup();
-  vmb_trace_cleanup();
-  vmb_metrics_cleanup();
-  vmb_ratelimit_cleanup();
-  vmb_auth_cleanup();
-  vmb_vault_auth_cleanup();
-  vmb_vault_cleanup();
-  vmb_log_close();
+  return (size_t)conf.max_body_bytes;
 }
 
 static void json_put(void *p) { json_object_put(p); }
@@ -130,7 +88,7 @@ static void reply_error(struct vmb_request *req, struct vmb_response *resp,
 static void add_cors_headers(struct vmb_request *req, struct vmb_response *resp)
 {
   const char *origin = vmb_request_header(req, "origin");
-  if(!origin || !vmb_cors_origin_allowed(core_cfg->cors_allow_origins, origin))
+  if(!origin || !vmb_cors_origin_allowed(conf.cors_allow_origins, origin))
     return;
   vmb_response_header(resp, "Access-Control-Allow-Origin", origin);
   vmb_response_header(resp, "Vary", "Origin");
@@ -267,7 +225,7 @@ static void www_authenticate(struct vmb_request *req, struct vmb_response *resp,
     v = "Bearer realm=\"vault-mcp-bridge\"";
   {
     /* RFC 9728 section 5.1: point OAuth clients (MCP) at our metadata. */
-    const char *rm = vmb_mcp_resource_metadata_url(req);
+    const char *rm = vmb_oauth_metadata_url(req);
     if(rm && v)
       v = vmb_arena_printf(req->arena, "%s, resource_metadata=\"%s\"", v, rm);
   }
@@ -308,14 +266,14 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
   enum vmb_err err = VMB_ERR_OK;
   const char *detail = NULL, *path = req->path;
   char allow[128];
-  size_t blen = strlen(core_cfg->base_path);
+  size_t blen = strlen(conf.base_path);
 
   vmb_metrics_inflight(1);
   memset(&call, 0, sizeof(call));
   assign_ids(req);
   vmb_trace_request_begin(req);
 
-  if(blen && path && !strncmp(path, core_cfg->base_path, blen) &&
+  if(blen && path && !strncmp(path, conf.base_path, blen) &&
      (path[blen] == '/' || path[blen] == '\0'))
     path = path[blen] ? path + blen : "/";
   if(!route_path_ok(path)) {
@@ -325,12 +283,12 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
   if(req->body_too_large) {
     err = VMB_ERR_PAYLOAD_TOO_LARGE;
     detail = vmb_arena_printf(req->arena, "the body exceeds %ld bytes",
-                              core_cfg->max_body_bytes);
+                              conf.max_body_bytes);
     goto done;
   }
   op = vmb_route_find(req, path, &params, allow, sizeof(allow));
-  if(op && (((op->flags & VMB_OP_REST_OPTIONAL) && !core_cfg->expose_rest_routes) ||
-            ((op->flags & VMB_OP_DEBUG) && !core_cfg->debug_routes_enabled))) {
+  if(op && (((op->flags & VMB_OP_REST_OPTIONAL) && !conf.expose_rest_routes) ||
+            ((op->flags & VMB_OP_DEBUG) && !conf.debug_routes))) {
     json_object_put(params);
     op = NULL;
     allow[0] = '\0';
@@ -338,7 +296,7 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
   if(!op) {
     if(!strcmp(req->method, "OPTIONS") && allow[0] &&
        vmb_request_header(req, "origin") &&
-       vmb_cors_request_ok(core_cfg->cors_allow_origins, req)) {
+       vmb_cors_request_ok(conf.cors_allow_origins, req)) {
       /* CORS preflight for a route that exists. */
       resp->status = 204;
       vmb_response_header(resp, "Access-Control-Allow-Methods",
@@ -387,7 +345,7 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
                  "the %s credential was refused (%s)", mode, reason) : NULL;
       goto done;
     }
-    if(!(op->flags & VMB_OP_NO_RATE_LIMIT) && core_cfg->rate_limit_enabled) {
+    if(!(op->flags & VMB_OP_NO_RATE_LIMIT) && conf.rate_limit) {
       struct vmb_rl_verdict v;
       vmb_ratelimit_take(req->identity.subject, &v);
       if(v.limit > 0) {

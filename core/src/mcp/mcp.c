@@ -37,13 +37,15 @@ static const char *const supported_versions[] = {
   VMB_MCP_MODERN_VERSION, "2025-11-25", "2025-06-18", "2025-03-26"
 };
 
-static const struct vmb_config *mcp_cfg;
-
-const struct vmb_config *vmb_mcp_config(void) { return mcp_cfg; }
+/* The settings this module reads, taken at start-up (vmb_mcp_init). */
+static struct {
+  const char *cors_allow_origins;   /* CORS_ALLOW_ORIGINS, BORROWED */
+  bool tool_names_dotted;           /* MCP_TOOL_NAMES_DOTTED */
+} conf;
 
 bool vmb_mcp_origin_ok(const struct vmb_request *req)
 {
-  return vmb_cors_request_ok(mcp_cfg ? mcp_cfg->cors_allow_origins : NULL, req);
+  return vmb_cors_request_ok(conf.cors_allow_origins, req);
 }
 
 bool vmb_mcp_version_supported(const char *version)
@@ -226,8 +228,7 @@ json_object *vmb_mcp_capabilities(bool modern)
 
 const char *vmb_mcp_instructions(void)
 {
-  const struct vmb_config *cfg = mcp_cfg;
-  return cfg && cfg->mcp_tool_names_dotted ?
+  return conf.tool_names_dotted ?
     "Scoped access to HashiCorp Vault for one subject. Secrets live under "
     "the caller's own namespace: use the kv.* tools with paths relative to it "
     "(or read kv://<subject>/<path> resources). Tool names are the "
@@ -247,7 +248,7 @@ const char *vmb_mcp_instructions(void)
 const char *vmb_mcp_tool_name(struct vmb_request *req, const struct vmb_op *op)
 {
   char *n, *p;
-  if(mcp_cfg && mcp_cfg->mcp_tool_names_dotted)
+  if(conf.tool_names_dotted)
     return op->id;
   n = vmb_arena_strdup(req->arena, op->id);
   if(!n)
@@ -1341,7 +1342,10 @@ const char *vmb_mcp_handle_text(struct vmb_request *req, const char *via,
 
 int vmb_mcp_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
-  mcp_cfg = cfg;
+  conf.cors_allow_origins = cfg->cors_allow_origins;
+  conf.tool_names_dotted = cfg->mcp_tool_names_dotted;
+  if(vmb_mcp_http_init(cfg, err, errlen) || vmb_mcp_modern_init(cfg, err, errlen))
+    return -1;
   return vmb_mcp_bus_init(cfg, err, errlen);
 }
 

@@ -155,6 +155,10 @@ const char *vmb_mcp_tool_name(struct vmb_request *req, const struct vmb_op *op);
 json_object *vmb_mcp_error(json_object *id, int code, const char *message,
                            json_object *data);
 
+/* Each file's settings (mcp_http.c, mcp_modern.c), taken by vmb_mcp_init(). */
+int vmb_mcp_http_init(const struct vmb_config *cfg, char *err, size_t errlen);
+int vmb_mcp_modern_init(const struct vmb_config *cfg, char *err, size_t errlen);
+
 /* The event bus (mcp_bus.c), set up by vmb_mcp_init(). */
 int vmb_mcp_bus_init(const struct vmb_config *cfg, char *err, size_t errlen);
 void vmb_mcp_bus_cleanup(void);
@@ -220,14 +224,6 @@ int vmb_mcp_bus_follow(struct vmb_request *req, const char *subject,
 
 /* Ask every event stream of this process to end (shutdown). */
 void vmb_mcp_stop_streams(void);
-
-/* The URL of our RFC 9728 metadata document for req, or NULL when JWT
-   authentication is off. Arena string. Used by core.c in the
-   WWW-Authenticate challenge. */
-const char *vmb_mcp_resource_metadata_url(struct vmb_request *req);
-
-/* Shared by mcp.c, mcp_http.c and mcp_bus.c: the loaded configuration. */
-const struct vmb_config *vmb_mcp_config(void);
 
 /* The operation handlers, for the operation table. */
 enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c);

@@ -1,6 +1,6 @@
 /*
 ** mcp_http.c - MCP Streamable HTTP at POST /mcp/rpc, and the RFC 9728
-** protected-resource metadata (SPEC section 5, docs/mcp.md).
+** protected-resource metadata endpoint (SPEC section 5, docs/mcp.md).
 **
 ** By the time vmb_h_mcp_rpc() runs, the core gate has routed, rate
 ** limited and authenticated the request exactly as for REST; this file
@@ -25,9 +25,23 @@
 #include <string.h>
 #include <strings.h>
 
+#include "oauth_meta.h"
 #include "util.h"
 #include "vmb/arena.h"
 #include "vmb/log.h"
+
+/* The settings this file reads, taken at start-up (vmb_mcp_http_init). */
+static struct {
+  const char *public_hosts;         /* PUBLIC_HOSTS, BORROWED */
+} conf;
+
+int vmb_mcp_http_init(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  (void)err;
+  (void)errlen;
+  conf.public_hosts = cfg->public_hosts;
+  return 0;
+}
 
 /* ---- HTTP helpers --------------------------------------------------- */
 
@@ -147,7 +161,6 @@ static size_t host_part(const char *h)
    port), or anything when PUBLIC_HOSTS is "*". */
 static bool host_allowed(const char *host)
 {
-  const struct vmb_config *cfg = vmb_mcp_config();
   size_t hn = host_part(host);
   const char *port = host + hn;
   if(*port && *port != ':')
@@ -155,10 +168,10 @@ static bool host_allowed(const char *host)
   if((hn == 9 && !strncasecmp(host, "localhost", 9)) ||
      (hn == 9 && !strncmp(host, "127.0.0.1", 9)) || (hn == 5 && !strncmp(host, "[::1]", 5)))
     return true;
-  if(!cfg || !cfg->public_hosts)
+  if(!conf.public_hosts)
     return false;
-  return list_has(cfg->public_hosts, "*", 1) || list_has(cfg->public_hosts, host, strlen(host)) ||
-         list_has(cfg->public_hosts, host, hn);
+  return list_has(conf.public_hosts, "*", 1) || list_has(conf.public_hosts, host, strlen(host)) ||
+         list_has(conf.public_hosts, host, hn);
 }
 
 bool vmb_mcp_host_origin_ok(const struct vmb_request *req, const char **why)
@@ -380,115 +393,10 @@ enum vmb_err vmb_h_mcp_rpc_delete(struct vmb_call *c)
 
 /* ---- RFC 9728 protected-resource metadata -------------------------- */
 
-/* The externally visible origin of this request: scheme from the web
-   server's HTTPS param, host from the Host header (only when it looks
-   like a host[:port]; else "localhost"), then BASE_PATH. Arena string. */
-static const char *public_base(struct vmb_request *req)
-{
-  const struct vmb_config *cfg = vmb_mcp_config();
-  const char *host = vmb_request_header(req, "host");
-  const char *p;
-  bool ok = host && *host && strlen(host) <= 255;
-  for(p = host; ok && *p; p++)
-    ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-         *p == '.' || *p == '-' || *p == ':' || *p == '[' || *p == ']';
-  return vmb_arena_printf(req->arena, "%s://%s%s", req->tls.https ? "https" : "http",
-                          ok ? host : "localhost", cfg && cfg->base_path ? cfg->base_path : "");
-}
-
-static bool is_url(const char *s)
-{
-  return s && (!strncmp(s, "https://", 8) || !strncmp(s, "http://", 7));
-}
-
-const char *vmb_mcp_resource_metadata_url(struct vmb_request *req)
-{
-  const struct vmb_config *cfg = vmb_mcp_config();
-  const char *base;
-  if(!cfg || !cfg->auth_jwt_enabled)
-    return NULL;
-  base = public_base(req);
-  return base ? vmb_arena_printf(req->arena, "%s/.well-known/oauth-protected-resource/mcp/rpc",
-                                 base) : NULL;
-}
-
-/* Add each URL of a comma/space separated list to arr. */
-static void add_list(json_object *arr, const char *list)
-{
-  while(list && *list) {
-    size_t n;
-    while(*list == ' ' || *list == ',')
-      list++;
-    n = strcspn(list, ", ");
-    if(n) {
-      json_object *s = json_object_new_string_len(list, (int)n);
-      if(s && json_object_array_add(arr, s))
-        json_object_put(s);
-    }
-    list += n;
-  }
-}
-
-/*
-** GET /.well-known/oauth-protected-resource[/mcp/rpc]. Only meaningful
-** when bearer JWTs are accepted: then the bridge is an OAuth resource
-** server (MCP authorization). The resource identifier is JWT_AUDIENCE
-** when that is a URL (the operator's canonical URI, which tokens must
-** name), else derived from the request: the MCP endpoint for the
-** path-suffixed document, the base for the root one (RFC 9728 section
-** 3.3: the identifier is the one the well-known URL was built from).
-*/
+/* GET /.well-known/oauth-protected-resource[/mcp/rpc]: the document is
+   built by the auth layer (auth/oauth_meta.c), which also gives the gate
+   the URL for WWW-Authenticate. */
 enum vmb_err vmb_h_oauth_resource_metadata(struct vmb_call *c)
 {
-  const struct vmb_config *cfg = vmb_mcp_config();
-  struct vmb_request *req = c->req;
-  json_object *servers, *scopes, *methods;
-  const char *resource, *base;
-  size_t plen = strlen(req->path), slen = strlen("/mcp/rpc");
-  bool suffixed = plen >= slen && !strcmp(req->path + plen - slen, "/mcp/rpc");
-
-  if(!cfg || !cfg->auth_jwt_enabled) {
-    c->detail = "OAuth bearer tokens are not enabled on this server";
-    return VMB_ERR_NOT_FOUND;
-  }
-  servers = json_object_new_array();
-  if(!servers)
-    return VMB_ERR_NOMEM;
-  add_list(servers, cfg->oauth_authorization_servers);
-  /* An issuer that is a URL names its authorization server; a bare
-     name ("mcp-auth", the default) names nothing a client can fetch. */
-  if(!json_object_array_length(servers) && is_url(cfg->jwt_issuer))
-    add_list(servers, cfg->jwt_issuer);
-  if(!json_object_array_length(servers)) {
-    /* RFC 9728 / MCP: the document MUST name an authorization server. */
-    json_object_put(servers);
-    vmb_log_server(VMB_LOG_WARN, "mcp", "protected-resource metadata requested but "
-                   "OAUTH_AUTHORIZATION_SERVERS and JWT_ISSUER are empty");
-    c->detail = "no authorization server is configured";
-    return VMB_ERR_NOT_FOUND;
-  }
-  base = public_base(req);
-  if(is_url(cfg->jwt_audience))
-    resource = cfg->jwt_audience;
-  else
-    resource = base ? vmb_arena_printf(req->arena, "%s%s", base, suffixed ? "/mcp/rpc" : "")
-                    : NULL;
-  if(!resource) {
-    json_object_put(servers);
-    return VMB_ERR_NOMEM;
-  }
-  c->result = json_object_new_object();
-  if(!c->result) {
-    json_object_put(servers);
-    return VMB_ERR_NOMEM;
-  }
-  json_object_object_add(c->result, "resource", json_object_new_string(resource));
-  json_object_object_add(c->result, "authorization_servers", servers);
-  methods = json_object_new_array();
-  json_object_array_add(methods, json_object_new_string("header"));
-  json_object_object_add(c->result, "bearer_methods_supported", methods);
-  scopes = vmb_scopes_to_json(VMB_SCOPES_DEFAULT | VMB_SCOPE_ADMIN);
-  json_object_object_add(c->result, "scopes_supported", scopes);
-  json_object_object_add(c->result, "resource_name", json_object_new_string("Vault MCP Bridge"));
-  return VMB_ERR_OK;
+  return vmb_oauth_metadata(c->req, &c->result, &c->detail);
 }

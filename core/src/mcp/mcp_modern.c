@@ -46,6 +46,19 @@
 #define FILTER_TOOL_EVENTS "vmb/toolCompleted"
 #define METHOD_TOOL_EVENT "notifications/vmb/tool_completed"
 
+/* The settings this file reads, taken at start-up (vmb_mcp_modern_init). */
+static struct {
+  long list_ttl_ms;                 /* MCP_LIST_TTL_MS */
+} conf = {.list_ttl_ms = 300000};
+
+int vmb_mcp_modern_init(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  (void)err;
+  (void)errlen;
+  conf.list_ttl_ms = cfg->mcp_list_ttl_ms;
+  return 0;
+}
+
 /* Methods served under 2026-07-28, and whether the Mcp-Name header
    mirrors params.name or params.uri. */
 static const struct {
@@ -336,7 +349,6 @@ static json_object *server_info(void)
 
 void vmb_mcp_modern_finish(const char *method, json_object *result)
 {
-  const struct vmb_config *cfg = vmb_mcp_config();
   json_object *meta = member(result, "_meta", json_type_object);
   int mi = modern_index(method);
   if(!result)
@@ -353,7 +365,7 @@ void vmb_mcp_modern_finish(const char *method, json_object *result)
        immediately stale. Lists depend on the caller's scopes and name
        the caller (private); discover is the same for everyone. */
     long ttl = !strcmp(method, "resources/read") ? 0 :
-               cfg ? cfg->mcp_list_ttl_ms : 300000;
+               conf.list_ttl_ms;
     jadd(result, "ttlMs", json_object_new_int64(ttl));
     jadd(result, "cacheScope", json_object_new_string(
            modern_methods[mi].cache_public ? "public" : "private"));

@@ -34,7 +34,16 @@
 #define PROBE_REPLY_MAX (64u * 1024u)
 #define PROBE_TIMEOUT_MAX_MS 5000L
 
-static const struct vmb_config *pcfg;
+/* The settings this module reads, taken at start-up (vmb_probe_start).
+   Strings are BORROWED from the configuration, which outlives the thread. */
+static struct {
+  const char *vault_addr;           /* VAULT_ADDR */
+  long timeout_ms;                  /* VAULT_TIMEOUT_MS (capped) */
+  bool kms_enabled;                 /* AWS_KMS_ENABLED */
+  const char *kms_endpoint;         /* AWS_KMS_ENDPOINT */
+  const char *aws_region;           /* AWS_REGION */
+  long interval_s;                  /* HEALTH_PROBE_SECONDS */
+} conf;
 static pthread_t thread;
 static bool started;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -100,12 +109,12 @@ static enum vmb_probe_reason probe_vault(CURL *h, struct vmb_buf *body)
 {
   struct vmb_buf url;
   enum vmb_probe_reason r;
-  size_t alen = strlen(pcfg->vault_addr);
+  size_t alen = strlen(conf.vault_addr);
   long status;
   vmb_buf_init(&url, 4096);
-  while(alen && pcfg->vault_addr[alen - 1] == '/')
+  while(alen && conf.vault_addr[alen - 1] == '/')
     alen--;
-  if(vmb_buf_append(&url, pcfg->vault_addr, alen) ||
+  if(vmb_buf_append(&url, conf.vault_addr, alen) ||
      vmb_buf_append_str(&url, "/v1/sys/health?standbyok=true&perfstandbyok=true"
                         "&sealedcode=200&uninitcode=200")) {
     vmb_buf_free(&url);
@@ -137,10 +146,10 @@ static enum vmb_probe_reason probe_kms(CURL *h, struct vmb_buf *body)
   char url[512];
   long status;
   enum vmb_probe_reason r;
-  if(*pcfg->aws_kms_endpoint)
-    snprintf(url, sizeof(url), "%s", pcfg->aws_kms_endpoint);
+  if(*conf.kms_endpoint)
+    snprintf(url, sizeof(url), "%s", conf.kms_endpoint);
   else
-    snprintf(url, sizeof(url), "https://kms.%.200s.amazonaws.com/", pcfg->aws_region);
+    snprintf(url, sizeof(url), "https://kms.%.200s.amazonaws.com/", conf.aws_region);
   r = get(h, url, body, &status);
   /* Any HTTP answer (KMS says 4xx to an unsigned GET) is "reachable". */
   if(r == VMB_PROBE_OK && (status < 100 || status > 599))
@@ -162,7 +171,7 @@ static CURL *new_handle(bool vault)
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   }
   /* A probe must finish well inside its interval. */
-  timeout = pcfg->vault_timeout_ms < PROBE_TIMEOUT_MAX_MS ? pcfg->vault_timeout_ms
+  timeout = conf.timeout_ms < PROBE_TIMEOUT_MAX_MS ? conf.timeout_ms
                                                           : PROBE_TIMEOUT_MAX_MS;
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout);
@@ -193,8 +202,8 @@ static bool wait_ms(long ms)
 static void *run(void *arg)
 {
   CURL *vault = new_handle(true);
-  CURL *kms = pcfg->aws_kms_enabled ? new_handle(false) : NULL;
-  unsigned interval = (unsigned)pcfg->health_probe_seconds;
+  CURL *kms = conf.kms_enabled ? new_handle(false) : NULL;
+  unsigned interval = (unsigned)conf.interval_s;
   struct vmb_buf body;
   /* Wake often enough to take the pool's turn soon after it is due. */
   long tick = interval > 4 ? 1000L : (long)interval * 250L;
@@ -229,7 +238,12 @@ int vmb_probe_start(const struct vmb_config *cfg, char *err, size_t errlen)
   pthread_condattr_t ca;
   if(started || cfg->health_probe_seconds <= 0)
     return 0;
-  pcfg = cfg;
+  conf.vault_addr = cfg->vault_addr;
+  conf.timeout_ms = cfg->vault_timeout_ms;
+  conf.kms_enabled = cfg->aws_kms_enabled;
+  conf.kms_endpoint = cfg->aws_kms_endpoint;
+  conf.aws_region = cfg->aws_region;
+  conf.interval_s = cfg->health_probe_seconds;
   stopping = false;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -16,7 +16,7 @@
 #include "vmb/config.h"
 
 /* Start the thread when cfg->health_probe_seconds > 0 (cfg must outlive
-   it). Needs vmb_vault_init() and vmb_metrics_init() first. 0, or -1
+   it: strings are borrowed). Needs vmb_vault_init() and vmb_metrics_init() first. 0, or -1
    with err filled. */
 int vmb_probe_start(const struct vmb_config *cfg, char *err, size_t errlen);
 /* Stop and join the thread (a probe in flight finishes first: at most

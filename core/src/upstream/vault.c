@@ -24,7 +24,18 @@
 #include "vmb/log.h"
 #include "worker.h"
 
-static const struct vmb_config *vcfg;
+/* The settings this module reads, taken at start-up (vmb_vault_init).
+   Strings are BORROWED from the configuration, which outlives requests. */
+static struct {
+  const char *addr;                 /* VAULT_ADDR */
+  const char *namespace_;           /* VAULT_NAMESPACE */
+  long timeout_ms;                  /* VAULT_TIMEOUT_MS */
+  const char *cacert;               /* VAULT_CACERT */
+  const char *capath;               /* VAULT_CAPATH */
+  const char *client_cert;          /* VAULT_CLIENT_CERT */
+  const char *client_key;           /* VAULT_CLIENT_KEY */
+  bool skip_verify;                 /* VAULT_SKIP_VERIFY */
+} conf;
 static pthread_rwlock_t token_lock = PTHREAD_RWLOCK_INITIALIZER;
 static char vault_token_buf[1024];
 
@@ -126,7 +137,14 @@ static void classify_failure(CURL *h, CURLcode cc, struct vmb_vault_reply *reply
 
 int vmb_vault_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
-  vcfg = cfg;
+  conf.addr = cfg->vault_addr;
+  conf.namespace_ = cfg->vault_namespace;
+  conf.timeout_ms = cfg->vault_timeout_ms;
+  conf.cacert = cfg->vault_cacert;
+  conf.capath = cfg->vault_capath;
+  conf.client_cert = cfg->vault_client_cert;
+  conf.client_key = cfg->vault_client_key;
+  conf.skip_verify = cfg->vault_skip_verify;
   if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     snprintf(err, errlen, "libcurl initialisation failed");
     return -1;
@@ -206,9 +224,9 @@ void vmb_vault_curl_setup(void *handle)
 {
   CURL *h = handle;
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, vcfg->vault_timeout_ms);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, conf.timeout_ms);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   vcfg->vault_timeout_ms < 2000 ? vcfg->vault_timeout_ms : 2000L);
+                   conf.timeout_ms < 2000 ? conf.timeout_ms : 2000L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -218,15 +236,15 @@ void vmb_vault_curl_setup(void *handle)
   /* Send the path exactly as built (and checked): no dot-segment
      squashing by libcurl. */
   curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-  if(*vcfg->vault_cacert)
-    curl_easy_setopt(h, CURLOPT_CAINFO, vcfg->vault_cacert);
-  if(*vcfg->vault_capath)
-    curl_easy_setopt(h, CURLOPT_CAPATH, vcfg->vault_capath);
-  if(*vcfg->vault_client_cert)
-    curl_easy_setopt(h, CURLOPT_SSLCERT, vcfg->vault_client_cert);
-  if(*vcfg->vault_client_key)
-    curl_easy_setopt(h, CURLOPT_SSLKEY, vcfg->vault_client_key);
-  if(vcfg->vault_skip_verify) {
+  if(*conf.cacert)
+    curl_easy_setopt(h, CURLOPT_CAINFO, conf.cacert);
+  if(*conf.capath)
+    curl_easy_setopt(h, CURLOPT_CAPATH, conf.capath);
+  if(*conf.client_cert)
+    curl_easy_setopt(h, CURLOPT_SSLCERT, conf.client_cert);
+  if(*conf.client_key)
+    curl_easy_setopt(h, CURLOPT_SSLKEY, conf.client_key);
+  if(conf.skip_verify) {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
@@ -316,10 +334,10 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
     goto out;
   }
   {
-    size_t alen = strlen(vcfg->vault_addr);
-    while(alen && vcfg->vault_addr[alen - 1] == '/')
+    size_t alen = strlen(conf.addr);
+    while(alen && conf.addr[alen - 1] == '/')
       alen--;
-    if(vmb_buf_append(&url, vcfg->vault_addr, alen) ||
+    if(vmb_buf_append(&url, conf.addr, alen) ||
        vmb_buf_append_str(&url, "/v1/") || append_path(&url, path)) {
       result = VMB_ERR_INTERNAL;
       goto out;
@@ -338,8 +356,8 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
     hdrs = curl_slist_append(hdrs, hdr);
     OPENSSL_cleanse(hdr, sizeof(hdr));
   }
-  if(*vcfg->vault_namespace) {
-    snprintf(hdr, sizeof(hdr), "X-Vault-Namespace: %s", vcfg->vault_namespace);
+  if(*conf.namespace_) {
+    snprintf(hdr, sizeof(hdr), "X-Vault-Namespace: %s", conf.namespace_);
     hdrs = curl_slist_append(hdrs, hdr);
   }
   hdrs = curl_slist_append(hdrs, "X-Vault-Request: true");

@@ -38,7 +38,15 @@ struct child_slot {
   uint64_t last_used_us;
 };
 
-static const struct vmb_config *acfg;
+/* The settings this module reads, taken at start-up (vmb_vault_auth_init).
+   Strings are BORROWED from the configuration, which outlives requests;
+   the AppRole credentials among them are never logged. */
+static struct {
+  const char *role_id;              /* VAULT_ROLE_ID */
+  const char *secret_id;            /* VAULT_SECRET_ID */
+  const char *policy_prefix;        /* CHILD_TOKEN_POLICY_PREFIX */
+  long child_ttl;                   /* CHILD_TOKEN_TTL, seconds */
+} conf;
 static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct child_slot child_cache[CHILD_CACHE_SLOTS];
 
@@ -102,8 +110,8 @@ static int approle_login(long *ttl)
   if(side_open(&s))
     return -1;
   body = json_object_new_object();
-  json_object_object_add(body, "role_id", json_object_new_string(acfg->vault_role_id));
-  json_object_object_add(body, "secret_id", json_object_new_string(acfg->vault_secret_id));
+  json_object_object_add(body, "role_id", json_object_new_string(conf.role_id));
+  json_object_object_add(body, "secret_id", json_object_new_string(conf.secret_id));
   if(vmb_vault_call(&s.req, "auth.approle_login", "POST", "auth/approle/login",
                     body, "", &r) == VMB_ERR_OK &&
      auth_from_reply(&r, token, sizeof(token), ttl) == 0) {
@@ -183,7 +191,10 @@ static void *renew_main(void *arg)
 int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
   long ttl = 0;
-  acfg = cfg;
+  conf.role_id = cfg->vault_role_id;
+  conf.secret_id = cfg->vault_secret_id;
+  conf.policy_prefix = cfg->child_token_policy_prefix;
+  conf.child_ttl = cfg->child_token_ttl;
   memset(child_cache, 0, sizeof(child_cache));
   if(!*cfg->vault_role_id)
     return 0;
@@ -287,10 +298,10 @@ enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subjec
   pols = json_object_new_array();
   meta = json_object_new_object();
   json_object_array_add(pols, json_object_new_string(
-    vmb_arena_printf(req->arena, "%s%s", acfg->child_token_policy_prefix, subject)));
+    vmb_arena_printf(req->arena, "%s%s", conf.policy_prefix, subject)));
   json_object_object_add(body, "policies", pols);
   json_object_object_add(body, "no_default_policy", json_object_new_boolean(1));
-  snprintf(ttl_text, sizeof(ttl_text), "%lds", acfg->child_token_ttl);
+  snprintf(ttl_text, sizeof(ttl_text), "%lds", conf.child_ttl);
   json_object_object_add(body, "ttl", json_object_new_string(ttl_text));
   json_object_object_add(body, "renewable", json_object_new_boolean(0));
   json_object_object_add(body, "display_name", json_object_new_string(subject));
@@ -308,7 +319,7 @@ enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subjec
   if(auth_from_reply(&r, out, outlen, &ttl) != 0)
     return VMB_ERR_VAULT_ERROR;
   if(ttl <= 0)
-    ttl = acfg->child_token_ttl;
+    ttl = conf.child_ttl;
   pthread_mutex_lock(&child_lock);
   cache_put(subject, out, now + (uint64_t)ttl * 1000000u * 2u / 3u, now);
   pthread_mutex_unlock(&child_lock);
