@@ -253,7 +253,9 @@ def case_fcgi_hostile(cl):
             print("ok %s" % label)
             continue
         check(isinstance(doc, dict), "%s: body %r" % (label, doc))
-        rejected = isinstance(expect, (int, tuple)) and doc.get("id") is None
+        # Invalid messages get 400, with the id when it could be read.
+        rejected = isinstance(expect, (int, tuple)) and (
+            doc.get("id") is None or doc.get("error", {}).get("code") == -32600)
         modern = label == "server/discover"     # 2026-07-28 envelope errors are 400
         check(st == (400 if rejected or modern else 200), "%s: HTTP %d %r" % (label, st, doc))
         judge(label, expect, [doc])
@@ -510,6 +512,27 @@ def case_modern_http(cl):
                               "resources/unsubscribe", "resources/get", "shutdown", "no/such")):
         st, hd, doc = mpost(b, modern_msg(meth, rid=100 + i))
         modern_error("removed/unknown %s -> 404" % meth, st, doc, 404, -32601, 100 + i)
+
+    # The hostile messages again, as 2026-07-28 traffic: never a crash,
+    # always a JSON-RPC answer (or 202), and every error to a request whose
+    # id could be read carries that id.
+    for label, text, expect in hostile_messages():
+        if len(text) > 60000:
+            continue
+        try:
+            sent = json.loads(text)
+        except ValueError:
+            sent = None
+        meth = sent.get("method") if isinstance(sent, dict) and isinstance(sent.get("method"), str) else "x"
+        st, hd, doc = b.post(text.encode(), headers={"MCP-Protocol-Version": MODERN, "Mcp-Method": meth})
+        check(st in (200, 202, 400, 404) and (st == 202 or (isinstance(doc, dict) and doc.get("jsonrpc") == "2.0")),
+              "modern %s: %d %r" % (label, st, doc))
+        if isinstance(doc, dict) and "error" in doc and isinstance(sent, dict) and isinstance(sent.get("id"), (str, int)) \
+                and not isinstance(sent.get("id"), bool) and isinstance(sent.get("method"), str) and \
+                len(str(sent["id"])) <= 1024 and abs(sent["id"] if isinstance(sent["id"], int) else 0) < 2 ** 63 - 1:
+            check(doc.get("id") == sent["id"], "modern %s: error without the id %r" % (label, doc))
+    check(b.alive(), "responder survived the hostile 2026-07-28 messages")
+    print("ok hostile messages as 2026-07-28")
 
     # Stateless: a session id is ignored (no 404), none is minted.
     st, hd, doc = mpost(b, modern_msg("tools/list"), Mcp_Session_Id="0" * 32)

@@ -1034,6 +1034,17 @@ static enum vmb_mcp_outcome reject(struct vmb_request *req, json_object **reply,
   return VMB_MCP_REJECTED;
 }
 
+/* reject() for a message whose id could be read: the error names it
+   (2026-07-28 "Error Responses": the same id unless it could not be
+   read). Still an invalid message (HTTP 400). */
+static enum vmb_mcp_outcome reject_id(struct vmb_request *req, json_object **reply,
+                                      json_object *id, int code, const char *message)
+{
+  log_rejected(req, message);
+  *reply = vmb_mcp_error(id, code, message, NULL);
+  return VMB_MCP_REJECTED;
+}
+
 /* A 2026-07-28 request: envelope checks, the method, the decorations.
    id is BORROWED. */
 static enum vmb_mcp_outcome dispatch_modern(struct vmb_request *req, const char *via,
@@ -1127,16 +1138,15 @@ enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
   if(!json_object_is_type(msg, json_type_object))
     return reject(req, reply, -32600, "Invalid Request: a JSON-RPC message is a "
                   "JSON object");
-  jv = member(msg, "jsonrpc", json_type_string);
-  if(!jv || strcmp(json_object_get_string(jv), "2.0"))
-    return reject(req, reply, -32600, "Invalid Request: \"jsonrpc\" must be \"2.0\"");
-
   has_id = json_object_object_get_ex(msg, "id", &id);
   if(has_id && !id)
     return reject(req, reply, -32600, "Invalid Request: id must not be null");
   if(has_id && !id_ok(id))
     return reject(req, reply, -32600, "Invalid Request: id must be a string or an "
                   "integer that fits in 64 bits");
+  jv = member(msg, "jsonrpc", json_type_string);
+  if(!jv || strcmp(json_object_get_string(jv), "2.0"))
+    return reject_id(req, reply, id, -32600, "Invalid Request: \"jsonrpc\" must be \"2.0\"");
 
   if(!json_object_object_get_ex(msg, "method", &jmethod)) {
     /* A response to a request of ours. We send none, so there is
@@ -1144,10 +1154,10 @@ enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
     if(has_id && (json_object_object_get_ex(msg, "result", NULL) ||
                   json_object_object_get_ex(msg, "error", NULL)))
       return VMB_MCP_ACCEPTED;
-    return reject(req, reply, -32600, "Invalid Request: no method");
+    return reject_id(req, reply, id, -32600, "Invalid Request: no method");
   }
   if(!json_object_is_type(jmethod, json_type_string))
-    return reject(req, reply, -32600, "Invalid Request: method must be a string");
+    return reject_id(req, reply, id, -32600, "Invalid Request: method must be a string");
   method = json_object_get_string(jmethod);
 
   if(!has_id) {
