@@ -358,6 +358,41 @@ def case_db_child_token(cl):
     print("child token: user dropped %.1fs after issue (lease 3600s, token 10s)" % gone)
 
 
+def case_db_statements(cl):
+    """Statement forms Vault accepts, run against the server: a DO block
+    (holds END, so it is run whole, not split at its inner ';'), a
+    base64-encoded list, a JSON array inside one string, and custom renew
+    statements."""
+    import base64
+    pg = pg_fixture(cl)
+    v, b = stack(cl, pg)
+    v.must("POST", "database/config/mcp-postgres", {"allowed_roles": "*"})
+    grant = "GRANT SELECT ON public.items TO \"{{name}}\";"
+    forms = {
+        "doblock": ["DO $$ BEGIN CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
+                    "VALID UNTIL '{{expiration}}'; EXECUTE 'GRANT SELECT ON public.items TO "
+                    "\"{{name}}\"'; END $$;"],
+        "b64": [base64.b64encode(("CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD "
+                                  "'{{password}}'; " + grant).encode()).decode()],
+        "jsonarr": [json.dumps(["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}'",
+                                grant])],
+    }
+    for role, stmts in forms.items():
+        v.must("POST", "database/roles/" + role, {
+            "db_name": "mcp-postgres", "creation_statements": stmts,
+            "renew_statements": ["ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}';"
+                                 " COMMENT ON ROLE \"{{name}}\" IS 'renewed'"]})
+        creds = ok_rest(b.op("db.issue_creds", {"role": role}), "issue " + role)
+        check_login_works(pg, creds, "creation statements of form %s" % role)
+        ok_rest(b.op("db.renew", {"lease_id": creds["lease_id"], "increment": 900}),
+                "renew " + role)
+        note = pg.admin_sql("SELECT shobj_description(oid, 'pg_authid') FROM pg_roles "
+                            "WHERE rolname = '%s'" % creds["username"])
+        check(note == "renewed", "%s: the role's renew statements ran (%r)" % (role, note))
+        ok_rest(b.op("db.revoke", {"lease_id": creds["lease_id"]}), "revoke " + role)
+        check_login_fails(pg, creds, "%s after revoke" % role)
+
+
 def case_db_failures(cl):
     """What an operator sees when the database side is wrong: a config
     that cannot connect is refused at write time, a creation statement
