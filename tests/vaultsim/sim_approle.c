@@ -305,11 +305,11 @@ static struct role *role_by_id(struct approle_state *s, const char *rid)
   return name ? smap_get(s->roles, name) : NULL;
 }
 
+static const char *const k_login[] = {"role_id", "secret_id", NULL};
+
 static void login(struct sim_mount *m, struct approle_state *s,
                   struct sim_req *q, struct sim_resp *r)
 {
-  static const char *const known[] = {"role_id", "secret_id", NULL};
-  q->known = known;
   if (q->op != SIM_OP_UPDATE && q->op != SIM_OP_CREATE) {
     resp_unsupported_op(r);
     return;
@@ -612,7 +612,7 @@ static const char *const k_secret_id[] = {"secret_id", NULL};
 /* builtin/credential/approle/path_role.go: "role/" +
 ** framework.GenericNameRegex("role_name") [+ sub-path]. */
 static const struct sim_path approle_paths[] = {
-    {"login", W, NULL, SIM_PATH_UNAUTH, p_login, NULL, NULL, NULL},
+    {"login", W, k_login, SIM_PATH_UNAUTH, p_login, NULL, NULL, NULL},
     {"role/?", SIM_OPB_LIST, NULL, 0, p_role_list, NULL, NULL, NULL},
     {"role/{role_name}", RWD, NULL, 0, p_role, ar_exists, NULL, NULL},
     {"role/{role_name}/role-id", SIM_OPB_READ | W, k_role_id, 0,

@@ -158,11 +158,11 @@ static const char *lease_id_arg(struct sim_req *q, const char *urlpart)
   return urlpart && *urlpart ? urlpart : NULL;
 }
 
+static const char *const k_renew[] = {"lease_id", "increment",
+                                    "url_lease_id", NULL};
+
 static void renew(const char *urlid, struct sim_req *q, struct sim_resp *r)
 {
-  static const char *const known[] = {"lease_id", "increment",
-                                      "url_lease_id", NULL};
-  q->known = known;
   const char *id = lease_id_arg(q, urlid);
   int64_t inc = 0;
   if (req_duration(q, r, "increment", 0, &inc) < 0)
@@ -231,11 +231,11 @@ static void renew(const char *urlid, struct sim_req *q, struct sim_resp *r)
   r->lease_duration = ttl;
 }
 
+static const char *const k_revoke[] = {"lease_id", "sync", "url_lease_id",
+                                    NULL};
+
 static void revoke(const char *urlid, struct sim_req *q, struct sim_resp *r)
 {
-  static const char *const known[] = {"lease_id", "sync", "url_lease_id",
-                                      NULL};
-  q->known = known;
   const char *id = lease_id_arg(q, urlid);
   int sync = 1;
   if (req_bool(q, r, "sync", 1, &sync) < 0)
@@ -265,10 +265,10 @@ static void revoke(const char *urlid, struct sim_req *q, struct sim_resp *r)
   }
 }
 
+static const char *const k_lookup[] = {"lease_id", NULL};
+
 static void lookup(struct sim_req *q, struct sim_resp *r)
 {
-  static const char *const known[] = {"lease_id", NULL};
-  q->known = known;
   const char *id = lease_id_arg(q, NULL);
   if (!id) {
     resp_err(r, 400, "lease_id must be specified");
@@ -381,23 +381,23 @@ static void p_tidy(struct sim_call *c)
 
 /* Below sys/leases/. */
 const struct sim_path sim_lease_paths[] = {
-    {"renew{url_lease_id:opt}", SIM_OPB_WRITE, NULL, 0, p_renew, NULL, NULL,
+    {"renew{url_lease_id:opt}", SIM_OPB_WRITE, k_renew, 0, p_renew, NULL, NULL,
      NULL},
-    {"revoke{url_lease_id:opt}", SIM_OPB_WRITE, NULL, 0, p_revoke, NULL,
+    {"revoke{url_lease_id:opt}", SIM_OPB_WRITE, k_revoke, 0, p_revoke, NULL,
      NULL, NULL},
     {"revoke-prefix/{prefix:any}", SIM_OPB_WRITE, NULL, 0, p_revoke_prefix,
      NULL, NULL, NULL},
     {"revoke-force/{prefix:any}", SIM_OPB_WRITE, NULL, 0, p_revoke_prefix,
      NULL, NULL, NULL},
-    {"lookup", SIM_OPB_WRITE, NULL, 0, p_lookup, NULL, NULL, NULL},
+    {"lookup", SIM_OPB_WRITE, k_lookup, 0, p_lookup, NULL, NULL, NULL},
     {"lookup/{prefix:any}", SIM_OPB_LIST, NULL, 0, p_list, NULL, NULL, NULL},
     {"tidy", SIM_OPB_WRITE, NULL, 0, p_tidy, NULL, NULL, NULL},
     SIM_PATH_END};
 
 /* sys/renew and sys/revoke, the legacy forms. */
 const struct sim_path sim_lease_legacy_paths[] = {
-    {"renew{url_lease_id:opt}", SIM_OPB_WRITE, NULL, 0, p_renew, NULL, NULL,
+    {"renew{url_lease_id:opt}", SIM_OPB_WRITE, k_renew, 0, p_renew, NULL, NULL,
      NULL},
-    {"revoke{url_lease_id:opt}", SIM_OPB_WRITE, NULL, 0, p_revoke, NULL,
+    {"revoke{url_lease_id:opt}", SIM_OPB_WRITE, k_revoke, 0, p_revoke, NULL,
      NULL, NULL},
     SIM_PATH_END};

@@ -634,11 +634,11 @@ static const struct sim_lease_hooks otp_hooks = {
     .free_ud = otp_lease_free,
 };
 
+static const char *const k_creds[] = {"ip", "username", NULL};
+
 static void creds(struct sim_mount *m, struct ssh_state *s, const char *name,
                   struct sim_req *q, struct sim_resp *r)
 {
-  static const char *const known[] = {"ip", "username", NULL};
-  q->known = known;
   const char *ipraw = "", *user = "";
   req_str(q, "ip", &ipraw);
   req_str(q, "username", &user);
@@ -714,11 +714,11 @@ static void creds(struct sim_mount *m, struct ssh_state *s, const char *name,
                   0, &otp_hooks, ol);
 }
 
+static const char *const k_verify[] = {"otp", NULL};
+
 static void verify_otp(struct ssh_state *s, struct sim_req *q,
                        struct sim_resp *r)
 {
-  static const char *const known[] = {"otp", NULL};
-  q->known = known;
   const char *otp = "";
   req_str(q, "otp", &otp);
   if (!*otp) {
@@ -885,13 +885,13 @@ static int options_allowed(json_object *req, const char *allowed,
   return 0;
 }
 
+static const char *const k_sign[] = {
+    "public_key", "cert_type", "valid_principals", "ttl", "key_id",
+    "critical_options", "extensions", NULL};
+
 static void sign(struct sim_mount *m, struct ssh_state *s, const char *name,
                  struct sim_req *q, struct sim_resp *r)
 {
-  static const char *const known[] = {
-      "public_key", "cert_type", "valid_principals", "ttl", "key_id",
-      "critical_options", "extensions", NULL};
-  q->known = known;
   struct subject sk;
   memset(&sk, 0, sizeof sk);
   json_object *ext = NULL, *crit = NULL;
@@ -1195,9 +1195,9 @@ static const struct sim_path ssh_paths[] = {
     {"roles/?", SIM_OPB_LIST, NULL, 0, p_roles_list, NULL, NULL, NULL},
     {"roles/{role@}", SIM_OPB_READ | SIM_OPB_WRITE | SIM_OPB_DELETE, NULL,
      0, p_role, NULL, NULL, NULL},
-    {"creds/{role@}", SIM_OPB_WRITE, NULL, 0, p_creds, NULL, NULL, NULL},
-    {"sign/{role@}", SIM_OPB_WRITE, NULL, 0, p_sign, NULL, NULL, NULL},
-    {"verify", SIM_OPB_WRITE, NULL, SIM_PATH_UNAUTH, p_verify, NULL, NULL,
+    {"creds/{role@}", SIM_OPB_WRITE, k_creds, 0, p_creds, NULL, NULL, NULL},
+    {"sign/{role@}", SIM_OPB_WRITE, k_sign, 0, p_sign, NULL, NULL, NULL},
+    {"verify", SIM_OPB_WRITE, k_verify, SIM_PATH_UNAUTH, p_verify, NULL, NULL,
      NULL},
     SIM_PATH_END};
 

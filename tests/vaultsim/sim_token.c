@@ -274,14 +274,14 @@ static int64_t cap_ttl(struct sim_resp *r, int64_t ttl, int64_t max)
   return ttl;
 }
 
+static const char *const k_create[] = {
+    "policies", "meta", "no_parent", "no_default_policy", "renewable",
+    "ttl", "explicit_max_ttl", "period", "num_uses", "display_name", "id",
+    "type", "entity_alias", "lease", "role_name", "format", NULL};
+
 static void token_create(struct sim_req *q, struct sim_resp *r,
                          int orphan_path)
 {
-  static const char *const known[] = {
-      "policies", "meta", "no_parent", "no_default_policy", "renewable",
-      "ttl", "explicit_max_ttl", "period", "num_uses", "display_name", "id",
-      "type", "entity_alias", "lease", "role_name", "format", NULL};
-  q->known = known;
   struct sim_token *parent = q->token;
   struct strlist pol = {0};
   json_object *meta = NULL;
@@ -749,8 +749,8 @@ static void p_accessors(struct sim_call *c)
 
 /* vault/token_store.go paths(). */
 static const struct sim_path token_paths[] = {
-    {"create", SIM_OPB_ALL, NULL, 0, p_create, NULL, NULL, NULL},
-    {"create-orphan", SIM_OPB_ALL, NULL, 0, p_create_orphan, NULL, NULL,
+    {"create", SIM_OPB_ALL, k_create, 0, p_create, NULL, NULL, NULL},
+    {"create-orphan", SIM_OPB_ALL, k_create, 0, p_create_orphan, NULL, NULL,
      NULL},
     {"lookup-self", RW, NULL, 0, p_lookup_self, NULL, NULL, NULL},
     {"lookup", RW, k_token, 0, p_lookup, NULL, NULL, NULL},

@@ -728,14 +728,14 @@ static void batch_done(struct sim_req *q, struct sim_resp *r,
   resp_data(r, status, d);
 }
 
+static const char *const k_encrypt[] = {
+    "plaintext", "context", "nonce", "key_version", "type",
+    "convergent_encryption", "batch_input", "associated_data",
+    "partial_failure_response_code", "padding_scheme", NULL};
+
 static void encrypt(struct transit_state *s, const char *name,
                     struct sim_req *q, struct sim_resp *r)
 {
-  static const char *const known[] = {
-      "plaintext", "context", "nonce", "key_version", "type",
-      "convergent_encryption", "batch_input", "associated_data",
-      "partial_failure_response_code", "padding_scheme", NULL};
-  q->known = known;
   json_object *batch = NULL;
   int isb = get_batch(q, r, &batch);
   if (isb < 0)
@@ -807,15 +807,15 @@ static void encrypt(struct transit_state *s, const char *name,
   batch_done(q, r, res, fails, oks, 1);
 }
 
+static const char *const k_decrypt[] = {
+    "ciphertext", "context", "nonce", "key_version", "batch_input",
+    "associated_data", "partial_failure_response_code", "padding_scheme",
+    "decrypt_padding_scheme", "encrypt_padding_scheme", NULL};
+
 static void decrypt_or_rewrap(struct transit_state *s, const char *name,
                               int rewrap, struct sim_req *q,
                               struct sim_resp *r)
 {
-  static const char *const known[] = {
-      "ciphertext", "context", "nonce", "key_version", "batch_input",
-      "associated_data", "partial_failure_response_code", "padding_scheme",
-      "decrypt_padding_scheme", "encrypt_padding_scheme", NULL};
-  q->known = known;
   json_object *batch = NULL;
   int isb = get_batch(q, r, &batch);
   if (isb < 0)
@@ -1229,14 +1229,14 @@ done:
   return valid;
 }
 
+static const char *const k_sign[] = {
+    "input", "hash_algorithm", "algorithm", "signature_algorithm",
+    "marshaling_algorithm", "prehashed", "salt_length", "key_version",
+    "context", "batch_input", "urlalgorithm", NULL};
+
 static void sign(struct transit_state *s, const char *name, const char *urlh,
                  struct sim_req *q, struct sim_resp *r)
 {
-  static const char *const known[] = {
-      "input", "hash_algorithm", "algorithm", "signature_algorithm",
-      "marshaling_algorithm", "prehashed", "salt_length", "key_version",
-      "context", "batch_input", "urlalgorithm", NULL};
-  q->known = known;
   struct sign_opts o;
   if (sign_options(urlh, q, r, &o) < 0)
     return;
@@ -1311,15 +1311,15 @@ static const EVP_MD *hmac_alg(const char *a, int *bad)
   return md;
 }
 
+static const char *const k_verify[] = {
+    "input", "signature", "hmac", "hash_algorithm", "algorithm",
+    "signature_algorithm", "marshaling_algorithm", "prehashed",
+    "salt_length", "context", "batch_input", "urlalgorithm", "cmac",
+    NULL};
+
 static void verify(struct transit_state *s, const char *name,
                    const char *urlh, struct sim_req *q, struct sim_resp *r)
 {
-  static const char *const known[] = {
-      "input", "signature", "hmac", "hash_algorithm", "algorithm",
-      "signature_algorithm", "marshaling_algorithm", "prehashed",
-      "salt_length", "context", "batch_input", "urlalgorithm", "cmac",
-      NULL};
-  q->known = known;
   json_object *batch = NULL;
   int isb = get_batch(q, r, &batch);
   if (isb < 0)
@@ -1430,12 +1430,12 @@ static void verify(struct transit_state *s, const char *name,
   batch_done(q, r, res, 0, 0, 0);
 }
 
+static const char *const k_hmac[] = {"input", "algorithm", "key_version",
+                                    "batch_input", "urlalgorithm", NULL};
+
 static void hmac(struct transit_state *s, const char *name, const char *urlh,
                  struct sim_req *q, struct sim_resp *r)
 {
-  static const char *const known[] = {"input", "algorithm", "key_version",
-                                      "batch_input", "urlalgorithm", NULL};
-  q->known = known;
   const char *a = "";
   req_str(q, "algorithm", &a);
   if (urlh && *urlh)
@@ -1903,13 +1903,13 @@ static const struct sim_path transit_paths[] = {
      NULL},
     {"config/keys", SIM_OPB_READ | W, NULL, 0, p_config_keys, NULL, NULL,
      NULL},
-    {"encrypt/{name}", W, NULL, 0, p_encrypt, encrypt_exists, NULL, NULL},
-    {"decrypt/{name}", W, NULL, 0, p_decrypt, NULL, NULL, NULL},
-    {"rewrap/{name}", W, NULL, 0, p_rewrap, NULL, NULL, NULL},
-    {"sign/{name}{urlalgorithm:opt}", W, NULL, 0, p_sign, NULL, NULL, NULL},
-    {"verify/{name}{urlalgorithm:opt}", W, NULL, 0, p_verify, NULL, NULL,
+    {"encrypt/{name}", W, k_encrypt, 0, p_encrypt, encrypt_exists, NULL, NULL},
+    {"decrypt/{name}", W, k_decrypt, 0, p_decrypt, NULL, NULL, NULL},
+    {"rewrap/{name}", W, k_decrypt, 0, p_rewrap, NULL, NULL, NULL},
+    {"sign/{name}{urlalgorithm:opt}", W, k_sign, 0, p_sign, NULL, NULL, NULL},
+    {"verify/{name}{urlalgorithm:opt}", W, k_verify, 0, p_verify, NULL, NULL,
      NULL},
-    {"hmac/{name}{urlalgorithm:opt}", W, NULL, 0, p_hmac, NULL, NULL, NULL},
+    {"hmac/{name}{urlalgorithm:opt}", W, k_hmac, 0, p_hmac, NULL, NULL, NULL},
     SIM_PATH_END};
 
 const struct sim_backend sim_backend_transit = {
