@@ -312,6 +312,110 @@ def case_run_dir_unwritable():
         cl.run()
 
 
+def start_with_run_dir(cl, run_dir, extra=None):
+    """Start the responder with RUN_DIR (rate limits, metrics and the MCP
+    bus all enabled); (process or None, stderr text)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+    env.update({"RATE_LIMIT_ENABLED": "true", "API_KEYS_JSON": json.dumps({KEY: "agent_faults"}),
+                "VAULT_ADDR": "http://127.0.0.1:9", "VAULT_TOKEN": L.ROOT_TOKEN,
+                "LOG_DIR": L.tmpdir(cl, "vmb-faults-l-")})
+    if run_dir is None:
+        env.pop("RUN_DIR", None)
+    else:
+        env["RUN_DIR"] = run_dir
+    env.update(extra or {})
+    port = procs.free_port()
+    errf = os.path.join(L.tmpdir(cl, "vmb-faults-e-"), "stderr")
+    with open(errf, "w") as ef:
+        p = subprocess.Popen([procs.binary("vault-mcp-fcgi"), "--listen", "127.0.0.1:%d" % port],
+                             env=env, stderr=ef)
+    cl.add(lambda: procs.stop(p))
+    t0 = time.time()
+    while time.time() - t0 < 10:
+        if p.poll() is not None:
+            return None, open(errf).read()
+        with __import__("socket").socket() as so:
+            if so.connect_ex(("127.0.0.1", port)) == 0:
+                return p, open(errf).read()
+        time.sleep(0.05)
+    raise AssertionError("neither started nor failed")
+
+
+def case_run_dir_planted():
+    """RUN_DIR trust (issue 13): a symlinked or shared directory, or a
+    planted shared file (symlink, foreign mode, hard link), stops start-up
+    with a message naming it, and nothing is written through it. A file of
+    another layout is replaced (a new inode), never resized in place. An
+    unset RUN_DIR defaults to a private per-user directory."""
+    cl = Cleanup()
+    try:
+        base = L.tmpdir(cl, "vmb-faults-rd-")
+        real = os.path.join(base, "real")
+        os.mkdir(real, 0o700)
+        # 1. RUN_DIR itself a symlink
+        link = os.path.join(base, "link")
+        os.symlink(real, link)
+        p, err = start_with_run_dir(cl, link)
+        check(p is None and "RUN_DIR" in err and "symlink" in err, "symlinked dir: %r" % err)
+        # 2. group/other-writable directory
+        shared = os.path.join(base, "shared")
+        os.mkdir(shared)
+        os.chmod(shared, 0o777)
+        p, err = start_with_run_dir(cl, shared)
+        check(p is None and "RUN_DIR" in err and "writable" in err, "0777 dir: %r" % err)
+        # 3-5. planted files, for each shared file name
+        victim = os.path.join(base, "victim")
+        for name in ("ratelimit.v1", "metrics.shm", "mcp-bus.v1"):
+            for kind in ("symlink", "mode", "hardlink"):
+                d = os.path.join(base, "%s-%s" % (name, kind))
+                os.mkdir(d, 0o700)
+                f = os.path.join(d, name)
+                open(victim, "wb").write(b"untouched")
+                if kind == "symlink":
+                    os.symlink(victim, f)
+                elif kind == "mode":
+                    open(f, "wb").close()
+                    os.chmod(f, 0o644)
+                else:
+                    os.link(victim, f)
+                p, err = start_with_run_dir(cl, d)
+                check(p is None, "%s %s: started" % (name, kind))
+                check(name in err, "%s %s: message does not name the file: %r" % (name, kind, err))
+                check(open(victim, "rb").read() == b"untouched", "%s %s: written through" % (name, kind))
+                os.unlink(f)
+        # 6. another layout: replaced, never resized under a live mapping
+        d = os.path.join(base, "layout")
+        os.mkdir(d, 0o700)
+        olds = {}
+        for name in ("ratelimit.v1", "metrics.shm", "mcp-bus.v1"):
+            f = os.path.join(d, name)
+            with open(f, "wb") as fh:
+                fh.write(b"O" * 4096)
+            os.chmod(f, 0o600)
+            olds[name] = open(f, "rb")           # a "live" holder of the old file
+        p, err = start_with_run_dir(cl, d)
+        check(p is not None, "layout change: did not start: %r" % err)
+        for name, fh in olds.items():
+            st_old = os.fstat(fh.fileno())
+            st_new = os.stat(os.path.join(d, name))
+            check(st_old.st_ino != st_new.st_ino, "%s resized in place" % name)
+            check(st_old.st_size == 4096 and fh.read() == b"O" * 4096, "%s old file changed" % name)
+            check(st_new.st_size > 4096 and (st_new.st_mode & 0o077) == 0, "%s new file" % name)
+            fh.close()
+        procs.stop(p)
+        # 7. default: private per user
+        xdg = os.path.join(base, "xdg")
+        os.mkdir(xdg, 0o700)
+        p, err = start_with_run_dir(cl, None, {"XDG_RUNTIME_DIR": xdg})
+        check(p is not None, "default RUN_DIR: did not start: %r" % err)
+        rd = os.path.join(xdg, "vault-mcp-bridge")
+        check(os.path.isdir(rd) and (os.stat(rd).st_mode & 0o077) == 0, "default RUN_DIR %s" % rd)
+        check(os.path.exists(os.path.join(rd, "ratelimit.v1")), "default RUN_DIR unused")
+        procs.stop(p)
+    finally:
+        cl.run()
+
+
 def case_worker_sigkill():
     """Two responder processes share RUN_DIR (a pool). One is SIGKILLed while
     it serves a stream of requests. The survivor keeps answering at once (no

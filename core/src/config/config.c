@@ -20,6 +20,7 @@
 #include <yaml.h>
 
 #include "config_file.h"
+#include "rundir.h"
 #include "util.h"
 #include "vmb/log.h"
 
@@ -50,7 +51,7 @@ static const struct setting settings[] = {
   S("MAX_BODY_BYTES", T_INT, max_body_bytes, "1048576", 1024, 67108864, 0, "largest request body accepted"),
   S("LOG_LEVEL", T_LEVEL, log_level, "info", 0, 0, 0, "debug, info, warn or error"),
   S("LOG_DIR", T_STR, log_dir, "./logs", 0, 0, 0, "directory of requests.log, responses.log, server.log"),
-  S("RUN_DIR", T_STR, run_dir, "/tmp/vault-mcp-bridge", 0, 0, 0, "directory of the host-wide shared counters"),
+  S("RUN_DIR", T_STR, run_dir, "", 0, 0, 0, "private directory of the host-wide shared files; empty = $XDG_RUNTIME_DIR/vault-mcp-bridge, else /run/user/UID/vault-mcp-bridge, else /tmp/vault-mcp-bridge-UID"),
   S("EXPOSE_REST_ROUTES", T_BOOL, expose_rest_routes, "true", 0, 0, 0, "serve the REST operation routes and /whoami"),
   S("DEBUG_ROUTES_ENABLED", T_BOOL, debug_routes_enabled, "false", 0, 0, 0, "serve /echo-headers (public; for checking a web server set-up)"),
   S("CORS_ALLOW_ORIGINS", T_STR, cors_allow_origins, "", 0, 0, 0, "comma-separated browser origins allowed (CORS and MCP Origin check)"),
@@ -421,6 +422,17 @@ int vmb_config_load(struct vmb_config *cfg, int argc, char **argv,
     }
     if(set_value(cfg, s, val, O_FLAG, err, errlen))
       goto fail;
+  }
+  if(!*cfg->run_dir) {
+    /* A private per-user default, never one shared /tmp name another
+       local user could create first (issue 13). */
+    char dir[4096], *copy;
+    if(vmb_rundir_default(dir, sizeof(dir)) || !(copy = strdup(dir))) {
+      snprintf(err, errlen, "RUN_DIR: cannot work out a default; set RUN_DIR");
+      goto fail;
+    }
+    free(cfg->run_dir);
+    cfg->run_dir = copy;
   }
   if(validate(cfg, err, errlen))
     goto fail;

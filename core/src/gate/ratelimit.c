@@ -3,8 +3,8 @@
 ** every worker process on the host (SPEC section 2).
 **
 ** A FastCGI pool is many processes, so counters live in a file mapped
-** MAP_SHARED: RUN_DIR/ratelimit.v1 (RUN_DIR created 0700, and refused if
-** it is a symlink, not ours or writable by others). The file is a header
+** MAP_SHARED: RUN_DIR/ratelimit.v1 (RUN_DIR and the file pass the checks of
+** base/rundir.h; a file of another size is replaced, never resized). The file is a header
 ** and a fixed open-addressing table of 64-bit slot pairs:
 **
 **   key   = 64-bit hash of the subject (0 = free slot)
@@ -35,11 +35,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "rundir.h"
 #include "vmb/log.h"
 
 #define RL_MAGIC 0x766d62726c763031ULL   /* "vmbrlv01" */
@@ -65,50 +67,12 @@ static atomic_flag warned_full = ATOMIC_FLAG_INIT;
 
 _Static_assert(sizeof(_Atomic uint64_t) == 8, "64-bit atomics");
 
-/* mkdir -p path with mode 0700 for what we create, then insist that the
-   final directory is ours and private: counters in a directory another
-   local user controls could be swapped or pre-seeded. */
-static int ensure_dir(const char *path, char *err, size_t errlen)
-{
-  char buf[4096];
-  size_t n = strlen(path), i;
-  struct stat st;
-  if(n == 0 || n >= sizeof(buf)) {
-    snprintf(err, errlen, "invalid configuration: RUN_DIR: empty or too long");
-    return -1;
-  }
-  memcpy(buf, path, n + 1);
-  for(i = 1; i <= n; i++) {
-    if(buf[i] == '/' || buf[i] == '\0') {
-      char saved = buf[i];
-      buf[i] = '\0';
-      if(mkdir(buf, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "invalid configuration: RUN_DIR: cannot create "
-                 "%s: %s", buf, strerror(errno));
-        return -1;
-      }
-      buf[i] = saved;
-    }
-  }
-  if(lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    snprintf(err, errlen, "invalid configuration: RUN_DIR: %s is not a "
-             "directory (symlinks are refused)", path);
-    return -1;
-  }
-  if(st.st_uid != geteuid() || (st.st_mode & 0022)) {
-    snprintf(err, errlen, "invalid configuration: RUN_DIR: %s must be owned "
-             "by this user and not writable by group or others", path);
-    return -1;
-  }
-  return 0;
-}
-
 int vmb_ratelimit_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
   char path[4200];
   struct stat st;
   void *map;
-  int fd;
+  int fd, tries;
   uint64_t expect = 0;
 
   vmb_ratelimit_cleanup();
@@ -117,39 +81,57 @@ int vmb_ratelimit_init(const struct vmb_config *cfg, char *err, size_t errlen)
               cfg->rate_limit_window_seconds : 60;
   if(!cfg->rate_limit_enabled)
     return 0;
-  if(ensure_dir(cfg->run_dir, err, errlen))
+  if(vmb_rundir_check(cfg->run_dir, err, errlen))
     return -1;
   if(snprintf(path, sizeof(path), "%s/%s", cfg->run_dir, RL_FILE) >=
      (int)sizeof(path)) {
     snprintf(err, errlen, "invalid configuration: RUN_DIR: too long");
     return -1;
   }
-  fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if(fd < 0 || fstat(fd, &st) != 0) {
-    snprintf(err, errlen, "rate limit: cannot open %s: %s", path,
-             strerror(errno));
-    if(fd >= 0)
+  for(tries = 0;; tries++) {
+    struct stat pst;
+    if(tries == 20) {
+      snprintf(err, errlen, "rate limit: %s keeps changing; giving up", path);
+      return -1;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if(fd < 0) {
+      snprintf(err, errlen, "rate limit: cannot open %s: %s (symlinks are refused)",
+               path, strerror(errno));
+      return -1;
+    }
+    if(vmb_rundir_file_ok(fd, path, err, errlen)) {
       close(fd);
-    return -1;
-  }
-  /* Every process sizes the file the same way; a fresh file is all zero,
-     which is a valid empty table. ftruncate to the same size is harmless
-     if two processes race here. */
-  if(st.st_size == 0 && ftruncate(fd, (off_t)sizeof(struct rl_table)) != 0) {
-    snprintf(err, errlen, "rate limit: cannot size %s: %s", path,
-             strerror(errno));
-    close(fd);
-    return -1;
-  }
-  if(fstat(fd, &st) != 0 || st.st_size != (off_t)sizeof(struct rl_table) ||
-     !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-    snprintf(err, errlen, "rate limit: %s has an unexpected size, type or "
-             "owner (remove it if it is from another version)", path);
-    close(fd);
-    return -1;
+      return -1;
+    }
+    if(flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0) {
+      snprintf(err, errlen, "rate limit: cannot lock %s: %s", path, strerror(errno));
+      close(fd);
+      return -1;
+    }
+    /* Replaced while we waited for the lock: start again on the new one. */
+    if(stat(path, &pst) != 0 || pst.st_ino != st.st_ino || pst.st_dev != st.st_dev) {
+      close(fd);
+      continue;
+    }
+    /* A fresh file is all zero, which is a valid empty table. */
+    if(st.st_size == 0 && ftruncate(fd, (off_t)sizeof(struct rl_table)) != 0) {
+      snprintf(err, errlen, "rate limit: cannot size %s: %s", path, strerror(errno));
+      close(fd);
+      return -1;
+    }
+    if(st.st_size != 0 && st.st_size != (off_t)sizeof(struct rl_table)) {
+      /* Another layout (another version): replace the file, never resize
+         it under the mappings of processes still running on it. */
+      unlink(path);
+      close(fd);
+      continue;
+    }
+    break;
   }
   map = mmap(NULL, sizeof(struct rl_table), PROT_READ | PROT_WRITE,
              MAP_SHARED, fd, 0);
+  flock(fd, LOCK_UN);               /* the mapping would keep it held */
   close(fd);                        /* the mapping keeps the file */
   if(map == MAP_FAILED) {
     snprintf(err, errlen, "rate limit: mmap %s: %s", path, strerror(errno));

@@ -53,6 +53,7 @@
 
 #include "util.h"
 #include "vmb/arena.h"
+#include "rundir.h"
 #include "vmb/log.h"
 
 #define BUS_MAGIC 0x564d4231u        /* "VMB1" */
@@ -124,54 +125,83 @@ static int bus_format(struct bus *b)
   return 0;
 }
 
-static struct bus *map_anonymous(void)
-{
-  void *p = mmap(NULL, sizeof(struct bus), PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if(p == MAP_FAILED)
-    return NULL;
-  if(bus_format(p)) {
-    munmap(p, sizeof(struct bus));
-    return NULL;
-  }
-  return p;
-}
-
 /* Map RUN_DIR/mcp-bus.v1, creating and formatting it under an exclusive
-   flock so concurrent starters agree on one layout. */
-static struct bus *map_file(const char *dir)
+   flock so concurrent starters agree on one layout. RUN_DIR and the file
+   pass the checks of base/rundir.h; a file of another size or layout is
+   replaced (unlinked and created anew), never resized or reformatted under
+   the mappings of processes still using it. NULL with err filled. */
+static struct bus *map_file(const char *dir, char *err, size_t errlen)
 {
   char path[4096];
-  struct stat st;
-  struct bus *b = NULL;
-  void *p;
-  int fd;
+  int tries;
 
-  if(!dir || !*dir || snprintf(path, sizeof(path), "%s/mcp-bus.v1", dir) >= (int)sizeof(path))
+  if(vmb_rundir_check(dir, err, errlen))
     return NULL;
-  if(mkdir(dir, 0750) && errno != EEXIST)
+  if(snprintf(path, sizeof(path), "%s/mcp-bus.v1", dir) >= (int)sizeof(path)) {
+    snprintf(err, errlen, "invalid configuration: RUN_DIR: too long");
     return NULL;
-  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if(fd < 0)
-    return NULL;
-  if(flock(fd, LOCK_EX) || fstat(fd, &st))
-    goto out;
-  if(st.st_size != (off_t)sizeof(struct bus) && ftruncate(fd, (off_t)sizeof(struct bus)))
-    goto out;
-  p = mmap(NULL, sizeof(struct bus), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if(p == MAP_FAILED)
-    goto out;
-  b = p;
-  if(b->magic != BUS_MAGIC || b->size != (uint32_t)sizeof(*b)) {
-    if(bus_format(b)) {
-      munmap(p, sizeof(struct bus));
-      b = NULL;
-    }
   }
-out:
-  flock(fd, LOCK_UN);
-  close(fd);
-  return b;
+  for(tries = 0; tries < 20; tries++) {
+    struct stat st, pst;
+    struct bus *b;
+    void *p;
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if(fd < 0) {
+      snprintf(err, errlen, "mcp: cannot open %s: %s (symlinks are refused)", path,
+               strerror(errno));
+      return NULL;
+    }
+    if(vmb_rundir_file_ok(fd, path, err, errlen)) {
+      close(fd);
+      return NULL;
+    }
+    if(flock(fd, LOCK_EX) || fstat(fd, &st)) {
+      snprintf(err, errlen, "mcp: cannot lock %s: %s", path, strerror(errno));
+      close(fd);
+      return NULL;
+    }
+    if(stat(path, &pst) || pst.st_ino != st.st_ino || pst.st_dev != st.st_dev) {
+      close(fd);                     /* replaced while we waited */
+      continue;
+    }
+    if(st.st_size != 0 && st.st_size != (off_t)sizeof(struct bus)) {
+      unlink(path);                  /* another layout: replace */
+      close(fd);
+      continue;
+    }
+    if(st.st_size == 0 && ftruncate(fd, (off_t)sizeof(struct bus))) {
+      snprintf(err, errlen, "mcp: cannot size %s: %s", path, strerror(errno));
+      close(fd);
+      return NULL;
+    }
+    p = mmap(NULL, sizeof(struct bus), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if(p == MAP_FAILED) {
+      snprintf(err, errlen, "mcp: cannot map %s: %s", path, strerror(errno));
+      close(fd);
+      return NULL;
+    }
+    b = p;
+    if(st.st_size == 0) {
+      if(bus_format(b)) {
+        snprintf(err, errlen, "mcp: cannot set up the event bus in %s", path);
+        munmap(p, sizeof(struct bus));
+        unlink(path);
+        close(fd);
+        return NULL;
+      }
+    }
+    else if(b->magic != BUS_MAGIC || b->size != (uint32_t)sizeof(*b)) {
+      munmap(p, sizeof(struct bus));
+      unlink(path);
+      close(fd);
+      continue;
+    }
+    flock(fd, LOCK_UN);
+    close(fd);
+    return b;
+  }
+  snprintf(err, errlen, "mcp: %s keeps changing; giving up", path);
+  return NULL;
 }
 
 int vmb_mcp_bus_init(const struct vmb_config *cfg, char *err, size_t errlen)
@@ -185,17 +215,13 @@ int vmb_mcp_bus_init(const struct vmb_config *cfg, char *err, size_t errlen)
   atomic_store(&stopping, false);
   if(bus)
     return 0;
-  bus = map_file(cfg->run_dir);
+  /* A RUN_DIR that fails its checks stops start-up (issue 13): the bus
+     holds sessions, and falling back to a private mapping would hide a
+     planted file behind a warning. */
+  bus = map_file(cfg->run_dir, err, errlen);
   bus_shared = bus != NULL;
-  if(!bus) {
-    bus = map_anonymous();
-    if(!bus) {
-      snprintf(err, errlen, "mcp: cannot map the event bus");
-      return -1;
-    }
-    vmb_log_server(VMB_LOG_WARN, "mcp", "RUN_DIR is not usable: MCP events reach "
-                   "only streams of the same process");
-  }
+  if(!bus)
+    return -1;
   return 0;
 }
 

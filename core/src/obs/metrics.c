@@ -36,6 +36,8 @@
 */
 #include "metrics.h"
 
+#include "rundir.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -434,6 +436,10 @@ static struct shm *map_file(const char *path, char *err, size_t errlen)
       snprintf(err, errlen, "RUN_DIR: cannot open %s: %s", path, strerror(errno));
       return NULL;
     }
+    if(vmb_rundir_file_ok(fd, path, err, errlen)) {
+      close(fd);
+      return NULL;
+    }
     if(flock(fd, LOCK_EX) != 0 || fstat(fd, &fst) != 0) {
       snprintf(err, errlen, "RUN_DIR: cannot lock %s: %s", path, strerror(errno));
       close(fd);
@@ -512,10 +518,8 @@ int vmb_metrics_init(const struct vmb_config *cfg, const struct vmb_metrics_op *
     snprintf(err, errlen, "invalid configuration: RUN_DIR: must not be empty");
     return -1;
   }
-  if(mkdir(cfg->run_dir, 0700) != 0 && errno != EEXIST) {
-    snprintf(err, errlen, "RUN_DIR: cannot create %s: %s", cfg->run_dir, strerror(errno));
+  if(vmb_rundir_check(cfg->run_dir, err, errlen))
     return -1;
-  }
   n = snprintf(path, sizeof(path), "%s/%s", cfg->run_dir, SHM_FILE);
   if(n < 0 || (size_t)n >= sizeof(path)) {
     snprintf(err, errlen, "invalid configuration: RUN_DIR: path too long");
