@@ -1,6 +1,7 @@
 /*
 ** mcp.c - transport-neutral MCP: JSON-RPC 2.0 messages in, at most one
-** message out (SPEC section 5, MCP revisions 2025-06-18 and 2025-11-25).
+** message out (SPEC section 5, MCP revisions 2025-06-18, 2025-11-25 and,
+** with the envelope rules of mcp_modern.c, 2026-07-28).
 **
 ** Every tool, resource and prompt is derived from the operation table:
 ** tools/list walks the table (vmb_ops_rows) for VMB_OP_TOOL rows the caller's scopes

@@ -1,20 +1,23 @@
 /*
 ** mcp.h - the Model Context Protocol side of the core (SPEC section 5).
 **
-** Three layers, each in its own file:
+** Four files:
 **   mcp.c       transport-neutral JSON-RPC: one message in, at most one
 **               message out; tools come from the operation table and run
 **               through vmb_gate_run(), so REST and MCP share scope
 **               checks, validation, handlers and responses.log;
+**   mcp_modern.c  the rules of revision 2026-07-28 (stateless), chosen
+**               per request beside 2025-11-25 / 2025-06-18;
 **   mcp_http.c  Streamable HTTP at POST /mcp/rpc (a RAW operation) and
 **               the RFC 9728 protected-resource metadata;
 **   mcp_bus.c   the host-wide event bus (a small shared-memory file in
 **               RUN_DIR) and GET /mcp/sse, which streams the caller's
 **               tool.completed events whichever worker process ran them.
 **
-** Protocol state between requests is limited to MCP sessions, which live
-** in the host-wide shared memory of mcp_bus.c, so any process of a
-** FastCGI pool can serve any message of any session (docs/mcp.md).
+** Protocol state between requests is limited to legacy MCP sessions,
+** which live in the host-wide shared memory of mcp_bus.c, so any process
+** of a FastCGI pool can serve any message of any session; 2026-07-28
+** requests need no state at all (docs/mcp.md).
 */
 #ifndef VMB_MCP_H
 #define VMB_MCP_H

@@ -4,16 +4,19 @@
 **
 ** By the time vmb_h_mcp_rpc() runs, the core gate has routed, rate
 ** limited and authenticated the request exactly as for REST; this file
-** only applies the transport rules of Streamable HTTP (Origin, protocol
-** version header, Accept, one message per POST, 202 for notifications)
-** and hands the message text to mcp.c.
+** only applies the transport rules of Streamable HTTP (Host and Origin
+** against DNS rebinding, Accept, one message per POST, 202 for
+** notifications), hands the message text and the MCP request headers to
+** mcp.c (which picks the revision per request and checks the 2026-07-28
+** headers), and streams subscriptions/listen responses.
 **
 ** Sessions: a successful initialize gets an Mcp-Session-Id (128 random
 ** bits, hex), recorded host-wide in mcp_bus.c's shared memory with the
 ** subject that began it, because a FastCGI pool spreads one client over
 ** several processes. A request carrying an id that is unknown, ended,
 ** expired or another subject's gets 404, so the client re-initializes;
-** DELETE ends a session. Requests without an id are still served: the
+** DELETE ends a session. 2026-07-28 requests ignore the header (that
+** revision has no sessions). Requests without an id are still served: the
 ** session adds nothing the bridge needs (no state hangs off it), and it
 ** never replaces authentication, which the gate did already.
 ** GET on /mcp/rpc has no table row, so the router answers 405 with the
