@@ -123,6 +123,8 @@ static int fill_request(FCGX_Request *r, struct vmb_request *req)
                              !strcmp(https, "1"));
   req->tls.client_s_dn = FCGX_GetParam("SSL_CLIENT_S_DN", r->envp);
   req->tls.client_verify = FCGX_GetParam("SSL_CLIENT_VERIFY", r->envp);
+  req->tls.proxy_s_dn = FCGX_GetParam("VMB_PROXY_CLIENT_S_DN", r->envp);
+  req->tls.proxy_verify = FCGX_GetParam("VMB_PROXY_CLIENT_VERIFY", r->envp);
   return 0;
 }
 

@@ -175,6 +175,45 @@ int main(void)
   CHECK_INT(run(true, "CN=agent1", "SUCCESS", forged, 2, &id, &reason), VMB_AUTH_OK);
   CHECK_STR(id.subject, "agent1");
 
+  /* The proxy's header and a client's underscore spelling of it, passed by
+     the web server as two params of one name (issue 13): refused,
+     whichever comes first. */
+  {
+    static const struct vmb_header doubled[] = {
+      {"x-ssl-client-s-dn", "CN=evil"},
+      {"x-ssl-client-s-dn", "CN=agent1"},
+      {"x-ssl-client-verify", "SUCCESS"},
+    };
+    static const struct vmb_header doubled_verify[] = {
+      {"x-ssl-client-s-dn", "CN=agent1"},
+      {"x-ssl-client-verify", "SUCCESS"},
+      {"X-SSL-Client-Verify", "SUCCESS"},
+    };
+    struct vmb_request req;
+    CHECK_INT(run(false, NULL, NULL, doubled, 3, &id, &reason), VMB_AUTH_INVALID);
+    CHECK_STR(reason, "duplicate_identity_header");
+    CHECK(!id.authenticated);
+    CHECK_INT(run(false, NULL, NULL, doubled_verify, 3, &id, &reason), VMB_AUTH_INVALID);
+    CHECK_STR(reason, "duplicate_identity_header");
+    /* The dedicated params win over any header a client sent. */
+    memset(&req, 0, sizeof(req));
+    memset(&id, 0, sizeof(id));
+    req.headers = doubled;
+    req.n_headers = 3;
+    req.tls.proxy_s_dn = "CN=agent_proxy,O=x";
+    req.tls.proxy_verify = "SUCCESS";
+    CHECK_INT(vmb_mtls_check(&req, &id, &reason), VMB_AUTH_OK);
+    CHECK_STR(id.subject, "agent_proxy");
+    req.tls.proxy_verify = "FAILED";
+    CHECK_INT(vmb_mtls_check(&req, &id, &reason), VMB_AUTH_INVALID);
+    CHECK_STR(reason, "cert_not_verified");
+    /* Without trust, the params count for nothing either. */
+    set_cfg(false);
+    req.tls.proxy_verify = "SUCCESS";
+    memset(&id, 0, sizeof(id));
+    CHECK_INT(vmb_mtls_check(&req, &id, &reason), VMB_AUTH_NONE);
+  }
+
   fprintf(stderr, "%zu DN cases\n", sizeof(dn_cases) / sizeof(dn_cases[0]));
   return harness_result("mtls");
 }

@@ -53,6 +53,11 @@ struct vmb_tls_info {
   bool https;                   /* HTTPS=on */
   const char *client_s_dn;      /* SSL_CLIENT_S_DN, NULL when absent */
   const char *client_verify;    /* SSL_CLIENT_VERIFY, NULL when absent */
+  /* A trusted proxy's verdict, copied by the web server's configuration
+     into params of their own (VMB_PROXY_CLIENT_S_DN, VMB_PROXY_CLIENT_VERIFY):
+     unlike an HTTP_* param, no client can write these, whatever it spells. */
+  const char *proxy_s_dn;
+  const char *proxy_verify;
 };
 
 /*

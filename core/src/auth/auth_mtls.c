@@ -300,6 +300,18 @@ const char *vmb_mtls_dn_subject(const char *dn, const char *cn_prefix,
   return why;
 }
 
+/* How many times header name arrived (case-insensitive). */
+static size_t header_count(const struct vmb_request *req, const char *name)
+{
+  size_t i, n = 0;
+  if(!name || !*name)
+    return 0;
+  for(i = 0; i < req->n_headers; i++)
+    if(req->headers[i].name && !strcasecmp(req->headers[i].name, name))
+      n++;
+  return n;
+}
+
 enum vmb_auth_result vmb_mtls_check(const struct vmb_request *req,
                                     struct vmb_identity *id,
                                     const char **reason)
@@ -319,8 +331,22 @@ enum vmb_auth_result vmb_mtls_check(const struct vmb_request *req,
       return VMB_AUTH_INVALID;
     }
   }
+  else if(conf.trust_proxy_headers && req->tls.proxy_s_dn) {
+    /* The web server copied the proxy's header into a param of its own
+       (docs/security.md): no client can write it. */
+    dn = req->tls.proxy_s_dn;
+    verify = req->tls.proxy_verify;
+  }
   else if(conf.trust_proxy_headers) {
-    /* Operator-declared trusted proxy: it stripped client copies. */
+    /* Operator-declared trusted proxy: it stripped client copies. A client
+       may still send the same name spelled with underscores
+       (X_SSL_Client_S_DN), which some web servers pass as a second param
+       of the same name: a header that arrives twice is refused. */
+    if(header_count(req, conf.identity_header) > 1 ||
+       header_count(req, conf.verify_header) > 1) {
+      *reason = "duplicate_identity_header";
+      return VMB_AUTH_INVALID;
+    }
     dn = *conf.identity_header ?
          vmb_request_header(req, conf.identity_header) : NULL;
     verify = *conf.verify_header ?

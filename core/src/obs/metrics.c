@@ -106,7 +106,8 @@ static const char *const auth_reasons[] = {
   "bad_exp", "missing_exp", "expired", "bad_nbf", "not_yet_valid",
   "bad_iat", "iat_in_future", "bad_issuer", "bad_audience", "bad_subject",
   "bad_scope", "jwks_unavailable", "no_certificate", "cert_not_verified",
-  "not_https", "bad_dn", "no_cn", "ambiguous_cn", "other"
+  "not_https", "bad_dn", "no_cn", "ambiguous_cn", "duplicate_identity_header",
+  "other"
 };
 #define N_AUTH_REASONS (sizeof(auth_reasons) / sizeof(auth_reasons[0]))
 
