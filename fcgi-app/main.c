@@ -216,9 +216,16 @@ int main(int argc, char **argv)
     return 1;
   }
   if(*cfg.listen) {
-    if(cfg.listen[0] == '/')
+    mode_t old_mask = 0;
+    if(cfg.listen[0] == '/') {
       unlink(cfg.listen);   /* a stale socket from a previous run */
+      /* The socket is born with its final mode 0660: a chmod after bind
+         would leave a window in which any local user could connect. */
+      old_mask = umask(0117);
+    }
     listen_fd = FCGX_OpenSocket(cfg.listen, 128);
+    if(cfg.listen[0] == '/')
+      umask(old_mask);
     if(listen_fd < 0) {
       char m[600];
       snprintf(m, sizeof(m), "cannot listen on %.500s", cfg.listen);
@@ -226,8 +233,14 @@ int main(int argc, char **argv)
       vmb_config_free(&cfg);
       return 1;
     }
-    if(cfg.listen[0] == '/')
-      chmod(cfg.listen, 0660);
+    if(cfg.listen[0] != '/' && cfg.auth_mtls_enabled)
+      /* Over TCP any local user can speak FastCGI to us and set
+         SSL_CLIENT_S_DN / HTTPS themselves: the mTLS identity is only as
+         good as who can reach this port. */
+      fprintf(stderr, "vault-mcp-fcgi: warning: AUTH_MTLS_ENABLED with a TCP --listen "
+              "(%.200s): every local user who can connect can claim any client "
+              "certificate; prefer a unix socket (--listen /path.sock, mode 0660)\n",
+              cfg.listen);
   }
   else {
     struct stat st;

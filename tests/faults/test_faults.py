@@ -336,7 +336,10 @@ def start_with_run_dir(cl, run_dir, extra=None):
             return None, open(errf).read()
         with __import__("socket").socket() as so:
             if so.connect_ex(("127.0.0.1", port)) == 0:
-                return p, open(errf).read()
+                # The socket opens before the core starts: a start-up
+                # failure still ends the process right after.
+                time.sleep(0.5)
+                return (p if p.poll() is None else None), open(errf).read()
         time.sleep(0.05)
     raise AssertionError("neither started nor failed")
 
@@ -411,6 +414,25 @@ def case_run_dir_planted():
         rd = os.path.join(xdg, "vault-mcp-bridge")
         check(os.path.isdir(rd) and (os.stat(rd).st_mode & 0o077) == 0, "default RUN_DIR %s" % rd)
         check(os.path.exists(os.path.join(rd, "ratelimit.v1")), "default RUN_DIR unused")
+        procs.stop(p)
+    finally:
+        cl.run()
+
+
+def case_mtls_tcp_warning():
+    """AUTH_MTLS_ENABLED with a TCP --listen warns at start-up (any local
+    user could speak FastCGI and claim a certificate); a unix socket does
+    not warn and is created 0660 from the start."""
+    cl = Cleanup()
+    try:
+        p, err = start_with_run_dir(cl, L.tmpdir(cl, "vmb-faults-m-") + "/run",
+                                    {"AUTH_MTLS_ENABLED": "true"})
+        check(p is not None, "did not start: %r" % err)
+        procs.stop(p)
+        check(err.count("warning: AUTH_MTLS_ENABLED with a TCP --listen") == 1,
+              "no single warning: %r" % err)
+        p, err = start_with_run_dir(cl, L.tmpdir(cl, "vmb-faults-m-") + "/run")
+        check(p is not None and "AUTH_MTLS_ENABLED" not in err, "warned without mTLS: %r" % err)
         procs.stop(p)
     finally:
         cl.run()
