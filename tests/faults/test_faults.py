@@ -69,6 +69,18 @@ def logs_whole(b):
                 raise AssertionError("%s line %d is not whole JSON: %r" % (name, i + 1, line[:200]))
 
 
+def sanitizer_clean(b):
+    """Stop the responder (SIGTERM, a clean exit) and insist that its stderr
+    holds no sanitizer report: under ASan+UBSan a leak or an error found
+    after the last request must fail the case too."""
+    b.close()
+    err = open(os.path.join(b.tmp, "stderr.txt"), errors="replace").read()
+    for needle in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer"):
+        check(needle not in err, "sanitizer report: %s" % err[-3000:])
+    check(b.proc.returncode == 0, "exit status %r after SIGTERM" % b.proc.returncode)
+
+
 def still_serves(b, target, h):
     """After the fault: the upstream heals and every worker answers."""
     h.mode = "ok"
@@ -151,6 +163,7 @@ def upstream_case(target, mode):
             still_serves(b, target, h)
         logs_whole(b)
         check(b.proc.poll() is None, "the bridge exited")
+        sanitizer_clean(b)
     finally:
         cl.run()
 
@@ -191,6 +204,7 @@ def case_burst(target):
         check(seen == ({502, 503} if target == "vault" else {502}), "statuses seen: %r" % seen)
         still_serves(b, target, h)
         logs_whole(b)
+        sanitizer_clean(b)
     finally:
         cl.run()
 
@@ -253,6 +267,7 @@ def case_sim_restart():
         check(st == 200, "after the restart: %d %r" % (st, doc))
         check(b.raw("GET", "/secrets/after", key=KEY)[0] == 200, "read after restart")
         logs_whole(b)
+        sanitizer_clean(b)
         print("answers: %r" % kinds)
     finally:
         cl.run()
@@ -518,6 +533,7 @@ def case_worker_sigkill():
             headers={"Accept": "application/json, text/event-stream"})
         check(st in (200, 429), "mcp after kill: %d %r" % (st, doc))
         logs_whole(survivor)
+        sanitizer_clean(survivor)
         print("victim answered %d, survivor admitted %d of %d" % (a, admitted, limit))
     finally:
         cl.run()
