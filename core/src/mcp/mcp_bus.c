@@ -86,7 +86,7 @@ struct bus_session {
 };
 
 struct bus {
-  uint32_t magic;
+  _Atomic uint32_t magic;     /* written last (release): the layout is ready */
   uint32_t size;
   pthread_mutex_t lock;
   _Atomic uint64_t next;
@@ -120,8 +120,7 @@ static int bus_format(struct bus *b)
     return -1;
   atomic_store(&b->next, 1);
   b->size = (uint32_t)sizeof(*b);
-  atomic_thread_fence(memory_order_release);
-  b->magic = BUS_MAGIC;
+  atomic_store_explicit(&b->magic, BUS_MAGIC, memory_order_release);
   return 0;
 }
 
@@ -190,7 +189,8 @@ static struct bus *map_file(const char *dir, char *err, size_t errlen)
         return NULL;
       }
     }
-    else if(b->magic != BUS_MAGIC || b->size != (uint32_t)sizeof(*b)) {
+    else if(atomic_load_explicit(&b->magic, memory_order_acquire) != BUS_MAGIC ||
+            b->size != (uint32_t)sizeof(*b)) {
       munmap(p, sizeof(struct bus));
       unlink(path);
       close(fd);
