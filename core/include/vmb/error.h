@@ -12,12 +12,37 @@
 #ifndef VMB_ERROR_H
 #define VMB_ERROR_H
 
+/*
+** JSON-RPC error codes: JSON-RPC 2.0 section 5.1, then MCP's own. The
+** error list below names its JSON-RPC column from here, and the MCP code
+** answers protocol errors with these names, never with bare numbers.
+*/
+/*   name                        code    meaning */
+#define VMB_RPC_ERROR_MAP(X)                                                    \
+  X(PARSE_ERROR,               -32700, "invalid JSON")                          \
+  X(INVALID_REQUEST,           -32600, "not a valid request object")            \
+  X(METHOD_NOT_FOUND,          -32601, "no such method")                        \
+  X(INVALID_PARAMS,            -32602, "invalid method parameters")             \
+  X(INTERNAL_ERROR,            -32603, "internal error")                        \
+  X(SESSION_NOT_FOUND,         -32001, "MCP: session not found")                \
+  X(RESOURCE_NOT_FOUND,        -32002, "MCP (before 2026-07-28): resource not found") \
+  X(HEADER_MISMATCH,           -32020, "MCP 2026-07-28: header and body disagree") \
+  X(MISSING_CLIENT_CAPABILITY, -32021, "MCP 2026-07-28: client capability missing") \
+  X(UNSUPPORTED_VERSION,       -32022, "MCP 2026-07-28: protocol version not supported")
+
+enum vmb_rpc_code {
+#define VMB_X_RPC(name, code, meaning) VMB_RPC_##name = (code),
+  VMB_RPC_ERROR_MAP(VMB_X_RPC)
+#undef VMB_X_RPC
+  VMB_RPC__NONE = 0             /* a tool result with isError:true */
+};
+
 /*   name               http  jsonrpc  wire name                default message */
 #define VMB_ERROR_MAP(X)                                                        \
   X(OK,                  200,      0, "ok",                    "ok")            \
-  X(BAD_REQUEST,         400, -32602, "bad_request",           "the request is invalid") \
-  X(INVALID_JSON,        400, -32700, "invalid_json",          "the body is not valid JSON") \
-  X(INVALID_PATH,        400, -32602, "invalid_path",          "the path is not allowed") \
+  X(BAD_REQUEST,         400, VMB_RPC_INVALID_PARAMS, "bad_request",           "the request is invalid") \
+  X(INVALID_JSON,        400, VMB_RPC_PARSE_ERROR, "invalid_json",          "the body is not valid JSON") \
+  X(INVALID_PATH,        400, VMB_RPC_INVALID_PARAMS, "invalid_path",          "the path is not allowed") \
   X(UNAUTHENTICATED,     401,      0, "unauthenticated",       "authentication is required") \
   X(FORBIDDEN,           403,      0, "forbidden",             "the credential lacks a required scope") \
   X(VAULT_DENIED,        403,      0, "permission_denied",     "Vault denied the operation") \
@@ -28,8 +53,8 @@
   X(PAYLOAD_TOO_LARGE,   413,      0, "payload_too_large",     "the request body is too large") \
   X(UNSUPPORTED_MEDIA,   415,      0, "unsupported_media_type","the content type is not supported") \
   X(RATE_LIMITED,        429,      0, "rate_limited",          "too many requests") \
-  X(INTERNAL,            500, -32603, "internal_error",        "internal error") \
-  X(NOMEM,               500, -32603, "internal_error",        "internal error") \
+  X(INTERNAL,            500, VMB_RPC_INTERNAL_ERROR, "internal_error",        "internal error") \
+  X(NOMEM,               500, VMB_RPC_INTERNAL_ERROR, "internal_error",        "internal error") \
   X(VAULT_ERROR,         502,      0, "upstream_error",        "Vault returned an unexpected error") \
   X(VAULT_UNAVAILABLE,   503,      0, "vault_unavailable",     "Vault is unreachable or sealed") \
   X(NOT_ENABLED,         503,      0, "not_enabled",           "this backend is not enabled") \

@@ -161,12 +161,12 @@ static int fail_text(struct rpc *r, int code, const char *m)
 
 /* MCP's list methods take an optional opaque cursor. We return every
    item in one page and never hand out a cursor, so any cursor a client
-   sends did not come from us (Pagination: invalid cursor -> -32602). */
+   sends did not come from us (Pagination: invalid cursor -> VMB_RPC_INVALID_PARAMS). */
 static int check_no_cursor(struct rpc *r, json_object *params)
 {
   json_object *c = NULL;
   if(params && json_object_object_get_ex(params, "cursor", &c) && c)
-    return fail(r, -32602, "invalid cursor: this server returns every item in one page");
+    return fail(r, VMB_RPC_INVALID_PARAMS, "invalid cursor: this server returns every item in one page");
   return 0;
 }
 
@@ -184,7 +184,7 @@ static int m_initialize(struct rpc *r, json_object *params, json_object **out)
   const char *version;
 
   if(!pv)
-    return fail(r, -32602, "initialize needs params.protocolVersion (a string)");
+    return fail(r, VMB_RPC_INVALID_PARAMS, "initialize needs params.protocolVersion (a string)");
   /* Version Negotiation: echo a revision we speak, else offer ours.
      2025-03-26 is only taken on the header path, never offered here:
      its feature set (batching) is not what we implement. */
@@ -307,7 +307,7 @@ static int m_set_level(struct rpc *r, json_object *params, json_object **out)
     for(i = 0; i < sizeof(levels) / sizeof(*levels); i++)
       if(!strcmp(json_object_get_string(lv), levels[i]))
         return m_empty(r, params, out);
-  return fail(r, -32602, "params.level must be one of debug, info, notice, "
+  return fail(r, VMB_RPC_INVALID_PARAMS, "params.level must be one of debug, info, notice, "
               "warning, error, critical, alert, emergency");
 }
 
@@ -434,17 +434,17 @@ static int m_tools_call(struct rpc *r, json_object *params, json_object **out)
   enum vmb_err err;
 
   if(!name)
-    return fail(r, -32602, "tools/call needs params.name (a string)");
+    return fail(r, VMB_RPC_INVALID_PARAMS, "tools/call needs params.name (a string)");
   op = tool_by_name(json_object_get_string(name));
   if(!op)
-    return failf(r, -32602, "Unknown tool: %.128s", json_object_get_string(name));
+    return failf(r, VMB_RPC_INVALID_PARAMS, "Unknown tool: %.128s", json_object_get_string(name));
 
   res = json_object_new_object();
   content = json_object_new_array();
   if(!res || !content) {
     json_object_put(res);
     json_object_put(content);
-    return fail(r, -32603, "internal error");
+    return fail(r, VMB_RPC_INTERNAL_ERROR, "internal error");
   }
   if(params)
     json_object_object_get_ex(params, "arguments", &args);
@@ -454,7 +454,7 @@ static int m_tools_call(struct rpc *r, json_object *params, json_object **out)
     if(!args || vmb_arena_defer(r->req->arena, json_put, args)) {
       json_object_put(res);
       json_object_put(content);
-      return fail(r, -32603, "internal error");
+      return fail(r, VMB_RPC_INTERNAL_ERROR, "internal error");
     }
   }
   /* Argument problems are tool execution errors (2025-11-25, SEP-1303):
@@ -543,7 +543,7 @@ static int m_resources_list(struct rpc *r, json_object *params, json_object **ou
   if(check_no_cursor(r, params))
     return -1;
   if(!root)
-    return fail(r, -32603, "internal error");
+    return fail(r, VMB_RPC_INTERNAL_ERROR, "internal error");
   res = json_object_new_object();
   list = json_object_new_array();
   item = json_object_new_object();
@@ -609,7 +609,7 @@ static bool uri_path_ok(const char *p)
 }
 
 /* Map a gate failure to a JSON-RPC error for resources/read: not found
-   is MCP's -32002; bad input -32602; anything else -32603 with the wire
+   is MCP's VMB_RPC_RESOURCE_NOT_FOUND; bad input VMB_RPC_INVALID_PARAMS; anything else VMB_RPC_INTERNAL_ERROR with the wire
    name in data so a client can tell "forbidden" from "vault down". */
 static int resource_fail(struct rpc *r, enum vmb_err err, const char *detail,
                          const char *uri)
@@ -620,10 +620,10 @@ static int resource_fail(struct rpc *r, enum vmb_err err, const char *detail,
   r->data = data;
   /* 2026-07-28 moved "not found" to -32602 (and forbids -32002). */
   if(err == VMB_ERR_NOT_FOUND)
-    return fail(r, r->modern ? -32602 : -32002, "Resource not found");
-  if(vmb_err_jsonrpc_code(err) == -32602)
-    return fail(r, -32602, detail);
-  return fail(r, -32603, detail);
+    return fail(r, r->modern ? VMB_RPC_INVALID_PARAMS : VMB_RPC_RESOURCE_NOT_FOUND, "Resource not found");
+  if(vmb_err_jsonrpc_code(err) == VMB_RPC_INVALID_PARAMS)
+    return fail(r, VMB_RPC_INVALID_PARAMS, detail);
+  return fail(r, VMB_RPC_INTERNAL_ERROR, detail);
 }
 
 static int resources_read(struct rpc *r, json_object *params, json_object **out);
@@ -653,21 +653,21 @@ static int resources_read(struct rpc *r, json_object *params, json_object **out)
   bool listing;
 
   if(!juri)
-    return fail(r, -32602, "resources/read needs params.uri (a string)");
+    return fail(r, VMB_RPC_INVALID_PARAMS, "resources/read needs params.uri (a string)");
   uri = json_object_get_string(juri);
   if(strlen(uri) != (size_t)json_object_get_string_len(juri) || strlen(uri) > 2048)
-    return fail(r, -32602, "the URI is not acceptable");
+    return fail(r, VMB_RPC_INVALID_PARAMS, "the URI is not acceptable");
   if(strncasecmp(uri, "kv://", 5))
-    return failf(r, -32602, "unsupported URI (expected kv://<subject>/<path>): %.200s", uri);
+    return failf(r, VMB_RPC_INVALID_PARAMS, "unsupported URI (expected kv://<subject>/<path>): %.200s", uri);
   if(strchr(uri, '#'))
-    return fail(r, -32602, "kv:// URIs take no fragment");
+    return fail(r, VMB_RPC_INVALID_PARAMS, "kv:// URIs take no fragment");
   auth = uri + 5;
   pstart = auth + strcspn(auth, "/?");
   subject = vmb_pct_decode(r->req->arena, auth, (size_t)(pstart - auth), false);
   if(!subject)
-    return fail(r, -32602, "the URI's subject is badly percent-encoded");
+    return fail(r, VMB_RPC_INVALID_PARAMS, "the URI's subject is badly percent-encoded");
   if(strcmp(subject, r->req->identity.subject))
-    return fail(r, -32602, "this URI names another subject: only your own "
+    return fail(r, VMB_RPC_INVALID_PARAMS, "this URI names another subject: only your own "
                 "kv://<subject>/ resources may be read");
   if(*pstart == '/')
     pstart++;
@@ -675,13 +675,13 @@ static int resources_read(struct rpc *r, json_object *params, json_object **out)
   path = vmb_pct_decode(r->req->arena, pstart, q ? (size_t)(q - pstart) : strlen(pstart),
                         false);
   if(!path)
-    return fail(r, -32602, "the URI's path is badly percent-encoded");
+    return fail(r, VMB_RPC_INVALID_PARAMS, "the URI's path is badly percent-encoded");
   listing = path[0] == '\0' || path[strlen(path) - 1] == '/';
   if(q) {
     const char *qs = q + 1;
     if(strncmp(qs, "version=", 8) || listing ||
        vmb_parse_long(qs + 8, 1, 2147483647L, &version))
-      return fail(r, -32602, "the only query parameter is version=N (N >= 1), "
+      return fail(r, VMB_RPC_INVALID_PARAMS, "the only query parameter is version=N (N >= 1), "
                   "for a secret (not a folder)");
   }
   {
@@ -689,15 +689,15 @@ static int resources_read(struct rpc *r, json_object *params, json_object **out)
     size_t n = strlen(path);
     char *check = vmb_arena_strndup(r->req->arena, path, listing && n ? n - 1 : n);
     if(!check || (check[0] && !uri_path_ok(check)))
-      return fail(r, -32602, "the URI's path is not a valid secret path");
+      return fail(r, VMB_RPC_INVALID_PARAMS, "the URI's path is not a valid secret path");
   }
 
   op = vmb_tool_find(listing ? "kv.list" : "kv.read");
   if(!op)
-    return fail(r, -32603, "the KV operations are not available on this server");
+    return fail(r, VMB_RPC_INTERNAL_ERROR, "the KV operations are not available on this server");
   args = json_object_new_object();
   if(!args || vmb_arena_defer(r->req->arena, json_put, args))
-    return fail(r, -32603, "internal error");
+    return fail(r, VMB_RPC_INTERNAL_ERROR, "internal error");
   if(listing) {
     if(path[0])
       jadd(args, "prefix", jstr(path));
@@ -835,35 +835,35 @@ static int m_prompts_get(struct rpc *r, json_object *params, json_object **out)
   size_t i;
 
   if(!name)
-    return fail(r, -32602, "prompts/get needs params.name (a string)");
+    return fail(r, VMB_RPC_INVALID_PARAMS, "prompts/get needs params.name (a string)");
   for(i = 0; i < N_PROMPTS; i++)
     if(!strcmp(prompts[i].name, json_object_get_string(name)) && prompt_usable(r, &prompts[i]))
       p = &prompts[i];
   if(!p)
-    return failf(r, -32602, "Unknown prompt: %.128s", json_object_get_string(name));
+    return failf(r, VMB_RPC_INVALID_PARAMS, "Unknown prompt: %.128s", json_object_get_string(name));
   if(params && json_object_object_get_ex(params, "arguments", &args) && args &&
      !json_object_is_type(args, json_type_object))
-    return fail(r, -32602, "params.arguments must be an object of strings");
+    return fail(r, VMB_RPC_INVALID_PARAMS, "params.arguments must be an object of strings");
   if(args) {
     json_object_object_foreach(args, k, v) {
       bool known = false;
       for(a = p->args; a->name; a++)
         known = known || !strcmp(a->name, k);
       if(!known)
-        return failf(r, -32602, "unknown argument '%.64s'", k);
+        return failf(r, VMB_RPC_INVALID_PARAMS, "unknown argument '%.64s'", k);
       if(!json_object_is_type(v, json_type_string))
-        return failf(r, -32602, "argument '%.64s' must be a string", k);
+        return failf(r, VMB_RPC_INVALID_PARAMS, "argument '%.64s' must be a string", k);
     }
   }
   for(a = p->args; a->name; a++)
     if(a->required && !(prompt_value(args, a->name) && *prompt_value(args, a->name)))
-      return failf(r, -32602, "missing required argument '%s'", a->name);
+      return failf(r, VMB_RPC_INVALID_PARAMS, "missing required argument '%s'", a->name);
 
   /* The suggested call, with values converted to the tool's types and
      checked the way tools/call would check them. */
   targs = json_object_new_object();
   if(!targs || vmb_arena_defer(r->req->arena, json_put, targs))
-    return fail(r, -32603, "internal error");
+    return fail(r, VMB_RPC_INTERNAL_ERROR, "internal error");
   path = prompt_value(args, "path");
   jadd(targs, "path", jstr(path));
   for(a = p->args; a->name; a++) {
@@ -875,13 +875,13 @@ static int m_prompts_get(struct rpc *r, json_object *params, json_object **out)
       json_object *d = vmb_json_parse(val, strlen(val), VMB_MCP_JSON_DEPTH);
       if(!d || !json_object_is_type(d, json_type_object)) {
         json_object_put(d);
-        return fail(r, -32602, "argument 'data' must be a JSON object");
+        return fail(r, VMB_RPC_INVALID_PARAMS, "argument 'data' must be a JSON object");
       }
       jadd(targs, "data", d);
     }
     else {
       if(vmb_parse_long(val, 0, 2147483647L, &n))
-        return failf(r, -32602, "argument '%s' must be a whole number", a->name);
+        return failf(r, VMB_RPC_INVALID_PARAMS, "argument '%s' must be a whole number", a->name);
       jadd(targs, a->name, json_object_new_int64(n));
     }
   }
@@ -889,7 +889,7 @@ static int m_prompts_get(struct rpc *r, json_object *params, json_object **out)
     const struct vmb_op *op = vmb_tool_find(p->tool);
     const char *detail = NULL;
     if(vmb_args_validate(op, targs, r->req->arena, &detail) != VMB_ERR_OK)
-      return fail(r, -32602, detail ? detail : "invalid arguments");
+      return fail(r, VMB_RPC_INVALID_PARAMS, detail ? detail : "invalid arguments");
   }
 
   tool_name = vmb_mcp_tool_name(r->req, vmb_tool_find(p->tool));
@@ -907,7 +907,7 @@ static int m_prompts_get(struct rpc *r, json_object *params, json_object **out)
       path, tool_name, prompt_value(args, "cas") ? " (check-and-set as given)" : "",
       text_of(json_object_object_get(targs, "data")));
   if(!text)
-    return fail(r, -32603, "internal error");
+    return fail(r, VMB_RPC_INTERNAL_ERROR, "internal error");
 
   res = json_object_new_object();
   msgs = json_object_new_array();
@@ -1125,29 +1125,29 @@ enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
      text for the client. JSON-RPC is UTF-8: refuse anything else. */
   msg = utf8_ok(text, len) ? vmb_json_parse(text, len, VMB_MCP_JSON_DEPTH) : NULL;
   if(!msg && is_json_null(text, len))
-    return reject(req, reply, -32600, "Invalid Request: a JSON-RPC message is a "
+    return reject(req, reply, VMB_RPC_INVALID_REQUEST, "Invalid Request: a JSON-RPC message is a "
                   "JSON object");
   if(!msg)
-    return reject(req, reply, -32700, "Parse error: the body is not one valid JSON "
+    return reject(req, reply, VMB_RPC_PARSE_ERROR, "Parse error: the body is not one valid JSON "
                   "value (UTF-8, strict syntax, nesting at most 64 deep)");
   if(vmb_arena_defer(req->arena, json_put, msg))
-    return reject(req, reply, -32603, "internal error");
+    return reject(req, reply, VMB_RPC_INTERNAL_ERROR, "internal error");
   if(json_object_is_type(msg, json_type_array))
-    return reject(req, reply, -32600, "Invalid Request: batch arrays are not "
+    return reject(req, reply, VMB_RPC_INVALID_REQUEST, "Invalid Request: batch arrays are not "
                   "supported (MCP 2025-06-18 removed JSON-RPC batching); send one "
                   "message per request");
   if(!json_object_is_type(msg, json_type_object))
-    return reject(req, reply, -32600, "Invalid Request: a JSON-RPC message is a "
+    return reject(req, reply, VMB_RPC_INVALID_REQUEST, "Invalid Request: a JSON-RPC message is a "
                   "JSON object");
   has_id = json_object_object_get_ex(msg, "id", &id);
   if(has_id && !id)
-    return reject(req, reply, -32600, "Invalid Request: id must not be null");
+    return reject(req, reply, VMB_RPC_INVALID_REQUEST, "Invalid Request: id must not be null");
   if(has_id && !id_ok(id))
-    return reject(req, reply, -32600, "Invalid Request: id must be a string or an "
+    return reject(req, reply, VMB_RPC_INVALID_REQUEST, "Invalid Request: id must be a string or an "
                   "integer that fits in 64 bits");
   jv = member(msg, "jsonrpc", json_type_string);
   if(!jv || strcmp(json_object_get_string(jv), "2.0"))
-    return reject_id(req, reply, id, -32600, "Invalid Request: \"jsonrpc\" must be \"2.0\"");
+    return reject_id(req, reply, id, VMB_RPC_INVALID_REQUEST, "Invalid Request: \"jsonrpc\" must be \"2.0\"");
 
   if(!json_object_object_get_ex(msg, "method", &jmethod)) {
     /* A response to a request of ours. We send none, so there is
@@ -1155,10 +1155,10 @@ enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
     if(has_id && (json_object_object_get_ex(msg, "result", NULL) ||
                   json_object_object_get_ex(msg, "error", NULL)))
       return VMB_MCP_ACCEPTED;
-    return reject_id(req, reply, id, -32600, "Invalid Request: no method");
+    return reject_id(req, reply, id, VMB_RPC_INVALID_REQUEST, "Invalid Request: no method");
   }
   if(!json_object_is_type(jmethod, json_type_string))
-    return reject_id(req, reply, id, -32600, "Invalid Request: method must be a string");
+    return reject_id(req, reply, id, VMB_RPC_INVALID_REQUEST, "Invalid Request: method must be a string");
   method = json_object_get_string(jmethod);
 
   if(!has_id) {
@@ -1306,7 +1306,7 @@ const char *vmb_mcp_stdio_handle(struct vmb_mcp_stdio *st, struct vmb_request *r
       ;
     if(!st || i == STDIO_SUBS) {
       json_object_put(reply);
-      reply = vmb_mcp_error(meta.listen_id, -32603, vmb_arena_printf(req->arena,
+      reply = vmb_mcp_error(meta.listen_id, VMB_RPC_INTERNAL_ERROR, vmb_arena_printf(req->arena,
                             "at most %d subscriptions are open at a time", STDIO_SUBS),
                             NULL);
     }

@@ -98,9 +98,9 @@ enum vmb_mcp_outcome vmb_mcp_dispatch(struct vmb_request *req, const char *via,
 #define VMB_MCP_MODERN_VERSION "2026-07-28"
 
 /* JSON-RPC codes of 2026-07-28 (Overview -> Error Codes). */
-#define VMB_MCP_HEADER_MISMATCH (-32020)
-#define VMB_MCP_MISSING_CLIENT_CAPABILITY (-32021)
-#define VMB_MCP_UNSUPPORTED_VERSION (-32022)
+#define VMB_MCP_HEADER_MISMATCH (VMB_RPC_HEADER_MISMATCH)
+#define VMB_MCP_MISSING_CLIENT_CAPABILITY (VMB_RPC_MISSING_CLIENT_CAPABILITY)
+#define VMB_MCP_UNSUPPORTED_VERSION (VMB_RPC_UNSUPPORTED_VERSION)
 
 /* Is this request to be served under 2026-07-28 rules? method and
    params (may be NULL) are the message's; BORROWED. */
@@ -122,7 +122,7 @@ int vmb_mcp_modern_check(struct vmb_request *req, const struct vmb_mcp_in *in,
 void vmb_mcp_modern_finish(const char *method, json_object *result);
 
 /* HTTP status for a 2026-07-28 error reply of code (after the checks
-   above passed): 404 for -32601, 400 for the envelope errors, else 200. */
+   above passed): 404 for VMB_RPC_METHOD_NOT_FOUND, 400 for the envelope errors, else 200. */
 int vmb_mcp_modern_error_status(int code);
 
 /* server/discover's result: NEW reference. */

@@ -246,7 +246,7 @@ static enum vmb_err listen_stream(struct vmb_call *c, json_object *ack,
   enum vmb_mcp_stream_reg reg;
 
   if(!req->stream) {
-    json_object *e = vmb_mcp_error(meta->listen_id, -32603, "this transport cannot "
+    json_object *e = vmb_mcp_error(meta->listen_id, VMB_RPC_INTERNAL_ERROR, "this transport cannot "
                                    "stream: subscriptions/listen is unavailable", NULL);
     c->resp->status = 500;
     vmb_response_header(c->resp, "Content-Type", "application/json");
@@ -256,7 +256,7 @@ static enum vmb_err listen_stream(struct vmb_call *c, json_object *ack,
   }
   reg = vmb_mcp_stream_open(req->identity.subject, &slot);
   if(reg != VMB_MCP_STREAM_OK) {
-    json_object *e = vmb_mcp_error(meta->listen_id, -32603,
+    json_object *e = vmb_mcp_error(meta->listen_id, VMB_RPC_INTERNAL_ERROR,
       reg == VMB_MCP_STREAM_SUBJECT_LIMIT ?
       vmb_arena_printf(req->arena, "at most %ld event streams per subject are open at "
                        "a time", vmb_mcp_stream_subject_limit()) :
@@ -311,13 +311,13 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
      name, must not drive the bridge (2025-11-25: Origin present and not
      allowed -> 403). */
   if(!vmb_mcp_host_origin_ok(req, &why))
-    return http_refuse(c, 403, -32600, why);
+    return http_refuse(c, 403, VMB_RPC_INVALID_REQUEST, why);
   if(!vmb_content_type_is_json(vmb_request_header(req, "content-type")))
-    return http_refuse(c, 415, -32600, "Unsupported Media Type: POST one JSON-RPC "
+    return http_refuse(c, 415, VMB_RPC_INVALID_REQUEST, "Unsupported Media Type: POST one JSON-RPC "
                        "message as application/json");
   if(!accepts(accept, "application/json")) {
     if(!accepts(accept, "text/event-stream"))
-      return http_refuse(c, 406, -32600, "Not Acceptable: the response is "
+      return http_refuse(c, 406, VMB_RPC_INVALID_REQUEST, "Not Acceptable: the response is "
                          "application/json or text/event-stream");
     as_sse = true;
   }
@@ -328,10 +328,10 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
   in.method = vmb_request_header(req, "mcp-method");
   in.name = vmb_request_header(req, "mcp-name");
   /* Sessions belong to the legacy revisions; 2026-07-28 requests (and
-     unknown versions, which get -32022) ignore Mcp-Session-Id. */
+     unknown versions, which get VMB_RPC_UNSUPPORTED_VERSION) ignore Mcp-Session-Id. */
   if(sid && !vmb_mcp_modern_wanted(&in, "", NULL) &&
      !vmb_mcp_session_touch(sid, req->identity.subject))
-    return http_refuse(c, 404, -32001, "Session not found: start a new one with "
+    return http_refuse(c, 404, VMB_RPC_SESSION_NOT_FOUND, "Session not found: start a new one with "
                        "initialize");
 
   outcome = vmb_mcp_dispatch(req, "mcp", &in, req->body, req->body_len, &reply, &meta);
@@ -354,7 +354,7 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
   resp->status = meta.http_status ? meta.http_status :
                  outcome == VMB_MCP_REJECTED ? 400 : 200;
   if(!reply)
-    return http_refuse(c, 500, -32603, "internal error");
+    return http_refuse(c, 500, VMB_RPC_INTERNAL_ERROR, "internal error");
   if(as_sse && outcome == VMB_MCP_REPLY) {
     /* A client that only takes SSE gets the response as the one event
        of a stream that ends with it (Streamable HTTP, "Sending Messages"). */
@@ -364,7 +364,7 @@ enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c)
     vmb_buf_reset(&resp->body);
     if(!t || vmb_buf_printf(&resp->body, "event: message\ndata: %s\n\n", t)) {
       json_object_put(reply);
-      return http_refuse(c, 500, -32603, "response too large");
+      return http_refuse(c, 500, VMB_RPC_INTERNAL_ERROR, "response too large");
     }
   }
   else {
@@ -383,12 +383,12 @@ enum vmb_err vmb_h_mcp_rpc_delete(struct vmb_call *c)
   const char *sid = vmb_request_header(c->req, "mcp-session-id");
   const char *why = NULL;
   if(!vmb_mcp_host_origin_ok(c->req, &why))
-    return http_refuse(c, 403, -32600, why);
+    return http_refuse(c, 403, VMB_RPC_INVALID_REQUEST, why);
   if(!sid)
-    return http_refuse(c, 400, -32600, "Bad Request: DELETE needs the Mcp-Session-Id "
+    return http_refuse(c, 400, VMB_RPC_INVALID_REQUEST, "Bad Request: DELETE needs the Mcp-Session-Id "
                        "header of the session to end");
   if(!vmb_mcp_session_end(sid, c->req->identity.subject))
-    return http_refuse(c, 404, -32001, "Session not found");
+    return http_refuse(c, 404, VMB_RPC_SESSION_NOT_FOUND, "Session not found");
   c->resp->status = 204;
   vmb_buf_reset(&c->resp->body);
   return VMB_ERR_OK;

@@ -119,7 +119,7 @@ bool vmb_mcp_modern_wanted(const struct vmb_mcp_in *in, const char *method,
 {
   json_object *meta = member(params, "_meta", json_type_object);
   /* A header naming a revision we do not speak gets the 2026-07-28
-     answer (-32022 with the request id), which every client era reads. */
+     answer (VMB_RPC_UNSUPPORTED_VERSION with the request id), which every client era reads. */
   if(in && in->protocol_version &&
      (!strcmp(in->protocol_version, VMB_MCP_MODERN_VERSION) ||
       !vmb_mcp_version_supported(in->protocol_version)))
@@ -271,27 +271,27 @@ int vmb_mcp_modern_check(struct vmb_request *req, const struct vmb_mcp_in *in,
 
   /* 3. _meta (Overview -> General fields -> _meta): malformed -> -32602. */
   if(!meta)
-    return refuse(code, message, status, -32602, 400,
+    return refuse(code, message, status, VMB_RPC_INVALID_PARAMS, 400,
                   "Invalid params: params._meta is required (with "
                   META_VERSION " and " META_CAPS ")");
   v = member(meta, META_VERSION, json_type_string);
   if(!v)
-    return refuse(code, message, status, -32602, 400,
+    return refuse(code, message, status, VMB_RPC_INVALID_PARAMS, 400,
                   "Invalid params: _meta[\"" META_VERSION "\"] must be a string");
   mv = json_object_get_string(v);
   if(!member(meta, META_CAPS, json_type_object))
-    return refuse(code, message, status, -32602, 400,
+    return refuse(code, message, status, VMB_RPC_INVALID_PARAMS, 400,
                   "Invalid params: _meta[\"" META_CAPS "\"] must be an object");
   if(json_object_object_get_ex(meta, META_INFO, &v)) {
     if(!json_object_is_type(v, json_type_object) || !member(v, "name", json_type_string) ||
        !member(v, "version", json_type_string))
-      return refuse(code, message, status, -32602, 400,
+      return refuse(code, message, status, VMB_RPC_INVALID_PARAMS, 400,
                     "Invalid params: _meta[\"" META_INFO "\"] must be an object with "
                     "name and version strings");
   }
   if(json_object_object_get_ex(meta, META_LEVEL, &v)) {
     if(!json_object_is_type(v, json_type_string) || !is_level(json_object_get_string(v)))
-      return refuse(code, message, status, -32602, 400,
+      return refuse(code, message, status, VMB_RPC_INVALID_PARAMS, 400,
                     "Invalid params: _meta[\"" META_LEVEL "\"] must be an RFC 5424 "
                     "level name (debug ... emergency)");
   }
@@ -315,9 +315,9 @@ int vmb_mcp_modern_check(struct vmb_request *req, const struct vmb_mcp_in *in,
   }
 
   /* 6. Removed (initialize, ping, logging/setLevel, resources/subscribe,
-     ...) and unknown methods: 404 with -32601 (Protocol Version Header). */
+     ...) and unknown methods: 404 with VMB_RPC_METHOD_NOT_FOUND (Protocol Version Header). */
   if(mi < 0)
-    return refuse(code, message, status, -32601, 404,
+    return refuse(code, message, status, VMB_RPC_METHOD_NOT_FOUND, 404,
                   vmb_arena_printf(req->arena, "Method not found: %.100s%s", method,
                                    !strcmp(method, "initialize") || !strcmp(method, "ping") ||
                                    !strcmp(method, "logging/setLevel") ||
@@ -328,10 +328,10 @@ int vmb_mcp_modern_check(struct vmb_request *req, const struct vmb_mcp_in *in,
 
 int vmb_mcp_modern_error_status(int code)
 {
-  if(code == -32601)
+  if(code == VMB_RPC_METHOD_NOT_FOUND)
     return 404;
   if(code == VMB_MCP_HEADER_MISMATCH || code == VMB_MCP_UNSUPPORTED_VERSION ||
-     code == VMB_MCP_MISSING_CLIENT_CAPABILITY || code == -32600 || code == -32700)
+     code == VMB_MCP_MISSING_CLIENT_CAPABILITY || code == VMB_RPC_INVALID_REQUEST || code == VMB_RPC_PARSE_ERROR)
     return 400;
   return 200;
 }
