@@ -652,6 +652,50 @@ def case_planted_secrets(args, wd):
         osrv.shutdown()
 
 
+def case_upstream_client(args, wd):
+    """The one outbound client: a proxy named in the environment is never
+    used (Vault and the OTLP collector are reached directly, the proxy sees
+    no connection), and every upstream call is counted per upstream."""
+    vault_rec, otlp_rec = Recorder(), Recorder()
+    vsrv, vport = start_http(FakeVault, vault_rec)
+    osrv, oport = start_http(OtlpReceiver, otlp_rec)
+    proxy = BlackHole()
+    purl = "http://127.0.0.1:%d" % proxy.port
+    pool = Pool(args.bin, wd, workers=1, env={
+        "VAULT_ADDR": "http://127.0.0.1:%d" % vport,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d/" % oport,
+        "http_proxy": purl, "https_proxy": purl, "HTTP_PROXY": purl,
+        "HTTPS_PROXY": purl, "ALL_PROXY": purl, "all_proxy": purl, "no_proxy": "",
+        "NO_PROXY": ""})
+    try:
+        for _ in range(3):
+            st, _, body = pool.req("GET", "/observability/summary")
+            check(st == 200, "summary answered %d: %s" % (st, body[:200]))
+        check(len(vault_rec.all()) >= 3, "Vault saw %d calls" % len(vault_rec.all()))
+        wait_for(lambda: otlp_rec.all(), timeout=10)
+        check(otlp_rec.all(), "no span export reached the collector")
+        check(not proxy.conns, "the environment's proxy got %d connections" % len(proxy.conns))
+
+        def counted():
+            m = pool.metrics()
+            return m if (sample(m, 'upstream_requests_total{upstream="otlp"}') or 0) >= 1 else None
+        m = wait_for(counted, timeout=10)
+        check(m, "no otlp call in upstream_requests_total")
+        vault_calls = sample(m, 'upstream_requests_total{upstream="vault"}') or 0
+        check(vault_calls >= 3, "upstream_requests_total{vault} = %r" % vault_calls)
+        check(sample(m, 'upstream_errors_total{upstream="vault"}') == 0,
+              "vault errors counted for good calls")
+        check(sample(m, 'upstream_request_duration_seconds_count{upstream="vault"}') == vault_calls,
+              "duration histogram count differs from the call count")
+        check('upstream="kms"' not in m, "a label for an upstream never called")
+        print("upstream client: no proxy from the environment; %d vault calls counted" % vault_calls)
+    finally:
+        pool.stop()
+        proxy.close()
+        vsrv.shutdown()
+        osrv.shutdown()
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 

@@ -72,6 +72,16 @@ struct vmb_stream {
   int (*write)(void *ctx, const char *data, size_t len);
 };
 
+/* A request's trace context: obs/trace.c fills it when tracing is on (all
+   zero otherwise); outbound calls take it explicitly to parent their
+   client spans, so no span state hides in thread-local storage. */
+struct vmb_trace_ctx {
+  bool active, sampled, has_parent;
+  uint8_t flags;
+  uint8_t trace_id[16], span_id[8], parent_id[8];
+  uint64_t start_ns;
+};
+
 struct vmb_request {
   struct vmb_arena *arena;      /* per-request memory, owned by the worker */
   struct vmb_worker *worker;    /* per-thread state (curl handle, ...) */
@@ -92,6 +102,7 @@ struct vmb_request {
   char request_id[33];          /* 128-bit random, hex */
   char correlation_id[65];
   char trace_id[33];            /* empty unless tracing is on */
+  struct vmb_trace_ctx trace;   /* the server span, parent of child spans */
   struct vmb_identity identity;
 };
 

@@ -58,6 +58,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include "http_client.h"
 #include "nspath.h"
 #include "scope.h"
 #include "util.h"
@@ -126,7 +127,8 @@ static struct {
   bool jwks_plain_http;           /* loopback http, explicitly allowed */
   long cache_seconds;
   EVP_MD *sha256;
-  CURL *curl;                     /* under fetch_lock */
+  struct vmb_upstream upstream;   /* the JWKS endpoint, set by init */
+  struct vmb_upstream_conns conns;  /* one connection, under fetch_lock */
   atomic_llong fetched_at;        /* monotonic s of the last good fetch */
   atomic_llong last_attempt;      /* monotonic s of last fetch try */
   atomic_ulong fetches, fetch_failures, cache_hits;
@@ -568,73 +570,34 @@ static unsigned long current_gen(void)
 
 /* ---- JWKS fetch --------------------------------------------------------- */
 
-struct fetch_buf {
-  char *data;
-  size_t len;
-};
-
-static size_t fetch_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-  struct fetch_buf *b = ud;
-  size_t n = size * nmemb;
-  char *p;
-  if(n > JWKS_MAX_BYTES || b->len + n > JWKS_MAX_BYTES)
-    return 0;                       /* aborts the transfer: too big */
-  p = realloc(b->data, b->len + n + 1);
-  if(!p)
-    return 0;
-  memcpy(p + b->len, ptr, n);
-  b->data = p;
-  b->len += n;
-  p[b->len] = '\0';
-  return n;
-}
-
 /* Fetch and publish the JWKS. Caller holds fetch_lock. On any failure the
    published set stays as it was (the last good one). Returns 0 or -1. */
 static int jwks_fetch_locked(char *err, size_t errlen)
 {
-  struct fetch_buf b = {NULL, 0};
+  struct vmb_upstream_call call;
+  struct vmb_upstream_reply r;
   struct keyset *nks = NULL, *old;
-  long status = 0;
-  CURLcode rc;
   int ret = -1;
 
   atomic_store(&jw.last_attempt, (long long)mono_now());
   atomic_fetch_add(&jw.fetches, 1);
-  if(!jw.curl) {
-    jw.curl = curl_easy_init();
-    if(!jw.curl) {
-      snprintf(err, errlen, "curl_easy_init failed");
-      goto out;
-    }
-  }
-  curl_easy_reset(jw.curl);
-  curl_easy_setopt(jw.curl, CURLOPT_URL, jw.jwks_url);
-  curl_easy_setopt(jw.curl, CURLOPT_NOSIGNAL, 1L);
-  /* https only, unless the operator allowed http to a loopback issuer;
-     never a proxy from the environment (the keys decide who gets in). */
-  curl_easy_setopt(jw.curl, CURLOPT_PROTOCOLS_STR, jw.jwks_plain_http ? "http" : "https");
-  curl_easy_setopt(jw.curl, CURLOPT_PROXY, "");
-  curl_easy_setopt(jw.curl, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(jw.curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-  curl_easy_setopt(jw.curl, CURLOPT_TIMEOUT_MS, 5000L);
-  curl_easy_setopt(jw.curl, CURLOPT_MAXFILESIZE_LARGE,
-                   (curl_off_t)JWKS_MAX_BYTES);
-  curl_easy_setopt(jw.curl, CURLOPT_USERAGENT, "vault-mcp-bridge");
-  curl_easy_setopt(jw.curl, CURLOPT_WRITEFUNCTION, fetch_write);
-  curl_easy_setopt(jw.curl, CURLOPT_WRITEDATA, &b);
-  rc = curl_easy_perform(jw.curl);
-  if(rc != CURLE_OK) {
-    snprintf(err, errlen, "fetch failed: %s", curl_easy_strerror(rc));
+  /* Fetches are rare (JWT_JWKS_CACHE_SECONDS) and serialised by
+     fetch_lock, so one connection serves every thread. No span: the
+     fetch may run at start-up or on behalf of whichever request found
+     the set stale, and is not part of that request's work. */
+  memset(&call, 0, sizeof(call));
+  call.method = "GET";
+  call.url = jw.jwks_url;
+  call.op = "jwks.fetch";
+  if(vmb_upstream_call(&jw.conns, &jw.upstream, &call, &r)) {
+    snprintf(err, errlen, "fetch failed: %s", r.error ? r.error : "unknown error");
     goto out;
   }
-  curl_easy_getinfo(jw.curl, CURLINFO_RESPONSE_CODE, &status);
-  if(status != 200) {
-    snprintf(err, errlen, "HTTP status %ld", status);
+  if(r.status != 200) {
+    snprintf(err, errlen, "HTTP status %ld", r.status);
     goto out;
   }
-  nks = keyset_parse(b.data ? b.data : "", b.len, false, err, errlen);
+  nks = keyset_parse(r.body.data ? r.body.data : "", r.body.len, false, err, errlen);
   if(!nks)
     goto out;
   if(nks->n == 0) {
@@ -659,7 +622,7 @@ out:
   if(ret)
     atomic_fetch_add(&jw.fetch_failures, 1);
   keyset_free(nks);
-  free(b.data);
+  vmb_buf_free(&r.body);
   return ret;
 }
 
@@ -1261,6 +1224,15 @@ int vmb_jwt_init(const struct vmb_config *cfg, char *err, size_t errlen)
   }
   else if(*cfg->jwt_jwks_url) {
     jw.jwks_url = strdup(cfg->jwt_jwks_url);
+    /* https only, unless the operator allowed http to a loopback issuer
+       (the keys decide who gets in). */
+    memset(&jw.upstream, 0, sizeof(jw.upstream));
+    jw.upstream.id = VMB_UPSTREAM_JWKS;
+    jw.upstream.name = "jwks";
+    jw.upstream.timeout_ms = 5000;
+    jw.upstream.connect_timeout_ms = 3000;
+    jw.upstream.reply_max = JWKS_MAX_BYTES;
+    jw.upstream.protocols = jw.jwks_plain_http ? "http" : "https";
     if(!jw.jwks_url || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
       snprintf(err, errlen, "JWT: cannot set up the JWKS fetch");
       goto fail;
@@ -1296,8 +1268,7 @@ void vmb_jwt_cleanup(void)
   pthread_rwlock_unlock(&ks_lock);
   ks_release(old);
   atomic_fetch_add(&jw.gen_counter, 1);
-  if(jw.curl)
-    curl_easy_cleanup(jw.curl);
+  vmb_upstream_conns_close(&jw.conns);
   if(jw.jwks_url)
     curl_global_cleanup();
   EVP_MAC_CTX_free(jw.hs_tmpl);     /* frees the keyed state */
@@ -1305,7 +1276,6 @@ void vmb_jwt_cleanup(void)
   free(jw.issuer);
   free(jw.audience);
   free(jw.jwks_url);
-  jw.curl = NULL;
   jw.hs_tmpl = NULL;
   jw.sha256 = NULL;
   jw.issuer = jw.audience = jw.jwks_url = NULL;

@@ -25,11 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 
 #include "backend.h"
 #include "backends.h"
+#include "http_client.h"
 #include "sigv4.h"
 #include "util.h"
 #include "vmb/arena.h"
@@ -60,10 +60,18 @@ static struct {
   long timeout_ms;                  /* VAULT_TIMEOUT_MS, shared */
 } conf;
 
+/* How the outbound client reaches KMS, set by vmb_kms_init. */
+static struct vmb_upstream upstream;
+
 int vmb_kms_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
   (void)err;
   (void)errlen;
+  upstream.id = VMB_UPSTREAM_KMS;
+  upstream.name = "kms";
+  upstream.timeout_ms = cfg->vault_timeout_ms;
+  upstream.connect_timeout_ms = cfg->vault_timeout_ms < 2000 ? cfg->vault_timeout_ms : 2000L;
+  upstream.reply_max = KMS_REPLY_MAX;
   conf.enabled = cfg->aws_kms_enabled;
   conf.region = cfg->aws_region;
   conf.default_key_id = cfg->aws_kms_default_key_id;
@@ -306,16 +314,9 @@ struct kms_reply {
   char errtype[128];       /* from X-Amzn-Errortype, raw */
 };
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-  size_t n = size * nmemb;
-  return vmb_buf_append(ud, ptr, n) ? 0 : n;
-}
-
-static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+static void on_header(const char *ptr, size_t n, void *ud)
 {
   struct kms_reply *r = ud;
-  size_t n = size * nmemb;
   static const char name[] = "x-amzn-errortype:";
   if(n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
     size_t vn = n - (sizeof(name) - 1);
@@ -327,19 +328,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
       r->errtype[vn] = '\0';
     }
   }
-  return n;
 }
 
-/* The Authorization and X-Amz-Security-Token lines are credentials:
-   wipe every header string before the list is freed. */
-static void slist_free(void *p)
-{
-  struct curl_slist *l;
-  for(l = p; l; l = l->next)
-    if(l->data)
-      OPENSSL_cleanse(l->data, strlen(l->data));
-  curl_slist_free_all(p);
-}
 static void json_put(void *p) { json_object_put(p); }
 
 /* Split the endpoint URL into host[:port] (for the Host header, signed)
@@ -461,50 +451,28 @@ static enum vmb_err kms_fail(struct vmb_call *c, const struct kms_reply *r)
   return VMB_ERR_UPSTREAM_ERROR;
 }
 
-static CURL *kms_handle(struct vmb_call *c)
-{
-  struct vmb_worker *w = c->req->worker;
-  CURL *h = w->aux_curl;
-  if(!h) {
-    h = curl_easy_init();
-    if(!h)
-      return NULL;
-    w->aux_curl = h;
-  }
-  /* The slot may serve other callers of the thread too, so every option
-     this call relies on is set here each time, from a clean handle. */
-  curl_easy_reset(h);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, conf.timeout_ms);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   conf.timeout_ms < 2000 ? conf.timeout_ms : 2000L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  /* Signed requests carry credentials-derived headers: never hand them
-     to a proxy picked up from the environment. */
-  curl_easy_setopt(h, CURLOPT_PROXY, "");
-  return h;
-}
+/* Header lines of one call, built here and wiped after the call: the
+   Authorization and X-Amz-Security-Token lines are credentials. */
+#define KMS_HEADER_LINES 7
+#define KMS_HEADER_LINE_MAX 4400
+struct kms_headers {
+  char line[KMS_HEADER_LINES][KMS_HEADER_LINE_MAX];
+  const char *list[KMS_HEADER_LINES + 1];
+  size_t n;
+};
 
-/* Append "Name: value" to the curl header list; the line is wiped after
-   curl has copied it (it may hold the session token). */
-static struct curl_slist *add_header(struct curl_slist *l, const char *name,
-                                     const char *value, int *failed)
+static int add_header(struct kms_headers *hd, const char *name, const char *value)
 {
-  char line[8192];
-  struct curl_slist *n;
-  int w = snprintf(line, sizeof(line), "%s: %s", name, value);
-  if(w < 0 || (size_t)w >= sizeof(line)) {
-    *failed = 1;
-    return l;
-  }
-  n = curl_slist_append(l, line);
-  OPENSSL_cleanse(line, sizeof(line));
-  if(!n) {
-    *failed = 1;
-    return l;
-  }
-  return n;
+  int w;
+  if(hd->n >= KMS_HEADER_LINES)
+    return -1;
+  w = snprintf(hd->line[hd->n], KMS_HEADER_LINE_MAX, "%s: %s", name, value);
+  if(w < 0 || (size_t)w >= KMS_HEADER_LINE_MAX)
+    return -1;
+  hd->list[hd->n] = hd->line[hd->n];
+  hd->n++;
+  hd->list[hd->n] = NULL;
+  return 0;
 }
 
 /*
@@ -521,19 +489,18 @@ static enum vmb_err kms_call(struct vmb_call *c, const char *operation, json_obj
   struct vmb_sigv4_header h[5];
   struct vmb_sigv4_request sreq;
   struct vmb_sigv4_creds sc;
-  struct vmb_buf resp;
-  struct curl_slist *hdrs = NULL;
+  struct vmb_upstream_call call;
+  struct vmb_upstream_reply up;
+  struct kms_headers *hd = NULL;
   const char *why = NULL, *host = NULL, *path = NULL, *url, *body_text;
   char amz_date[17], target[64];
   enum vmb_err e = VMB_ERR_INTERNAL;
   size_t nh = 0;
   int failed = 0;
-  CURLcode cc;
-  CURL *curl;
 
   memset(&r, 0, sizeof(r));
+  memset(&up, 0, sizeof(up));
   vmb_sigv4_result_init(&sig);
-  vmb_buf_init(&resp, KMS_REPLY_MAX);
   if(creds_load(&k, &why)) {
     vmb_log_server(VMB_LOG_WARN, "kms", why);
     c->detail = "the bridge has no usable AWS credentials";
@@ -577,41 +544,44 @@ static enum vmb_err kms_call(struct vmb_call *c, const char *operation, json_obj
     c->detail = "could not sign the KMS request (check AWS_REGION and the credentials)";
     goto out;
   }
+  hd = calloc(1, sizeof(*hd));
+  if(!hd) {
+    e = VMB_ERR_NOMEM;
+    goto out;
+  }
   for(size_t i = 0; i < nh; i++)
-    hdrs = add_header(hdrs, h[i].name, h[i].value, &failed);
-  hdrs = add_header(hdrs, "Authorization", sig.authz.data, &failed);
-  hdrs = add_header(hdrs, "Expect", "", &failed);
-  if(failed || !hdrs || vmb_arena_defer(c->req->arena, slist_free, hdrs)) {
-    if(failed && hdrs)
-      curl_slist_free_all(hdrs);
+    failed |= add_header(hd, h[i].name, h[i].value);
+  failed |= add_header(hd, "Authorization", sig.authz.data);
+  if(failed) {
     e = VMB_ERR_NOMEM;
     goto out;
   }
 
-  curl = kms_handle(c);
-  if(!curl) {
+  memset(&call, 0, sizeof(call));
+  call.method = "POST";
+  call.url = url;
+  call.headers = hd->list;
+  call.body = body_text;
+  call.body_len = strlen(body_text);
+  call.op = operation;
+  call.trace = &c->req->trace;
+  call.on_header = on_header;
+  call.header_ud = &r;
+  vmb_upstream_call(&c->req->worker->conns, &upstream, &call, &up);
+  /* The body held plaintext, ciphertext or a message to sign. */
+  OPENSSL_cleanse((void *)body_text, strlen(body_text));
+  if(up.failure == VMB_UPSTREAM_NOMEM) {
     e = VMB_ERR_NOMEM;
     goto out;
   }
-  curl_easy_setopt(curl, CURLOPT_URL, url);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body_text);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body_text));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r);
-  cc = curl_easy_perform(curl);
-  /* The body held plaintext, ciphertext or a message to sign. */
-  OPENSSL_cleanse((void *)body_text, strlen(body_text));
-  if(cc != CURLE_OK) {
+  if(up.failure != VMB_UPSTREAM_ANSWERED) {
     json_object *f = json_object_new_object();
     json_object_object_add(f, "request_id", json_object_new_string(c->req->request_id));
     json_object_object_add(f, "operation", json_object_new_string(c->op->id));
-    json_object_object_add(f, "curl_error", json_object_new_string(curl_easy_strerror(cc)));
+    json_object_object_add(f, "curl_error", json_object_new_string(up.error ? up.error : ""));
     vmb_log(VMB_LOG_SERVER, VMB_LOG_WARN, "kms", "KMS call failed", f);
     json_object_put(f);
-    if(cc == CURLE_WRITE_ERROR) {
+    if(up.failure == VMB_UPSTREAM_TOO_LARGE) {
       c->detail = "AWS KMS sent an oversized reply";
       e = VMB_ERR_UPSTREAM_ERROR;
     }
@@ -621,9 +591,9 @@ static enum vmb_err kms_call(struct vmb_call *c, const char *operation, json_obj
     }
     goto out;
   }
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
-  if(resp.len) {
-    r.body = vmb_json_parse(resp.data, resp.len, 16);
+  r.status = up.status;
+  if(up.body.len) {
+    r.body = vmb_json_parse(up.body.data, up.body.len, 16);
     if(r.body && vmb_arena_defer(c->req->arena, json_put, r.body)) {
       r.body = NULL;
       e = VMB_ERR_NOMEM;
@@ -643,7 +613,14 @@ static enum vmb_err kms_call(struct vmb_call *c, const char *operation, json_obj
 out:
   creds_wipe(&k);
   vmb_sigv4_result_free(&sig);
-  vmb_buf_free(&resp);
+  if(hd) {
+    OPENSSL_cleanse(hd, sizeof(*hd));
+    free(hd);
+  }
+  /* The reply held plaintext, a data key or ciphertext. */
+  if(up.body.data)
+    OPENSSL_cleanse(up.body.data, up.body.len);
+  vmb_buf_free(&up.body);
   return e;
 }
 

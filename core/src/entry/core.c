@@ -327,7 +327,7 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
     const char *mode = NULL, *reason = NULL;
     struct vmb_trace_span aspan;
     enum vmb_auth_result ar;
-    vmb_trace_span_begin(&aspan);
+    vmb_trace_span_begin(&aspan, &req->trace);
     ar = vmb_authenticate(req, &mode, &reason);
     vmb_trace_auth_end(&aspan, ar == VMB_AUTH_OK ? req->identity.mode : mode,
                        ar == VMB_AUTH_OK);

@@ -21,6 +21,7 @@
 #include "mcp.h"
 #include "metrics.h"
 #include "ops_table.h"
+#include "otlp.h"
 #include "probe.h"
 #include "ratelimit.h"
 #include "trace.h"
@@ -53,6 +54,13 @@ static int metrics_init(const struct vmb_config *cfg, char *err, size_t errlen)
   return rc;
 }
 
+/* Spans leave through the outbound client: the trace layer below it is
+   handed the sender. */
+static int trace_init(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  return vmb_trace_init(cfg, vmb_otlp_send, err, errlen);
+}
+
 static int backends_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
   const struct vmb_backend *b;
@@ -78,7 +86,8 @@ static const struct module modules[] = {
   {"auth", vmb_auth_init, vmb_auth_cleanup},
   {"ratelimit", vmb_ratelimit_init, vmb_ratelimit_cleanup},
   {"metrics", metrics_init, vmb_metrics_cleanup},
-  {"trace", vmb_trace_init, vmb_trace_cleanup},
+  {"otlp", vmb_otlp_init, vmb_otlp_cleanup},
+  {"trace", trace_init, vmb_trace_cleanup},       /* after otlp, its sender */
   {"backends", backends_init, NULL},
   {"mcp", vmb_mcp_init, vmb_mcp_cleanup},
   {"probe", vmb_probe_start, vmb_probe_stop},     /* after vault, metrics */

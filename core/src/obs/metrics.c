@@ -59,7 +59,7 @@
 #endif
 
 #define SHM_MAGIC 0x564d424d45545231ull  /* "VMBMETR1" */
-#define SHM_VERSION 2u   /* 2: probes, per-process start time */
+#define SHM_VERSION 3u   /* 2: probes, per-process start time; 3: upstreams */
 #define SHM_FILE "metrics.shm"
 
 #define N_BUCKETS 14               /* finite bounds; +Inf is slot 14 */
@@ -111,6 +111,12 @@ static const char *const auth_reasons[] = {
 };
 #define N_AUTH_REASONS (sizeof(auth_reasons) / sizeof(auth_reasons[0]))
 
+/* Outbound upstreams (upstream/http_client.c); anything else is "other". */
+static const char *const upstream_names[] = {
+  "vault", "kms", "jwks", "otlp", "other"
+};
+#define N_UPSTREAMS (sizeof(upstream_names) / sizeof(upstream_names[0]))
+
 /* Durations: non-cumulative bucket counts (slot N_BUCKETS is +Inf) and
    the sum. The count is the sum of the buckets, so a scrape never sees
    a count that disagrees with its buckets. */
@@ -135,6 +141,11 @@ struct vault_series {
   a32 key;                      /* 0 = free; 1<<31 | name<<10 | status */
   uint32_t pad;
   a64 count;
+};
+
+struct upstream_stats {
+  a64 errors;                   /* not reached, cut off, or 5xx */
+  struct hist h;                /* every call; its count is the total */
 };
 
 struct proc_slot {
@@ -180,6 +191,7 @@ struct shm {
   struct vault_series vault[VAULT_SERIES_MAX];
   struct proc_slot procs[PROCS_MAX];
   struct recent_slot recent[RECENT_MINUTES];
+  struct upstream_stats upstream[N_UPSTREAMS];
   struct probe_slot probes[VMB_PROBE_N];
 };
 
@@ -399,6 +411,8 @@ static uint64_t layout_hash(void)
     h = fnv_str(h, auth_modes[i]);
   for(i = 0; i < N_AUTH_REASONS; i++)
     h = fnv_str(h, auth_reasons[i]);
+  for(i = 0; i < N_UPSTREAMS; i++)
+    h = fnv_str(h, upstream_names[i]);
   for(i = 0; i < VMB_PROBE_REASON_N; i++)
     h = fnv_str(h, probe_reasons[i]);
   return h;
@@ -722,6 +736,19 @@ void vmb_metrics_vault(const char *operation, int status, uint64_t duration_us)
     add(&recent_now()->vault_errors, 1);
 }
 
+void vmb_metrics_upstream(const char *upstream, bool ok, uint64_t duration_us)
+{
+  size_t i;
+  if(!shm)
+    return;
+  for(i = 0; i < N_UPSTREAMS - 1; i++)
+    if(upstream && !strcmp(upstream, upstream_names[i]))
+      break;
+  hist_observe(&shm->upstream[i].h, duration_us);
+  if(!ok)
+    add(&shm->upstream[i].errors, 1);
+}
+
 void vmb_metrics_inflight(int delta)
 {
   if(!shm || my_slot < 0)
@@ -1029,6 +1056,43 @@ out:
   return rc;
 }
 
+static int render_upstreams(struct vmb_buf *o)
+{
+  char lb[64];
+  size_t i;
+  if(family(o, "upstream_requests_total", "counter",
+            "Outbound calls by upstream (vault, kms, jwks, otlp)."))
+    return -1;
+  for(i = 0; i < N_UPSTREAMS; i++) {
+    uint64_t n = hist_count(&shm->upstream[i].h);
+    if(n && vmb_buf_printf(o, "upstream_requests_total{upstream=\"%s\"} %llu\n",
+                           upstream_names[i], (unsigned long long)n))
+      return -1;
+  }
+  if(family(o, "upstream_errors_total", "counter",
+            "Outbound calls that failed: not reached, timed out, reply too "
+            "large, or a 5xx answer."))
+    return -1;
+  for(i = 0; i < N_UPSTREAMS; i++) {
+    uint64_t n = get(&shm->upstream[i].errors);
+    if(hist_count(&shm->upstream[i].h) &&
+       vmb_buf_printf(o, "upstream_errors_total{upstream=\"%s\"} %llu\n",
+                      upstream_names[i], (unsigned long long)n))
+      return -1;
+  }
+  if(family(o, "upstream_request_duration_seconds", "histogram",
+            "Duration of outbound calls by upstream."))
+    return -1;
+  for(i = 0; i < N_UPSTREAMS; i++) {
+    if(!hist_count(&shm->upstream[i].h))
+      continue;
+    snprintf(lb, sizeof(lb), "upstream=\"%s\"", upstream_names[i]);
+    if(render_hist(o, "upstream_request_duration_seconds", lb, &shm->upstream[i].h))
+      return -1;
+  }
+  return 0;
+}
+
 /* vault_up / kms_up and the reason of the last probe: every reason of
    the bounded list as its own series, 1 for the current one, so an alert
    can name it and no series appears or vanishes. */
@@ -1090,7 +1154,7 @@ static int render_plain(struct vmb_buf *o)
             "Requests being served right now by all live workers of the pool.") ||
      vmb_buf_printf(o, "http_requests_in_flight %lld\n", (long long)inflight))
     return -1;
-  if(render_vault(o))
+  if(render_vault(o) || render_upstreams(o))
     return -1;
   if(family(o, "auth_failures_total", "counter",
             "Failed authentications by auth mode and reason."))

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include <openssl/rand.h>
 
@@ -32,8 +31,6 @@
 #define BATCH_MAX 512            /* spans per export request */
 #define BATCH_TRIGGER 256        /* wake the exporter early at this fill */
 #define FLUSH_INTERVAL_MS 1000   /* otherwise export at least this often */
-#define EXPORT_TIMEOUT_MS 3000L
-#define EXPORT_CONNECT_TIMEOUT_MS 1000L
 
 enum span_kind { KIND_INTERNAL = 1, KIND_SERVER = 2, KIND_CLIENT = 3 };
 
@@ -54,19 +51,10 @@ struct span_rec {
   long status;                  /* http.response.status_code, 0 = unset */
 };
 
-/* The request being served by this thread. */
-struct req_ctx {
-  bool active, sampled;
-  uint8_t trace_id[16], span_id[8], parent_id[8];
-  bool has_parent;
-  uint8_t flags;
-  uint64_t start_ns;
-};
-static _Thread_local struct req_ctx cur;
-
 /* Set once by vmb_trace_init before serving threads exist. */
 static bool enabled;
-static char endpoint_url[1024];
+/* Sends one export document (upstream/otlp.c), handed down at start-up. */
+static vmb_trace_sender sender;
 static char service_name[128];
 
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -281,55 +269,14 @@ static json_object *export_doc(const struct span_rec *spans, size_t n)
   return root;
 }
 
-static size_t discard_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-  (void)p; (void)ud;
-  return size * nmemb;
-}
-
-/* POST one batch. true when the collector accepted it (2xx). */
-static bool post_batch(CURL **hp, const struct span_rec *spans, size_t n)
+/* Export one batch. true when the collector accepted it. */
+static bool post_batch(const struct span_rec *spans, size_t n)
 {
   json_object *doc = export_doc(spans, n);
   const char *text = doc ? json_object_to_json_string_ext(
                              doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
                          : NULL;
-  struct curl_slist *hdrs = NULL;
-  long code = 0;
-  bool ok = false;
-  CURL *h = *hp;
-  if(!text)
-    goto out;
-  if(!h) {
-    h = *hp = curl_easy_init();
-    if(!h)
-      goto out;
-  }
-  else {
-    curl_easy_reset(h);   /* keeps the connection for the next batch */
-  }
-  hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-  if(hdrs)
-    hdrs = curl_slist_append(hdrs, "Expect:");
-  if(!hdrs)
-    goto out;
-  curl_easy_setopt(h, CURLOPT_URL, endpoint_url);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, EXPORT_TIMEOUT_MS);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, EXPORT_CONNECT_TIMEOUT_MS);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h, CURLOPT_PROXY, "");   /* never a proxy from the environment */
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_body);
-  if(curl_easy_perform(h) == CURLE_OK) {
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    ok = code >= 200 && code < 300;
-  }
-out:
-  curl_slist_free_all(hdrs);
+  bool ok = text && sender(text, strlen(text));
   json_object_put(doc);
   return ok;
 }
@@ -337,7 +284,6 @@ out:
 static void *exporter_main(void *arg)
 {
   struct span_rec *batch = malloc(sizeof(*batch) * BATCH_MAX);
-  CURL *h = NULL;
   bool last_failed = false, warned = false;
   (void)arg;
   pthread_mutex_lock(&q_lock);
@@ -370,7 +316,7 @@ static void *exporter_main(void *arg)
     q_len -= n;
     pthread_mutex_unlock(&q_lock);
 
-    if(batch && post_batch(&h, batch, n)) {
+    if(batch && post_batch(batch, n)) {
       vmb_metrics_spans_exported(n);
       last_failed = false;
       warned = false;
@@ -387,27 +333,17 @@ static void *exporter_main(void *arg)
     pthread_mutex_lock(&q_lock);
   }
   pthread_mutex_unlock(&q_lock);
-  if(h)
-    curl_easy_cleanup(h);
   free(batch);
   return NULL;
 }
 
-int vmb_trace_init(const struct vmb_config *cfg, char *err, size_t errlen)
+int vmb_trace_init(const struct vmb_config *cfg, vmb_trace_sender send,
+                   char *err, size_t errlen)
 {
   const char *ep = cfg->otel_exporter_otlp_endpoint;
-  size_t n;
-  int w;
-  if(enabled || !ep || !*ep)
+  if(enabled || !ep || !*ep || !send)
     return 0;
-  n = strlen(ep);
-  while(n && ep[n - 1] == '/')
-    n--;
-  w = snprintf(endpoint_url, sizeof(endpoint_url), "%.*s/v1/traces", (int)n, ep);
-  if(w < 0 || (size_t)w >= sizeof(endpoint_url)) {
-    snprintf(err, errlen, "invalid configuration: OTEL_EXPORTER_OTLP_ENDPOINT: too long");
-    return -1;
-  }
+  sender = send;
   snprintf(service_name, sizeof(service_name), "%s",
            cfg->otel_service_name && *cfg->otel_service_name
              ? cfg->otel_service_name : "vault-mcp");
@@ -464,31 +400,32 @@ static const char *bounded_method(const char *m)
 
 void vmb_trace_request_begin(struct vmb_request *req)
 {
+  struct vmb_trace_ctx *cur = &req->trace;
   const char *tp;
-  memset(&cur, 0, sizeof(cur));
+  memset(cur, 0, sizeof(*cur));
   if(!enabled)
     return;
   tp = vmb_request_header(req, "traceparent");
-  if(tp && vmb_traceparent_parse(tp, cur.trace_id, cur.parent_id, &cur.flags) == 0) {
-    cur.has_parent = true;
-    cur.sampled = (cur.flags & 1) != 0;
+  if(tp && vmb_traceparent_parse(tp, cur->trace_id, cur->parent_id, &cur->flags) == 0) {
+    cur->has_parent = true;
+    cur->sampled = (cur->flags & 1) != 0;
   }
   else {
-    random_id(cur.trace_id, 16);
-    cur.flags = 1;
-    cur.sampled = true;
+    random_id(cur->trace_id, 16);
+    cur->flags = 1;
+    cur->sampled = true;
   }
-  random_id(cur.span_id, 8);
-  cur.start_ns = now_ns();
-  cur.active = true;
-  to_hex(req->trace_id, cur.trace_id, 16);
+  random_id(cur->span_id, 8);
+  cur->start_ns = now_ns();
+  cur->active = true;
+  to_hex(req->trace_id, cur->trace_id, 16);
 }
 
-static void rec_base(struct span_rec *r, const uint8_t span_id[8],
-                     uint64_t start_ns, uint8_t kind)
+static void rec_base(struct span_rec *r, const uint8_t trace_id[16],
+                     const uint8_t span_id[8], uint64_t start_ns, uint8_t kind)
 {
   memset(r, 0, sizeof(*r));
-  memcpy(r->trace_id, cur.trace_id, 16);
+  memcpy(r->trace_id, trace_id, 16);
   memcpy(r->span_id, span_id, 8);
   r->kind = kind;
   r->start_ns = start_ns;
@@ -499,17 +436,17 @@ static void rec_base(struct span_rec *r, const uint8_t span_id[8],
 void vmb_trace_request_end(struct vmb_request *req, const char *op_id,
                            const char *route, int status)
 {
+  struct vmb_trace_ctx *cur = &req->trace;
   struct span_rec r;
   const char *m;
-  (void)req;
-  if(!cur.active)
+  if(!cur->active)
     return;
-  if(cur.sampled) {
+  if(cur->sampled) {
     bool matched = route && strcmp(route, "unmatched") != 0;
     m = bounded_method(req->method);
-    rec_base(&r, cur.span_id, cur.start_ns, KIND_SERVER);
-    if(cur.has_parent) {
-      memcpy(r.parent_id, cur.parent_id, 8);
+    rec_base(&r, cur->trace_id, cur->span_id, cur->start_ns, KIND_SERVER);
+    if(cur->has_parent) {
+      memcpy(r.parent_id, cur->parent_id, 8);
       r.has_parent = true;
     }
     /* Span name: "{method} {route template}", or the method alone when
@@ -527,14 +464,17 @@ void vmb_trace_request_end(struct vmb_request *req, const char *op_id,
     r.error = status >= 500;
     enqueue(&r);
   }
-  memset(&cur, 0, sizeof(cur));
+  memset(cur, 0, sizeof(*cur));
 }
 
-void vmb_trace_span_begin(struct vmb_trace_span *s)
+void vmb_trace_span_begin(struct vmb_trace_span *s, const struct vmb_trace_ctx *parent)
 {
   memset(s, 0, sizeof(*s));
-  if(!cur.active)
+  if(!parent || !parent->active)
     return;
+  s->sampled = parent->sampled;
+  memcpy(s->trace_id, parent->trace_id, 16);
+  memcpy(s->parent_id, parent->span_id, 8);
   random_id(s->span_id, 8);
   s->start_ns = now_ns();
   s->active = true;
@@ -543,8 +483,8 @@ void vmb_trace_span_begin(struct vmb_trace_span *s)
 static void child_base(struct span_rec *r, const struct vmb_trace_span *s,
                        uint8_t kind)
 {
-  rec_base(r, s->span_id, s->start_ns, kind);
-  memcpy(r->parent_id, cur.span_id, 8);
+  rec_base(r, s->trace_id, s->span_id, s->start_ns, kind);
+  memcpy(r->parent_id, s->parent_id, 8);
   r->has_parent = true;
 }
 
@@ -553,7 +493,7 @@ void vmb_trace_auth_end(struct vmb_trace_span *s, const char *mode, bool ok)
   static const char *const modes[] = {"api_key", "jwt", "mtls", "none", "stdio"};
   struct span_rec r;
   size_t i;
-  if(!s->active || !cur.active || !cur.sampled) {
+  if(!s->active || !s->sampled) {
     s->active = false;
     return;
   }
@@ -569,19 +509,20 @@ void vmb_trace_auth_end(struct vmb_trace_span *s, const char *mode, bool ok)
   s->active = false;
 }
 
-void vmb_trace_vault_end(struct vmb_trace_span *s, const char *method,
-                         const char *vault_op, long status)
+void vmb_trace_client_end(struct vmb_trace_span *s, const char *upstream,
+                          const char *method, const char *op, long status)
 {
   struct span_rec r;
-  if(!s->active || !cur.active || !cur.sampled) {
+  if(!s->active || !s->sampled) {
     s->active = false;
     return;
   }
   child_base(&r, s, KIND_CLIENT);
-  snprintf(r.name, sizeof(r.name), "vault %s", vault_op ? vault_op : "call");
+  snprintf(r.name, sizeof(r.name), "%s %s", upstream ? upstream : "upstream",
+           op ? op : "call");
   snprintf(r.method, sizeof(r.method), "%s", bounded_method(method));
-  if(vault_op)
-    snprintf(r.op_id, sizeof(r.op_id), "%s", vault_op);
+  if(op)
+    snprintf(r.op_id, sizeof(r.op_id), "%s", op);
   r.status = status;
   r.error = status == 0 || status >= 400;
   enqueue(&r);
@@ -592,11 +533,11 @@ int vmb_trace_header(const struct vmb_trace_span *s, char *out, size_t outlen)
 {
   char t[33], p[17];
   int n;
-  if(!s->active || !cur.active)
+  if(!s->active)
     return -1;
-  to_hex(t, cur.trace_id, 16);
+  to_hex(t, s->trace_id, 16);
   to_hex(p, s->span_id, 8);
   n = snprintf(out, outlen, "traceparent: 00-%s-%s-%02x", t, p,
-               (unsigned)(cur.sampled ? 1 : 0));
+               (unsigned)(s->sampled ? 1 : 0));
   return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }

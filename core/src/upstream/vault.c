@@ -1,8 +1,9 @@
 /*
 ** vault.c - libcurl client for Vault's HTTP API.
 **
-** Thread model: each worker owns its CURL handle (worker->vault_curl),
-** so handles are never shared and keep-alive works per thread. The token
+** Calls go through the outbound client (http_client.c) on the worker's
+** own connections, so handles are never shared and keep-alive works per
+** thread. The token
 ** is process-wide and guarded by a rwlock (AppRole renewal swaps it).
 */
 #include "vault.h"
@@ -22,6 +23,7 @@
 #include "vmb/arena.h"
 #include "vmb/buf.h"
 #include "vmb/log.h"
+#include "http_client.h"
 #include "worker.h"
 
 /* The settings this module reads, taken at start-up (vmb_vault_init).
@@ -36,6 +38,8 @@ static struct {
   const char *client_key;           /* VAULT_CLIENT_KEY */
   bool skip_verify;                 /* VAULT_SKIP_VERIFY */
 } conf;
+/* How the outbound client reaches Vault, set by vmb_vault_init. */
+static struct vmb_upstream upstream;
 static pthread_rwlock_t token_lock = PTHREAD_RWLOCK_INITIALIZER;
 static char vault_token_buf[1024];
 
@@ -50,20 +54,19 @@ static char vault_token_buf[1024];
 ** verification failure with no specific X.509 result, told apart by
 ** libcurl's error text ("... target host name ...").
 */
-static _Thread_local char curl_errbuf[CURL_ERROR_SIZE];
-
-static void classify_failure(CURL *h, CURLcode cc, struct vmb_vault_reply *reply)
+static void classify_failure(const struct vmb_upstream_reply *up,
+                             struct vmb_vault_reply *reply)
 {
   long vr = X509_V_OK;
   const char *code = "other", *detail = "Vault could not be reached";
 
-  switch(cc) {
+  switch((CURLcode)up->curl_code) {
   case CURLE_PEER_FAILED_VERIFICATION:
 #if LIBCURL_VERSION_NUM < 0x073e00
   case CURLE_SSL_CACERT:
 #endif
-    curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &vr);
-    if(strstr(curl_errbuf, "target host name"))
+    vr = up->tls_verify_result;
+    if(strstr(up->error_detail, "target host name"))
       vr = X509_V_ERR_HOSTNAME_MISMATCH;
     switch(vr) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
@@ -145,6 +148,20 @@ int vmb_vault_init(const struct vmb_config *cfg, char *err, size_t errlen)
   conf.client_cert = cfg->vault_client_cert;
   conf.client_key = cfg->vault_client_key;
   conf.skip_verify = cfg->vault_skip_verify;
+  upstream.id = VMB_UPSTREAM_VAULT;
+  upstream.name = "vault";
+  upstream.timeout_ms = conf.timeout_ms;
+  upstream.connect_timeout_ms = conf.timeout_ms < 2000 ? conf.timeout_ms : 2000L;
+  upstream.reply_max = VMB_VAULT_REPLY_MAX;
+  /* Send the path exactly as built (and checked): no dot-segment
+     squashing by libcurl. */
+  upstream.path_as_is = true;
+  upstream.keepalive = true;
+  upstream.cacert = conf.cacert;
+  upstream.capath = conf.capath;
+  upstream.client_cert = conf.client_cert;
+  upstream.client_key = conf.client_key;
+  upstream.skip_verify = conf.skip_verify;
   if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     snprintf(err, errlen, "libcurl initialisation failed");
     return -1;
@@ -192,32 +209,6 @@ int vmb_vault_token(char *out, size_t outlen)
     memcpy(out, vault_token_buf, strlen(vault_token_buf) + 1);
   pthread_rwlock_unlock(&token_lock);
   return rc;
-}
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-  struct vmb_buf *b = ud;
-  size_t n = size * nmemb;
-  /* Returning less than n makes libcurl abort with CURLE_WRITE_ERROR. */
-  return vmb_buf_append(b, ptr, n) ? 0 : n;
-}
-
-/* The options that never change for a handle are set once, when the
-   handle is created; each call then sets only URL, method, headers and
-   body. curl_easy_reset per call would redo all of it and is not needed:
-   every per-call option below is set on every call. */
-static CURL *worker_handle(struct vmb_worker *w)
-{
-  CURL *h = w->vault_curl;
-  if(h)
-    return h;
-  h = curl_easy_init();
-  if(!h)
-    return NULL;
-  vmb_vault_curl_setup(h);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  w->vault_curl = h;
-  return h;
 }
 
 void vmb_vault_curl_setup(void *handle)
@@ -296,14 +287,6 @@ bool vmb_vault_path_has_dot_segment(const char *path)
 
 /* Token-carrying header lists are wiped before they are freed: libcurl
    copies nothing, the strings are ours until curl_slist_free_all. */
-static void slist_free(void *p)
-{
-  struct curl_slist *l;
-  for(l = p; l; l = l->next)
-    if(l->data)
-      OPENSSL_cleanse(l->data, strlen(l->data));
-  curl_slist_free_all(p);
-}
 static void json_put(void *p) { json_object_put(p); }
 
 enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
@@ -312,27 +295,21 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
                             struct vmb_vault_reply *reply)
 {
   struct vmb_worker *w = req->worker;
-  struct vmb_buf url, resp;
-  struct curl_slist *hdrs = NULL;
-  char own_token[1024], hdr[1200];
+  struct vmb_upstream_call call;
+  struct vmb_upstream_reply up;
+  struct vmb_buf url;
+  char own_token[1024], token_hdr[1200], ns_hdr[600];
+  const char *headers[6];
+  size_t nh = 0;
   const char *body_text = NULL;
   enum vmb_err result = VMB_ERR_VAULT_ERROR;
-  CURLcode cc;
-  CURL *h;
   long status = 0;
   uint64_t started = vmb_monotonic_us();
-  struct vmb_trace_span vspan;
 
   memset(reply, 0, sizeof(*reply));
-  vmb_trace_span_begin(&vspan);
+  memset(&up, 0, sizeof(up));
   vmb_buf_init(&url, 4096);
-  vmb_buf_init(&resp, VMB_VAULT_REPLY_MAX);
-  own_token[0] = '\0';
-  h = worker_handle(w);
-  if(!h) {
-    result = VMB_ERR_NOMEM;
-    goto out;
-  }
+  own_token[0] = token_hdr[0] = '\0';
   {
     size_t alen = strlen(conf.addr);
     while(alen && conf.addr[alen - 1] == '/')
@@ -352,72 +329,63 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
       token = own_token;
   }
   if(token && *token) {
-    snprintf(hdr, sizeof(hdr), "X-Vault-Token: %s", token);
-    hdrs = curl_slist_append(hdrs, hdr);
-    OPENSSL_cleanse(hdr, sizeof(hdr));
+    snprintf(token_hdr, sizeof(token_hdr), "X-Vault-Token: %s", token);
+    headers[nh++] = token_hdr;
   }
   if(*conf.namespace_) {
-    snprintf(hdr, sizeof(hdr), "X-Vault-Namespace: %s", conf.namespace_);
-    hdrs = curl_slist_append(hdrs, hdr);
+    snprintf(ns_hdr, sizeof(ns_hdr), "X-Vault-Namespace: %s", conf.namespace_);
+    headers[nh++] = ns_hdr;
   }
-  hdrs = curl_slist_append(hdrs, "X-Vault-Request: true");
-  if(vmb_trace_header(&vspan, hdr, sizeof(hdr)) == 0)
-    hdrs = curl_slist_append(hdrs, hdr);   /* W3C trace context */
+  headers[nh++] = "X-Vault-Request: true";
   if(body) {
     body_text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
                                                JSON_C_TO_STRING_NOSLASHESCAPE);
-    hdrs = curl_slist_append(hdrs, strcmp(method, "PATCH") == 0
-                             ? "Content-Type: application/merge-patch+json"
-                             : "Content-Type: application/json");
+    if(!body_text) {
+      result = VMB_ERR_NOMEM;
+      goto out;
+    }
+    headers[nh++] = strcmp(method, "PATCH") == 0
+                      ? "Content-Type: application/merge-patch+json"
+                      : "Content-Type: application/json";
   }
-  hdrs = curl_slist_append(hdrs, "Expect:");
-  if(!hdrs || vmb_arena_defer(req->arena, slist_free, hdrs)) {
-    result = VMB_ERR_NOMEM;
-    goto out;
-  }
+  headers[nh] = NULL;
 
-  curl_easy_setopt(h, CURLOPT_URL, url.data);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-  if(body_text) {
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_text);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body_text));
-  }
-  else {
-    /* HTTPGET clears a previous call's POST body; the custom method
-       then names the real verb (GET, LIST, DELETE, POST without body). */
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-  }
-  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-
-  curl_errbuf[0] = '\0';
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_errbuf);
-  cc = curl_easy_perform(h);
+  memset(&call, 0, sizeof(call));
+  call.method = method;
+  call.url = url.data;
+  call.headers = headers;
+  call.body = body_text;
+  call.body_len = body_text ? strlen(body_text) : 0;
+  call.op = op;
+  call.trace = &req->trace;
+  vmb_upstream_call(&w->conns, &upstream, &call, &up);
   /* The request body may hold secrets (plaintext, KV data). */
   if(body_text)
     OPENSSL_cleanse((void *)body_text, strlen(body_text));
-  if(cc != CURLE_OK) {
+  if(up.failure == VMB_UPSTREAM_NOMEM) {
+    result = VMB_ERR_NOMEM;
+    goto out;
+  }
+  if(up.failure != VMB_UPSTREAM_ANSWERED) {
     json_object *f = json_object_new_object();
     json_object_object_add(f, "request_id", json_object_new_string(req->request_id));
     json_object_object_add(f, "operation", json_object_new_string(op));
-    json_object_object_add(f, "curl_error", json_object_new_string(curl_easy_strerror(cc)));
-    classify_failure(h, cc, reply);
+    json_object_object_add(f, "curl_error", json_object_new_string(up.error ? up.error : ""));
+    classify_failure(&up, reply);
     json_object_object_add(f, "reason", json_object_new_string(reply->failure));
-    {
-      long vr = 0;
-      curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &vr);
-      if(vr)
-        json_object_object_add(f, "tls_verify_result", json_object_new_int64(vr));
-    }
+    if(up.tls_verify_result)
+      json_object_object_add(f, "tls_verify_result",
+                             json_object_new_int64(up.tls_verify_result));
     vmb_log(VMB_LOG_SERVER, VMB_LOG_WARN, "vault", "vault call failed", f);
     json_object_put(f);
-    result = cc == CURLE_WRITE_ERROR ? VMB_ERR_VAULT_ERROR : VMB_ERR_VAULT_UNAVAILABLE;
+    result = up.failure == VMB_UPSTREAM_TOO_LARGE ? VMB_ERR_VAULT_ERROR
+                                                  : VMB_ERR_VAULT_UNAVAILABLE;
     goto out;
   }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  status = up.status;
   reply->status = status;
-  if(resp.len) {
-    reply->body = vmb_json_parse(resp.data, resp.len, 64);
+  if(up.body.len) {
+    reply->body = vmb_json_parse(up.body.data, up.body.len, 64);
     if(reply->body)
       vmb_arena_defer(req->arena, json_put, reply->body);
   }
@@ -443,9 +411,12 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
     result = VMB_ERR_VAULT_ERROR;
 out:
   vmb_metrics_vault(op, (int)status, vmb_monotonic_us() - started);
-  vmb_trace_vault_end(&vspan, method, op, status);
   OPENSSL_cleanse(own_token, sizeof(own_token));
+  OPENSSL_cleanse(token_hdr, sizeof(token_hdr));
+  /* Vault's reply may hold secrets too (KV data, credentials). */
+  if(up.body.data)
+    OPENSSL_cleanse(up.body.data, up.body.len);
+  vmb_buf_free(&up.body);
   vmb_buf_free(&url);
-  vmb_buf_free(&resp);
   return result;
 }

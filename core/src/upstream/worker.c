@@ -6,8 +6,6 @@
 
 #include <stdlib.h>
 
-#include <curl/curl.h>
-
 #include "vmb/worker.h"
 
 struct vmb_worker *vmb_worker_create(void)
@@ -27,10 +25,7 @@ void vmb_worker_destroy(struct vmb_worker *w)
 {
   if(!w)
     return;
-  if(w->vault_curl)
-    curl_easy_cleanup(w->vault_curl);
-  if(w->aux_curl)
-    curl_easy_cleanup(w->aux_curl);
+  vmb_upstream_conns_close(&w->conns);
   vmb_arena_destroy(w->arena);
   free(w);
 }

@@ -1,0 +1,201 @@
+/*
+** http_client.c - the one outbound HTTP client (see http_client.h).
+**
+** A handle gets the options that never change for its upstream once,
+** when it is created (timeouts, TLS, no proxy, protocols, path as is);
+** each call then sets every per-call option (URL, method, headers, body,
+** callbacks), so nothing of a previous call leaks into the next and no
+** curl_easy_reset is needed. The handle keeps its connection between
+** calls (keep-alive per thread and upstream).
+*/
+#include "http_client.h"
+
+#include <string.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "metrics.h"
+#include "trace.h"
+#include "util.h"
+
+void vmb_upstream_conns_close(struct vmb_upstream_conns *c)
+{
+  size_t i;
+  for(i = 0; i < VMB_UPSTREAM_COUNT; i++)
+    if(c->handle[i]) {
+      curl_easy_cleanup(c->handle[i]);
+      c->handle[i] = NULL;
+    }
+}
+
+/* Per-call state the callbacks see. */
+struct call_ctx {
+  struct vmb_upstream_reply *reply;
+  const struct vmb_upstream_call *call;
+  size_t cap;
+  bool too_large;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+  struct call_ctx *x = ud;
+  size_t n = size * nmemb;
+  /* Returning less than n makes libcurl abort with CURLE_WRITE_ERROR. */
+  if(x->reply->body.len + n > x->cap) {
+    x->too_large = true;
+    return 0;
+  }
+  return vmb_buf_append(&x->reply->body, ptr, n) ? 0 : n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+  struct call_ctx *x = ud;
+  size_t n = size * nmemb;
+  if(x->call->on_header)
+    x->call->on_header(ptr, n, x->call->header_ud);
+  return n;
+}
+
+static void *new_handle(const struct vmb_upstream *up)
+{
+  CURL *h = curl_easy_init();
+  if(!h)
+    return NULL;
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, up->timeout_ms);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, up->connect_timeout_ms);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, up->protocols ? up->protocols : "http,https");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  /* Never a proxy from the environment (http_proxy, HTTPS_PROXY,
+     ALL_PROXY): tokens, signed requests and secrets travel here. An
+     empty PROXY disables proxies, and NOPROXY "*" covers every host. */
+  curl_easy_setopt(h, CURLOPT_PROXY, "");
+  curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)up->reply_max);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "vault-mcp-bridge");
+  if(up->keepalive)
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  if(up->path_as_is)
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+  if(up->cacert && *up->cacert)
+    curl_easy_setopt(h, CURLOPT_CAINFO, up->cacert);
+  if(up->capath && *up->capath)
+    curl_easy_setopt(h, CURLOPT_CAPATH, up->capath);
+  if(up->client_cert && *up->client_cert)
+    curl_easy_setopt(h, CURLOPT_SSLCERT, up->client_cert);
+  if(up->client_key && *up->client_key)
+    curl_easy_setopt(h, CURLOPT_SSLKEY, up->client_key);
+  if(up->skip_verify) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  return h;
+}
+
+/* curl_slist copies each line; the copies may hold a token, so wipe them
+   before they are freed. */
+static void slist_wipe_free(struct curl_slist *l)
+{
+  struct curl_slist *p;
+  for(p = l; p; p = p->next)
+    if(p->data)
+      OPENSSL_cleanse(p->data, strlen(p->data));
+  curl_slist_free_all(l);
+}
+
+int vmb_upstream_call(struct vmb_upstream_conns *conns, const struct vmb_upstream *up,
+                      const struct vmb_upstream_call *call,
+                      struct vmb_upstream_reply *reply)
+{
+  struct call_ctx x;
+  struct curl_slist *hdrs = NULL, *n;
+  struct vmb_trace_span span;
+  char tp[128];
+  const char *const *hp;
+  uint64_t started = vmb_monotonic_us();
+  CURLcode cc = CURLE_OK;
+  CURL *h;
+  bool ok;
+
+  memset(reply, 0, sizeof(*reply));
+  vmb_buf_init(&reply->body, up->reply_max + 1);
+  memset(&x, 0, sizeof(x));
+  x.reply = reply;
+  x.call = call;
+  x.cap = up->reply_max;
+  vmb_trace_span_begin(&span, call->trace);
+
+  h = conns->handle[up->id];
+  if(!h)
+    h = conns->handle[up->id] = new_handle(up);
+  if(!h) {
+    reply->failure = VMB_UPSTREAM_NOMEM;
+    reply->error = "out of memory";
+    goto out;
+  }
+  for(hp = call->headers; hp && *hp; hp++) {
+    n = curl_slist_append(hdrs, *hp);
+    if(!n)
+      goto nomem;
+    hdrs = n;
+  }
+  if(vmb_trace_header(&span, tp, sizeof(tp)) == 0) {
+    n = curl_slist_append(hdrs, tp);       /* W3C trace context */
+    if(!n)
+      goto nomem;
+    hdrs = n;
+  }
+  n = curl_slist_append(hdrs, "Expect:");  /* no 100-continue round trip */
+  if(!n)
+    goto nomem;
+  hdrs = n;
+
+  curl_easy_setopt(h, CURLOPT_URL, call->url);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, reply->error_detail);
+  if(call->body) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+  }
+  else {
+    /* HTTPGET clears a previous call's body; the custom method then
+       names the real verb (GET, LIST, DELETE, POST without body). */
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  }
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
+  cc = curl_easy_perform(h);
+  /* Nothing of this call may be used by the next one. */
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+  if(cc == CURLE_OK) {
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply->status);
+  }
+  else {
+    reply->curl_code = (int)cc;
+    reply->error = curl_easy_strerror(cc);
+    curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &reply->tls_verify_result);
+    reply->failure = x.too_large || cc == CURLE_FILESIZE_EXCEEDED
+                       ? VMB_UPSTREAM_TOO_LARGE
+                       : cc == CURLE_OUT_OF_MEMORY ? VMB_UPSTREAM_NOMEM
+                                                   : VMB_UPSTREAM_UNREACHABLE;
+    if(reply->failure == VMB_UPSTREAM_TOO_LARGE)
+      reply->error = "the reply is larger than allowed";
+  }
+  goto out;
+nomem:
+  reply->failure = VMB_UPSTREAM_NOMEM;
+  reply->error = "out of memory";
+out:
+  slist_wipe_free(hdrs);
+  ok = reply->failure == VMB_UPSTREAM_ANSWERED && reply->status < 500;
+  vmb_metrics_upstream(up->name, ok, vmb_monotonic_us() - started);
+  vmb_trace_client_end(&span, up->name, call->method, call->op, reply->status);
+  return reply->failure == VMB_UPSTREAM_ANSWERED ? 0 : -1;
+}
