@@ -163,6 +163,24 @@ cmd_status() {
   return "$rc"
 }
 
+# Create a subject in the registry, or set its grants when it exists.
+provision_subject() {
+  local url=$1 key=$2 subject=$3 grants=$4 code
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "X-API-Key: $key" \
+    -H 'Content-Type: application/json' \
+    -d "$(jq -cn --arg s "$subject" --argjson g "$grants" \
+          '{subject: $s, description: "dev stack demo agent", grants: $g}')" \
+    "$url/admin/subjects") || return 1
+  case $code in
+    201) say "registered $subject" ;;
+    409) curl -fsS -o /dev/null -X PATCH -H "X-API-Key: $key" -H 'Content-Type: application/json' \
+           -d "$(jq -cn --argjson g "$grants" '{grants: $g, enabled: true}')" \
+           "$url/admin/subjects/$subject" || return 1
+         say "updated the grants of $subject" ;;
+    *) return 1 ;;
+  esac
+}
+
 print_examples() {
   local url key jwt
   url=$(stack_get BRIDGE_URL); key=$(stack_get DEMO_API_KEY); jwt=$(stack_get DEMO_JWT)
@@ -201,6 +219,10 @@ Settings for your shell:  . $envfile
 
   # MCP clients (e.g. MCP Inspector): Streamable HTTP at $url/mcp/rpc
   # with header X-API-Key: $key
+
+  # the subject registry: who may use which keys and roles (docs/registry.md)
+  curl -s -H "X-API-Key: $(stack_get DEMO_ADMIN_API_KEY)" $url/admin/subjects
+  VMB_URL=$url VMB_ADMIN_API_KEY=$(stack_get DEMO_ADMIN_API_KEY) scripts/vmb-admin list
 
 Logs: $(stack_get LOG_DIR)   Status: $(self_cmd) status   Stop: $(self_cmd) down
 EOF
@@ -292,9 +314,10 @@ cmd_up() {
       >"$dev/www/docs/index.html"
 
   # 2. Secrets of this stack: fresh for every `up`.
-  local key1 key2 jwt_secret subj1=agent_alice subj2=agent_bob
+  local key1 key2 key_admin jwt_secret subj1=agent_alice subj2=agent_bob
   key1=$(openssl rand -hex 24)
   key2=$(openssl rand -hex 24)
+  key_admin=$(openssl rand -hex 24)
   jwt_secret=${JWT_HS256_SECRET:-$(openssl rand -hex 32)}
 
   # 3. PostgreSQL on request: a fresh cluster for every `up`. As root the
@@ -361,7 +384,8 @@ cmd_up() {
   #    the caller exported (JWT_JWKS_FILE, LOG_LEVEL, ...) passes through.
   local keys
   keys=$(jq -cn --arg k1 "$key1" --arg k2 "$key2" --arg s1 "$subj1" --arg s2 "$subj2" \
-    --argjson extra "${API_KEYS_JSON:-{\}}" '$extra + {($k1): $s1, ($k2): $s2}')
+    --arg ka "$key_admin" --argjson extra "${API_KEYS_JSON:-{\}}" \
+    '$extra + {($k1): $s1, ($k2): $s2, ($ka): {subject: "dev-admin", scopes: ["admin"]}}')
   export API_KEYS_JSON=$keys JWT_HS256_SECRET=$jwt_secret
   export VAULT_ADDR=$vault_addr VAULT_TOKEN=$vault_token LOG_DIR=$logdir
   export RUN_DIR=${RUN_DIR:-$dev/run}
@@ -399,6 +423,16 @@ server.groupname = \"$user\""
   done
   [ $ok = 1 ] || { die "no answer from $url/healthz"; }
 
+  # 7b. The demo subjects in the registry, with grants on the demo keys and
+  #     roles (issue 12): the first agent gets every demo resource, the second
+  #     only the signing key, so it cannot decrypt the first one's data.
+  provision_subject "$url" "$key_admin" "$subj1" \
+    '{"transit_keys":["mcp-default","mcp-signing"],"db_roles":["readonly"],"ssh_roles":["otp_role","ca_role"]}' ||
+    die "cannot register $subj1 (see $logdir/server.log)"
+  provision_subject "$url" "$key_admin" "$subj2" \
+    '{"transit_keys":["mcp-signing"],"db_roles":["readonly"],"ssh_roles":["otp_role"]}' ||
+    die "cannot register $subj2 (see $logdir/server.log)"
+
   # 8. Connection details.
   local iss=${JWT_ISSUER:-mcp-auth} aud=${JWT_AUDIENCE:-mcp-agents}
   {
@@ -415,6 +449,7 @@ server.groupname = \"$user\""
     env_line JWT_ISSUER "$iss"
     env_line JWT_AUDIENCE "$aud"
     env_line LOG_DIR "$logdir"
+    env_line DEMO_ADMIN_API_KEY "$key_admin"
     env_line DEMO_SUBJECT "$subj1"
     env_line DEMO_API_KEY "$key1"
     env_line DEMO_JWT "$(mint_jwt "$subj1" "$jwt_secret" "$iss" "$aud")"

@@ -220,6 +220,11 @@ path "sys/leases/revoke"        { capabilities = ["update"] }
 path "sys/leases/lookup"        { capabilities = ["update"] }
 path "sys/health"               { capabilities = ["read"] }
 path "sys/capabilities-self"    { capabilities = ["update"] }
+# The subject registry and lease owners (docs/registry.md), and the agents'
+# policies, which the bridge writes from their grants.
+path "secret/data/mcp-admin/*"     { capabilities = ["create", "read", "update", "delete"] }
+path "secret/metadata/mcp-admin/*" { capabilities = ["read", "list", "delete"] }
+path "sys/policies/acl/mcp-agent-*" { capabilities = ["create", "read", "update", "delete"] }
 EOF
 )"
 

@@ -27,7 +27,7 @@ echo "ok: stack.env exports its names; hints name DEV_DIR"
 # shellcheck disable=SC1091
 . "$dev/stack.env"
 for v in BRIDGE_URL VAULT_ADDR VAULT_TOKEN JWT_HS256_SECRET LOG_DIR DEMO_SUBJECT \
-         DEMO_API_KEY DEMO_SUBJECT_2 DEMO_API_KEY_2; do
+         DEMO_API_KEY DEMO_SUBJECT_2 DEMO_API_KEY_2 DEMO_ADMIN_API_KEY; do
   [ -n "${!v:-}" ] || fail "stack.env lacks $v"
 done
 echo "ok: stack.env has every name"
@@ -46,6 +46,20 @@ BRIDGE_URL=$BRIDGE_URL DEMO_API_KEY=$DEMO_API_KEY python3 "$root/examples/direct
 BRIDGE_URL=$BRIDGE_URL python3 "$root/examples/direct_agent.py" --jwt "$DEMO_JWT" \
   || fail "examples/direct_agent.py with the JWT"
 echo "ok: the example agent ran over REST and MCP"
+
+# The registry (issue 12): both demo agents are registered, and the second
+# one cannot decrypt what the first one encrypted (the user's first repro).
+subs=$(VMB_URL=$BRIDGE_URL VMB_ADMIN_API_KEY=$DEMO_ADMIN_API_KEY "$root/scripts/vmb-admin" list) ||
+  fail "vmb-admin list with DEMO_ADMIN_API_KEY"
+grep -q "^$DEMO_SUBJECT " <<<"$subs" && grep -q "^$DEMO_SUBJECT_2 " <<<"$subs" ||
+  fail "demo subjects not in the registry: $subs"
+ct=$(curl -fsS -X POST -H "X-API-Key: $DEMO_API_KEY" -H 'Content-Type: application/json' \
+  -d '{"key":"mcp-default","plaintext":"aGVsbG8="}' "$BRIDGE_URL/transit/encrypt" | jq -r .ciphertext)
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "X-API-Key: $DEMO_API_KEY_2" \
+  -H 'Content-Type: application/json' -d "$(jq -cn --arg c "$ct" '{key:"mcp-default",ciphertext:$c}')" \
+  "$BRIDGE_URL/transit/decrypt")
+[ "$code" = 403 ] || fail "the second agent decrypted the first one's ciphertext (HTTP $code)"
+echo "ok: demo subjects registered; agent 2 cannot decrypt agent 1's ciphertext"
 
 # The README's next step after `up`: vault-mcp-stdio with SUBJECT.
 stdio=${VMB_BUILD_DIR:-$root/build}/bin/vault-mcp-stdio

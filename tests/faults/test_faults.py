@@ -39,7 +39,10 @@ SECRETS = (KEY, L.ROOT_TOKEN, "faults-secret-kms-0123456789")
 
 
 def bridge(cl, vault_addr, env=None, threads=4):
-    e = {"VAULT_TIMEOUT_MS": str(TIMEOUT_MS)}
+    # The hostile servers are not Vaults: no child tokens, no registry
+    # (sim_restart turns both back on against the real simulator).
+    e = {"VAULT_TIMEOUT_MS": str(TIMEOUT_MS), "CHILD_TOKEN_ENABLED": "false",
+         "REGISTRY_ENABLED": "false"}
     e.update(env or {})
     return L.Bridge(cl, vault_addr, {KEY: "agent_faults"}, env=e, threads=threads)
 
@@ -223,7 +226,7 @@ def case_sim_restart():
     cl = Cleanup()
     try:
         v = L.Vault(cl)
-        b = bridge(cl, v.addr)
+        b = bridge(cl, v.addr, env={"CHILD_TOKEN_ENABLED": "true", "REGISTRY_ENABLED": "true"})
         stop = time.time() + 6.0
         answers, lock = [], threading.Lock()
 

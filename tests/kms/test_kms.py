@@ -33,7 +33,10 @@ def stack(cl, creds_env=True, token=None, env=None, key_default="alias/app"):
          "AWS_KMS_ENDPOINT": kms.url, "AWS_KMS_DEFAULT_KEY_ID": key_default,
          "VAULT_TIMEOUT_MS": "1500", "HOME": "/nonexistent",
          "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None,
-         "AWS_PROFILE": None, "AWS_SHARED_CREDENTIALS_FILE": None}
+         "AWS_PROFILE": None, "AWS_SHARED_CREDENTIALS_FILE": None,
+         # No Vault here: the subject registry is off and the grants come
+         # from DEFAULT_GRANTS_JSON (issue 12).
+         "REGISTRY_ENABLED": "false", "CHILD_TOKEN_ENABLED": "false"}
     if creds_env:
         e.update({"AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET})
         if token:

@@ -63,6 +63,9 @@ def bridge_env(tmp, vault_addr, extra=None):
         "RATE_LIMIT_ENABLED": "false",
         "LOG_LEVEL": "debug",
         "MCP_SSE_KEEPALIVE_SECONDS": "1",
+        # Subjects without a registry record get no grants by default
+        # (issue 12); these tests use the transit keys of the stack.
+        "DEFAULT_GRANTS_JSON": json.dumps({"transit_keys": ["*"]}),
     })
     for k, v in (extra or {}).items():
         if v is None:

@@ -163,7 +163,17 @@ path "auth/token/create" { capabilities = ["update", "sudo"] }
 path "auth/token/lookup-self" { capabilities = ["read"] }
 path "auth/token/renew-self" { capabilities = ["update"] }
 path "sys/health" { capabilities = ["read"] }
+# The subject registry and the lease owners (issue 12). Agent policies are
+# not written by this bridge: the tests load them with gen_policy, so what
+# Vault enforces is what the test chose.
+path "secret/data/mcp-admin/*" { capabilities = ["create", "read", "update", "delete"] }
+path "secret/metadata/mcp-admin/*" { capabilities = ["read", "list", "delete"] }
 """
+
+
+def policy_name(subject):
+    """The name the bridge gives subject's policy (gen_policy --name-only)."""
+    return gen_policy("--subject", subject, "--name-only").strip()
 
 
 def approle(v, role="mcp-bridge", policies=("mcp-bridge",), ttl="1h", max_ttl="4h"):
@@ -179,6 +189,8 @@ def approle(v, role="mcp-bridge", policies=("mcp-bridge",), ttl="1h", max_ttl="4
 
 
 # ---- the bridge ------------------------------------------------------------
+
+ALL_GRANTS = {"transit_keys": ["*"], "db_roles": ["*"], "ssh_roles": ["*"], "kms_keys": ["*"]}
 
 class Bridge:
     """vault-mcp-fcgi on a loopback FastCGI port with its own LOG_DIR."""
@@ -199,6 +211,9 @@ class Bridge:
             "VAULT_TOKEN": ROOT_TOKEN,
             "RATE_LIMIT_ENABLED": "false",
             "LOG_LEVEL": "debug",
+            # Subjects without a registry record get no grants by default
+            # (issue 12); these cases exercise every engine of the stack.
+            "DEFAULT_GRANTS_JSON": json.dumps(ALL_GRANTS),
         })
         for k, val in (env or {}).items():
             if val is None:

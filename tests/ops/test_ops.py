@@ -219,9 +219,10 @@ def case_db(cl):
     check(r["revoked"] is True, "revoke %r" % r)
     expect_err(b.op("db.renew", {"lease_id": lease}), 400, "bad_request", "lease not found",
                "renew after revoke")
-    # a well-formed but unknown lease: Vault answers revoke with 204
-    expect_ok(b.op("db.revoke", {"lease_id": "database/creds/readonly/AAAAAAAAAAAAAAAAAAAAAAAA"}),
-              "revoke unknown")
+    # a well-formed lease the bridge never issued to this subject: refused
+    # before Vault (issue 12: leases belong to the subject they were issued to)
+    expect_err(b.op("db.revoke", {"lease_id": "database/creds/readonly/AAAAAAAAAAAAAAAAAAAAAAAA"}),
+               403, "not_granted", "not issued to this subject", "revoke unknown")
     # only database leases of this mount, in Vault's shape
     for bad in ("ssh/creds/otp_role/abc", "auth/token/create/abc", "database/creds/readonly",
                 "database/creds/readonly/", "database/creds/../sys/x",
@@ -335,7 +336,7 @@ def case_vault_down(cl):
     import procs
     port = procs.free_port()   # nothing listens there
     b = L.Bridge(cl, "http://127.0.0.1:%d" % port, {KEY: SUBJECT},
-                 env={"VAULT_TIMEOUT_MS": "3000"})
+                 env={"VAULT_TIMEOUT_MS": "3000", "CHILD_TOKEN_ENABLED": "false"})
     for op, args in FAILURE_CALLS:
         t0 = time.time()
         doc = expect_err(b.op(op, args), 503, "vault_unavailable", "unreachable", op)
@@ -348,7 +349,9 @@ def case_vault_down(cl):
 
 def case_vault_slow(cl):
     s = L.StandIn(cl, delay=3.0)
-    b = L.Bridge(cl, s.addr, {KEY: SUBJECT}, env={"VAULT_TIMEOUT_MS": "400"}, threads=1)
+    # The stand-in is not a Vault: it cannot mint child tokens.
+    b = L.Bridge(cl, s.addr, {KEY: SUBJECT}, env={"VAULT_TIMEOUT_MS": "400",
+                                                  "CHILD_TOKEN_ENABLED": "false"}, threads=1)
     for op, args in FAILURE_CALLS[:3]:
         t0 = time.time()
         expect_err(b.op(op, args), 503, "vault_unavailable", None, op)
@@ -364,7 +367,7 @@ def case_vault_slow(cl):
 
 def case_vault_500(cl):
     s = L.StandIn(cl, status=500)
-    b = L.Bridge(cl, s.addr, {KEY: SUBJECT})
+    b = L.Bridge(cl, s.addr, {KEY: SUBJECT}, env={"CHILD_TOKEN_ENABLED": "false"})
     for op, args in FAILURE_CALLS:
         expect_err(b.op(op, args), 502, "upstream_error", "500", op)
     s.status = 503
@@ -380,7 +383,9 @@ def case_denied(cl):
     tok = v.must("POST", "auth/token/create", {"policies": ["narrow"], "ttl": "1h"})
     token = tok["auth"]["client_token"]
     v.must("POST", "secret/data/mcp/%s/open/a" % SUBJECT, {"data": {"k": "v"}})
-    b = L.Bridge(cl, v.addr, {KEY: SUBJECT}, env={"VAULT_TOKEN": token})
+    # The bridge's own token speaks here, so child tokens are off.
+    b = L.Bridge(cl, v.addr, {KEY: SUBJECT}, env={"VAULT_TOKEN": token,
+                                                  "CHILD_TOKEN_ENABLED": "false"})
     expect_ok(b.op("kv.read", {"path": "open/a"}), "allowed read")
     for op, args in (("kv.write", {"path": "open/a", "data": {"x": "y"}}),
                      ("kv.read", {"path": "closed/a"}),
@@ -415,7 +420,7 @@ def case_child_tokens(cl):
     v, b, key = child_stack(cl, ["agent_x", "agent_nopolicy"])
     hcl = L.gen_policy("--subject", "agent_x", "--transit-key", "mcp-default",
                        "--db-role", "readonly", "--ssh-role", "otp_role", "--ssh-role", "ca_role")
-    v.policy("mcp-agent-agent_x", hcl)
+    v.policy(L.policy_name("agent_x"), hcl)
     k = key["agent_x"]
     pt = b64("child")
     # allowed by the agent's policy
@@ -466,7 +471,7 @@ def case_child_token_timing(cl):
     subjects = ["agent_t%02d" % i for i in range(n)]
     v, b, key = child_stack(cl, subjects + ["agent_x"])
     for s in subjects + ["agent_x"]:
-        v.policy("mcp-agent-" + s, L.gen_policy("--subject", s))
+        v.policy(L.policy_name(s), L.gen_policy("--subject", s))
     k = key["agent_x"]
     expect_ok(b.op("kv.write", {"path": "t", "data": {"a": "b"}}, key=k), "seed")
     for s in subjects:
@@ -522,7 +527,7 @@ def case_approle(cl):
     """The bridge logs in with AppRole (token_ttl 3 s) and keeps working well
     past the TTL: its token is renewed at two thirds of the TTL."""
     v, b, key = child_stack(cl, ["agent_x"], role_ttl="3s")
-    v.policy("mcp-agent-agent_x", L.gen_policy("--subject", "agent_x"))
+    v.policy(L.policy_name("agent_x"), L.gen_policy("--subject", "agent_x"))
     k = key["agent_x"]
     expect_ok(b.op("kv.write", {"path": "r", "data": {"a": "b"}}, key=k), "write")
     # Child tokens die with their parent, and /readyz checks the bridge's own
@@ -558,7 +563,7 @@ def recovery_after_revocation(cl, child):
     v, b, key = child_stack(cl, ["agent_x"], role_ttl="3s",
                             env={"CHILD_TOKEN_ENABLED": "true" if child else "false",
                                  "CHILD_TOKEN_TTL": "30s"})
-    v.policy("mcp-agent-agent_x", L.gen_policy("--subject", "agent_x"))
+    v.policy(L.policy_name("agent_x"), L.gen_policy("--subject", "agent_x"))
     if not child:
         v.policy("mcp-bridge", L.BRIDGE_POLICY +
                  'path "secret/data/mcp/*" { capabilities = ["create", "read", "update"] }\n')

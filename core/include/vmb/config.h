@@ -79,6 +79,12 @@ struct vmb_config {
   long child_token_ttl;       /* seconds */
   char *child_token_policy_prefix;
 
+  /* subject registry (registry.c) */
+  bool registry_enabled;      /* false: no registry, DEFAULT_GRANTS_JSON for all */
+  char *admin_prefix;         /* KV folder of the registry, beside DEFAULT_PREFIX */
+  char *default_grants_json;  /* grants of subjects without a record */
+  long registry_refresh_seconds;
+
   /* AWS KMS */
   bool aws_kms_enabled;
   char *aws_region;

@@ -40,4 +40,15 @@ size_t vmb_core_max_body(void);
    identity again before any operation runs. */
 bool vmb_core_subject_valid(const char *subject);
 
+/*
+** The Vault policy the bridge writes for subject with the grants in
+** grants_json ({"transit_keys":[..],...}; NULL or "" = DEFAULT_GRANTS_JSON
+** of cfg), for scripts/gen_policy: the policy name goes to name, the HCL
+** is returned malloc'ed (caller frees). NULL with err filled when the
+** subject or the grants are invalid. No Vault call is made.
+*/
+char *vmb_core_policy_text(const struct vmb_config *cfg, const char *subject,
+                           const char *grants_json, char *name, size_t namelen,
+                           char *err, size_t errlen);
+
 #endif

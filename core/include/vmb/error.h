@@ -59,7 +59,9 @@ enum vmb_rpc_code {
   X(VAULT_UNAVAILABLE,   503,      0, "vault_unavailable",     "Vault is unreachable or sealed") \
   X(NOT_ENABLED,         503,      0, "not_enabled",           "this backend is not enabled") \
   X(UPSTREAM_ERROR,      502,      0, "upstream_error",        "the upstream service failed") \
-  X(UPSTREAM_UNAVAILABLE,503,      0, "upstream_unavailable",  "the upstream service is unreachable")
+  X(UPSTREAM_UNAVAILABLE,503,      0, "upstream_unavailable",  "the upstream service is unreachable") \
+  X(NOT_GRANTED,         403,      0, "not_granted",           "the resource is not granted to this subject") \
+  X(SUBJECT_DISABLED,    403,      0, "subject_disabled",      "this subject is disabled")
 
 enum vmb_err {
 #define VMB_X_ENUM(name, http, rpc, wire, msg) VMB_ERR_##name,

@@ -17,6 +17,7 @@
 
 struct vmb_arena;
 struct vmb_worker;
+struct vmb_grant_set;
 
 /* One request header. name is lower-case with '-' separators
    ("x-api-key"), as the transport normalised it. */
@@ -45,6 +46,9 @@ struct vmb_identity {
   char subject[VMB_SUBJECT_MAX + 1];
   const char *mode;        /* "api_key", "jwt", "mtls", "stdio" (static) */
   unsigned scopes;         /* bitmask of enum vmb_scope */
+  /* Grants from the subject registry or DEFAULT_GRANTS_JSON, filled by
+     the gate (registry.c) in the request arena; NULL until resolved. */
+  const struct vmb_grant_set *grants;
 };
 
 /* What the front web server says about TLS. Only set from the server's

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "oauth_meta.h"
+#include "registry.h"
 #include "vmb/log.h"
 
 /* Which modes are on, taken at start-up (vmb_auth_init). */
@@ -81,8 +82,20 @@ enum vmb_auth_result vmb_authenticate(struct vmb_request *req,
   if(!conf.mtls)
     note_mtls_disabled(req);
   if(key && conf.api_key) {
+    enum vmb_auth_result r;
     *mode = "api_key";
-    return vmb_apikey_check(key, id, reason);
+    r = vmb_apikey_check(key, id, reason);
+    if(r == VMB_AUTH_INVALID && *reason && !strcmp(*reason, "unknown_key")) {
+      /* Keys issued through the admin API live in the registry. */
+      int hit = vmb_registry_apikey(req, key, id);
+      if(hit == 1) {
+        *reason = NULL;
+        return VMB_AUTH_OK;
+      }
+      if(hit < 0)
+        *reason = "registry_unavailable";
+    }
+    return r;
   }
   if(authz && conf.jwt) {
     *mode = "jwt";

@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "policy.h"
 #include "vmb/arena.h"
 
 /* The settings the shared Vault helpers read, taken at start-up
@@ -34,15 +35,17 @@ enum vmb_err vmb_backend_vault(struct vmb_call *c, const char *op,
   char token[512];
   const char *detail = NULL;
   enum vmb_err e;
-  bool cached = false;
+  bool cached = false, rewrote = false;
   int attempt;
   if(!conf.child_tokens)
     return vmb_vault_call(c->req, op, method, path, body, NULL, reply);
   /* A cached child token dies with its parent (the bridge's token was
      revoked or re-issued after an AppRole login): a 403 under a cached
      token therefore earns one retry under a freshly minted token. A 403
-     under a fresh token is the policy speaking and is final. */
-  for(attempt = 0; attempt < 2; attempt++) {
+     under a fresh token may mean Vault lost the subject's policy (a
+     restarted dev server, an operator's mistake): the policy is written
+     again before that one retry. A second 403 is the policy speaking. */
+  for(attempt = 0; attempt < 3; attempt++) {
     e = vmb_vault_subject_token(c->req, c->req->identity.subject, token,
                                 sizeof(token), &detail, &cached);
     if(e != VMB_ERR_OK) {
@@ -52,8 +55,12 @@ enum vmb_err vmb_backend_vault(struct vmb_call *c, const char *op,
     }
     e = vmb_vault_call(c->req, op, method, path, body, token, reply);
     OPENSSL_cleanse(token, sizeof(token));
-    if(e != VMB_ERR_VAULT_DENIED || !cached)
+    if(e != VMB_ERR_VAULT_DENIED || (!cached && rewrote))
       break;
+    if(!cached) {
+      vmb_policy_forget(c->req->identity.subject);
+      rewrote = true;
+    }
     vmb_vault_forget_subject_token(c->req->identity.subject);
   }
   return e;
@@ -68,14 +75,15 @@ enum vmb_err vmb_backend_fail(struct vmb_call *c, enum vmb_err err,
   case VMB_ERR_BAD_REQUEST:
     c->detail = reply->message ? reply->message : "Vault refused the request";
     break;
-  case VMB_ERR_VAULT_DENIED:
-    c->detail = conf.child_tokens
+  case VMB_ERR_VAULT_DENIED: {
+    char pol[VMB_POLICY_NAME_MAX];
+    c->detail = conf.child_tokens &&
+                !vmb_policy_name(conf.policy_prefix, c->req->identity.subject, pol, sizeof(pol))
       ? vmb_arena_printf(c->req->arena, "Vault denied the operation: the policy "
-                         "%s%s does not allow it",
-                         conf.policy_prefix,
-                         c->req->identity.subject)
+                         "%s does not allow it", pol)
       : "Vault denied the operation (permission denied)";
     break;
+  }
   case VMB_ERR_NOT_FOUND:
     c->detail = "not found in Vault";
     break;

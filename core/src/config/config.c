@@ -94,9 +94,13 @@ static const struct setting settings[] = {
   S("TRANSIT_MOUNT", T_STR, transit_mount, "transit", 0, 0, 0, "Transit mount"),
   S("DATABASE_MOUNT", T_STR, database_mount, "database", 0, 0, 0, "Database mount"),
   S("SSH_MOUNT", T_STR, ssh_mount, "ssh", 0, 0, 0, "SSH mount"),
-  S("CHILD_TOKEN_ENABLED", T_BOOL, child_token_enabled, "false", 0, 0, 0, "run Vault calls under a per-subject child token"),
+  S("CHILD_TOKEN_ENABLED", T_BOOL, child_token_enabled, "true", 0, 0, 0, "run Vault calls under a per-subject child token"),
   S("CHILD_TOKEN_TTL", T_DURATION, child_token_ttl, "90s", 10, 86400, 0, "child token TTL"),
-  S("CHILD_TOKEN_POLICY_PREFIX", T_STR, child_token_policy_prefix, "mcp-agent-", 0, 0, 0, "child token policy = prefix + subject"),
+  S("CHILD_TOKEN_POLICY_PREFIX", T_STR, child_token_policy_prefix, "mcp-agent-", 0, 0, 0, "child token policy = prefix + folded subject + '-' + hash (docs/registry.md)"),
+  S("REGISTRY_ENABLED", T_BOOL, registry_enabled, "true", 0, 0, 0, "subject registry in Vault KV (admin API, grants per subject); false = DEFAULT_GRANTS_JSON for everyone"),
+  S("ADMIN_PREFIX", T_STR, admin_prefix, "mcp-admin", 0, 0, 0, "KV folder of the subject registry (never reachable by agents)"),
+  S("DEFAULT_GRANTS_JSON", T_JSON_OBJ, default_grants_json, "{}", 0, 0, 0, "grants of subjects without a registry record, e.g. {\"transit_keys\": [\"k\"], \"db_roles\": [], \"ssh_roles\": [], \"kms_keys\": []}"),
+  S("REGISTRY_REFRESH_SECONDS", T_INT, registry_refresh_seconds, "30", 1, 86400, 0, "reload the registry at least this often (changes from other hosts)"),
   S("AWS_KMS_ENABLED", T_BOOL, aws_kms_enabled, "false", 0, 0, 0, "enable the KMS routes"),
   S("AWS_REGION", T_STR, aws_region, "", 0, 0, 0, "AWS region"),
   S("AWS_KMS_DEFAULT_KEY_ID", T_STR, aws_kms_default_key_id, "", 0, 0, 0, "default KMS key"),
@@ -367,6 +371,20 @@ static int validate(const struct vmb_config *cfg, char *err, size_t errlen)
   if(!*cfg->kv_mount || strchr(cfg->kv_mount, '/') || !*cfg->default_prefix) {
     snprintf(err, errlen, "invalid configuration: KV_MOUNT/DEFAULT_PREFIX: "
              "must be non-empty single path segments");
+    return -1;
+  }
+  if(!*cfg->admin_prefix || strchr(cfg->admin_prefix, '/') ||
+     (!strncmp(cfg->admin_prefix, cfg->default_prefix, strlen(cfg->admin_prefix)) &&
+      (cfg->default_prefix[strlen(cfg->admin_prefix)] == '\0' ||
+       cfg->default_prefix[strlen(cfg->admin_prefix)] == '/'))) {
+    snprintf(err, errlen, "invalid configuration: ADMIN_PREFIX: must be a "
+             "non-empty single path segment other than the first segment of "
+             "DEFAULT_PREFIX (agents must never reach the registry)");
+    return -1;
+  }
+  if(!*cfg->child_token_policy_prefix) {
+    snprintf(err, errlen, "invalid configuration: CHILD_TOKEN_POLICY_PREFIX: "
+             "must not be empty (agent policies would collide with others)");
     return -1;
   }
   if(*cfg->base_path && (cfg->base_path[0] != '/' ||

@@ -166,6 +166,43 @@ static const struct vmb_arg kms_verify_args[] = {
    "Base64 signature as returned by kms.sign"},
   ARG_KMS_MESSAGE, ARG_KMS_DIGEST, ARG_KMS_SIGALG, ARG_KMS_MSGTYPE, ARG_KMS_GRANTS, {0}};
 
+/* The admin API on the subject registry (admin.c, docs/registry.md).
+   Writable fields are the same for create and patch; create also needs
+   the subject in the body. */
+#define ADMIN_SUBJECT_PATH {"subject", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_IN_PATH, 1, \
+                            128, NULL, "Subject name ([A-Za-z0-9._@-], 1..128)"}
+#define ADMIN_FIELDS \
+  {"description", VMB_ARG_STRING, 0, 0, 512, NULL, "Free text for operators"}, \
+  {"enabled", VMB_ARG_BOOLEAN, 0, 0, 0, NULL, "A disabled subject is refused (403)"}, \
+  {"expires_at", VMB_ARG_STRING, 0, 0, 40, NULL, \
+   "RFC 3339 UTC time after which the subject is refused; \"\" = never"}, \
+  {"scopes", VMB_ARG_STRING_ARRAY, 0, 0, 5, NULL, "read, write, delete, list, admin"}, \
+  {"grants", VMB_ARG_OBJECT, 0, 0, 0, NULL, \
+   "{transit_keys, db_roles, ssh_roles, kms_keys}: arrays of names or \"*\""}, \
+  {"profile", VMB_ARG_OBJECT, 0, 0, 0, NULL, \
+   "Console fields (llm_enabled, tasks, secrets_backend, status, ...); merged, null removes"}
+static const struct vmb_arg admin_create_args[] = {
+  {"subject", VMB_ARG_STRING, VMB_ARG_REQUIRED, 1, 128, NULL,
+   "Subject name ([A-Za-z0-9._@-], 1..128)"},
+  ADMIN_FIELDS, {0}};
+static const struct vmb_arg admin_patch_args[] = {
+  ADMIN_SUBJECT_PATH, ADMIN_FIELDS,
+  {"version", VMB_ARG_INTEGER, 0, 1, 2147483647L, NULL,
+   "Check-and-set: apply only if the record is still at this version (else 409)"},
+  {0}};
+static const struct vmb_arg admin_subject_args[] = {ADMIN_SUBJECT_PATH, {0}};
+static const struct vmb_arg admin_key_args[] = {
+  ADMIN_SUBJECT_PATH,
+  {"key_id", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_IN_PATH, 1, 64, NULL,
+   "Key id as returned when the key was created"},
+  {0}};
+static const struct vmb_arg admin_jwt_args[] = {
+  ADMIN_SUBJECT_PATH,
+  {"ttl", VMB_ARG_INTEGER, 0, 60, 2592000L, NULL, "Lifetime in seconds (default 3600)"},
+  {"scopes", VMB_ARG_STRING_ARRAY, 0, 0, 5, NULL,
+   "Scopes of the token: a subset of the subject's (default: all of them)"},
+  {0}};
+
 const struct vmb_op vmb_ops[] = {
   {.id = "health.healthz", .title = "Liveness", .method = "GET", .path = "/healthz",
    .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_NO_RATE_LIMIT | VMB_OP_NO_BODY,
@@ -338,6 +375,50 @@ const struct vmb_op vmb_ops[] = {
    .args = kms_verify_args, .handler = vmb_h_kms_verify,
    .description = "Check an AWS KMS signature over a base64 message or digest; "
                   "answers {valid}."},
+
+  /* ---- Subject registry admin API: scope admin, REST only (never tools) ---- */
+  {.id = "admin.subjects_list", .title = "List subjects", .method = "GET",
+   .path = "/admin/subjects", .scope = VMB_SCOPE_ADMIN,
+   .flags = VMB_OP_READONLY | VMB_OP_NO_BODY, .args = no_args,
+   .handler = vmb_h_admin_list,
+   .description = "Every subject of the registry (API keys shown by id and last four only)."},
+  {.id = "admin.subjects_create", .title = "Create a subject", .method = "POST",
+   .path = "/admin/subjects", .scope = VMB_SCOPE_ADMIN, .flags = 0,
+   .args = admin_create_args, .handler = vmb_h_admin_create,
+   .description = "Create a subject record (409 if it exists) and its Vault policy."},
+  {.id = "admin.subjects_csv", .title = "Export subjects as CSV", .method = "GET",
+   .path = "/admin/subjects.csv", .scope = VMB_SCOPE_ADMIN,
+   .flags = VMB_OP_READONLY | VMB_OP_NO_BODY | VMB_OP_RAW, .args = no_args,
+   .handler = vmb_h_admin_csv,
+   .description = "The registry as CSV, one subject per row (no key material)."},
+  {.id = "admin.subject_get", .title = "Show a subject", .method = "GET",
+   .path = "/admin/subjects/{subject}", .scope = VMB_SCOPE_ADMIN,
+   .flags = VMB_OP_READONLY | VMB_OP_NO_BODY, .args = admin_subject_args,
+   .handler = vmb_h_admin_get,
+   .description = "One subject's record with its KV version (for check-and-set)."},
+  {.id = "admin.subject_patch", .title = "Change a subject", .method = "PATCH",
+   .path = "/admin/subjects/{subject}", .scope = VMB_SCOPE_ADMIN, .flags = 0,
+   .args = admin_patch_args, .handler = vmb_h_admin_patch,
+   .description = "Change fields of a subject; with version, 409 when it moved."},
+  {.id = "admin.subject_delete", .title = "Delete a subject", .method = "DELETE",
+   .path = "/admin/subjects/{subject}", .scope = VMB_SCOPE_ADMIN,
+   .flags = VMB_OP_DESTRUCTIVE | VMB_OP_NO_BODY, .args = admin_subject_args,
+   .handler = vmb_h_admin_delete,
+   .description = "Remove a subject's record (all versions) and its Vault policy."},
+  {.id = "admin.api_key_create", .title = "Create an API key", .method = "POST",
+   .path = "/admin/subjects/{subject}/api-keys", .scope = VMB_SCOPE_ADMIN,
+   .flags = VMB_OP_NO_BODY, .args = admin_subject_args,
+   .handler = vmb_h_admin_add_key,
+   .description = "A new API key for the subject, returned once with its key_id."},
+  {.id = "admin.api_key_revoke", .title = "Revoke an API key", .method = "DELETE",
+   .path = "/admin/subjects/{subject}/api-keys/{key_id}", .scope = VMB_SCOPE_ADMIN,
+   .flags = VMB_OP_DESTRUCTIVE | VMB_OP_NO_BODY, .args = admin_key_args,
+   .handler = vmb_h_admin_revoke_key,
+   .description = "Revoke one API key of the subject by its key_id."},
+  {.id = "admin.jwt_issue", .title = "Issue a JWT", .method = "POST",
+   .path = "/admin/subjects/{subject}/jwt", .scope = VMB_SCOPE_ADMIN, .flags = 0,
+   .args = admin_jwt_args, .handler = vmb_h_admin_issue_jwt,
+   .description = "An HS256 bearer token for the subject (needs JWT_HS256_SECRET)."},
 
   /* The echo routes help operators check what the web server passes:
      headers (credentials redacted), the query, and the body's length and

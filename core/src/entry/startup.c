@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api.h"
 #include "auth.h"
 #include "backends.h"
 #include "entry.h"
@@ -23,7 +24,10 @@
 #include "ops_table.h"
 #include "otlp.h"
 #include "probe.h"
+#include "grants.h"
+#include "policy.h"
 #include "ratelimit.h"
+#include "registry.h"
 #include "trace.h"
 #include "vault.h"
 #include "vault_auth.h"
@@ -83,8 +87,12 @@ static const struct module modules[] = {
   {"log", log_init, vmb_log_close},
   {"vault", vmb_vault_init, vmb_vault_cleanup},
   {"vault_auth", vmb_vault_auth_init, vmb_vault_auth_cleanup},
+  {"policy", vmb_policy_init, NULL},
   {"auth", vmb_auth_init, vmb_auth_cleanup},
+  {"registry", vmb_registry_init, vmb_registry_cleanup},   /* RUN_DIR, grants */
   {"ratelimit", vmb_ratelimit_init, vmb_ratelimit_cleanup},
+  {"grants", vmb_grants_init, NULL},
+  {"admin", vmb_admin_init, NULL},
   {"metrics", metrics_init, vmb_metrics_cleanup},
   {"otlp", vmb_otlp_init, vmb_otlp_cleanup},
   {"trace", trace_init, vmb_trace_cleanup},       /* after otlp, its sender */

@@ -9,8 +9,10 @@
 
 #include <string.h>
 
+#include "grants.h"
 #include "metrics.h"
 #include "nspath.h"
+#include "registry.h"
 #include "vmb/arena.h"
 #include "vmb/log.h"
 
@@ -52,6 +54,10 @@ enum vmb_err vmb_gate_run(struct vmb_call *call)
     call->detail = "the caller's subject is not a valid subject";
     err = VMB_ERR_UNAUTHENTICATED;
   }
+  /* The registry decides enabled, scopes and grants (auth/registry.c). */
+  else if((err = vmb_registry_resolve(req, &call->detail)) != VMB_ERR_OK) {
+    /* refused before the operation: nothing else to do */
+  }
   else if(op->scope && (req->identity.scopes & op->scope) != op->scope) {
     call->detail = vmb_arena_printf(req->arena, "this operation requires the '%s' scope",
                                     vmb_scope_name(op->scope));
@@ -60,7 +66,9 @@ enum vmb_err vmb_gate_run(struct vmb_call *call)
   else {
     err = vmb_args_validate(op, call->args, req->arena, &call->detail);
     if(err == VMB_ERR_OK)
-      err = op->handler(call);
+      err = vmb_grants_check(call);
+    if(err == VMB_ERR_OK)
+      err = vmb_grants_after(call, op->handler(call));
   }
   if(op->flags & VMB_OP_TOOL) {
     /* responses.log: descriptors only (SPEC section 4). */

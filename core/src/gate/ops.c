@@ -31,22 +31,66 @@ const struct vmb_op *vmb_ops_rows(size_t *n)
 
 /* ---- routing ------------------------------------------------------ */
 
-/* Match path against a template with at most one {param}. Returns the
-   number of literal characters matched (the specificity), or -1. The
-   parameter value is written to *value (arena) and its name to *name. */
+/* Match path against a template. Returns the number of literal
+   characters matched (the specificity), or -1. Parameter names and values
+   (arena) go to tp[0..*ntp).
+   One {param} may sit anywhere in a segment; only one called "path" may
+   span several segments. A template with several parameters (the admin
+   routes) is matched segment by segment: each {param} is one whole,
+   non-empty segment. */
+#define TP_MAX 4
+struct tparam {
+  const char *name;
+  char *value;
+};
+
+static int template_match_multi(struct vmb_arena *a, const char *tmpl, const char *path,
+                                struct tparam *tp, size_t *ntp)
+{
+  int score = 0;
+  while(*tmpl || *path) {
+    size_t tl = strcspn(tmpl, "/"), pl = strcspn(path, "/");
+    if(tmpl[0] != path[0] || (tmpl[0] != '/' && tmpl[0] != '\0'))
+      return -1;                /* both must sit on a '/' here */
+    if(!*tmpl)
+      break;
+    tmpl++;
+    path++;
+    tl = strcspn(tmpl, "/");
+    pl = strcspn(path, "/");
+    if(tl > 2 && tmpl[0] == '{' && tmpl[tl - 1] == '}') {
+      if(pl == 0 || *ntp >= TP_MAX)
+        return -1;
+      tp[*ntp].name = vmb_arena_strndup(a, tmpl + 1, tl - 2);
+      tp[*ntp].value = vmb_arena_strndup(a, path, pl);
+      if(!tp[*ntp].name || !tp[*ntp].value)
+        return -1;
+      (*ntp)++;
+    }
+    else {
+      if(tl != pl || strncmp(tmpl, path, tl))
+        return -1;
+      score += (int)tl + 1;
+    }
+    tmpl += tl;
+    path += pl;
+  }
+  return score;
+}
+
 static int template_match(struct vmb_arena *a, const char *tmpl,
-                          const char *path, const char **name,
-                          char **value)
+                          const char *path, struct tparam *tp, size_t *ntp)
 {
   const char *open = strchr(tmpl, '{'), *close;
   size_t plen, slen, pathlen = strlen(path), mid;
-  *name = NULL;
-  *value = NULL;
+  *ntp = 0;
   if(!open)
     return strcmp(tmpl, path) == 0 ? (int)strlen(tmpl) + 1000 : -1;
   close = strchr(open, '}');
   if(!close)
     return -1;
+  if(strchr(close, '{'))
+    return template_match_multi(a, tmpl, path, tp, ntp);
   plen = (size_t)(open - tmpl);
   slen = strlen(close + 1);
   if(pathlen < plen + slen + 1 || strncmp(path, tmpl, plen) ||
@@ -57,10 +101,11 @@ static int template_match(struct vmb_arena *a, const char *tmpl,
   if(!(close - open - 1 == 4 && !strncmp(open + 1, "path", 4)) &&
      memchr(path + plen, '/', mid))
     return -1;
-  *name = vmb_arena_strndup(a, open + 1, (size_t)(close - open - 1));
-  *value = vmb_arena_strndup(a, path + plen, mid);
-  if(!*name || !*value)
+  tp[0].name = vmb_arena_strndup(a, open + 1, (size_t)(close - open - 1));
+  tp[0].value = vmb_arena_strndup(a, path + plen, mid);
+  if(!tp[0].name || !tp[0].value)
     return -1;
+  *ntp = 1;
   return (int)(plen + slen);
 }
 
@@ -70,29 +115,26 @@ const struct vmb_op *vmb_route_find(struct vmb_request *req, const char *path,
 {
   const struct vmb_op *best = NULL;
   int best_score = -1, best_other = -1;
-  const char *best_name = NULL;
-  char *best_value = NULL;
-  size_t i, used = 0;
+  struct tparam best_tp[TP_MAX], tp[TP_MAX];
+  size_t i, used = 0, best_n = 0, ntp;
 
   *params = NULL;
   if(allowlen)
     allow[0] = '\0';
   for(i = 0; i < ops_n; i++) {
     const struct vmb_op *op = &ops_rows[i];
-    const char *name;
-    char *value;
     int score;
     if(!op->method || !op->path)
       continue;
-    score = template_match(req->arena, op->path, path, &name, &value);
+    score = template_match(req->arena, op->path, path, tp, &ntp);
     if(score < 0)
       continue;
     if(strcmp(op->method, req->method) == 0) {
       if(score > best_score) {
         best = op;
         best_score = score;
-        best_name = name;
-        best_value = value;
+        memcpy(best_tp, tp, sizeof(tp));
+        best_n = ntp;
       }
     }
     else if(score > best_other) {
@@ -100,21 +142,19 @@ const struct vmb_op *vmb_route_find(struct vmb_request *req, const char *path,
     }
   }
   if(best && best_score >= best_other) {
-    if(best_name) {
+    if(best_n) {
       *params = json_object_new_object();
-      if(*params)
-        json_object_object_add(*params, best_name,
-                               json_object_new_string(best_value));
+      for(i = 0; *params && i < best_n; i++)
+        json_object_object_add(*params, best_tp[i].name,
+                               json_object_new_string(best_tp[i].value));
     }
     return best;
   }
   /* Collect the methods of the most specific templates that matched. */
   for(i = 0; i < ops_n && best_other >= 0; i++) {
     const struct vmb_op *op = &ops_rows[i];
-    const char *name;
-    char *value;
     if(!op->method || !op->path ||
-       template_match(req->arena, op->path, path, &name, &value) != best_other)
+       template_match(req->arena, op->path, path, tp, &ntp) != best_other)
       continue;
     if(strstr(allow, op->method))
       continue;

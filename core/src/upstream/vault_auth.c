@@ -22,6 +22,7 @@
 
 #include <openssl/crypto.h>
 
+#include "policy.h"
 #include "util.h"
 #include "vault.h"
 #include "vmb/arena.h"
@@ -284,7 +285,7 @@ enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subjec
   json_object *body, *pols, *meta;
   enum vmb_err e;
   long ttl = 0;
-  char ttl_text[32];
+  char ttl_text[32], policy[VMB_POLICY_NAME_MAX];
   int hit;
 
   pthread_mutex_lock(&child_lock);
@@ -294,11 +295,17 @@ enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subjec
   if(hit == 0)
     return VMB_ERR_OK;
 
+  /* The subject's policy follows its grants (policy.c); it is written
+     before the first mint of this process and whenever the grants
+     changed. A failure is logged there: the policy may be provisioned. */
+  if(vmb_policy_name(conf.policy_prefix, subject, policy, sizeof(policy)))
+    return VMB_ERR_BAD_REQUEST;
+  if(!strcmp(req->identity.subject, subject))
+    (void)vmb_policy_ensure(req, subject, req->identity.grants);
   body = json_object_new_object();
   pols = json_object_new_array();
   meta = json_object_new_object();
-  json_object_array_add(pols, json_object_new_string(
-    vmb_arena_printf(req->arena, "%s%s", conf.policy_prefix, subject)));
+  json_object_array_add(pols, json_object_new_string(policy));
   json_object_object_add(body, "policies", pols);
   json_object_object_add(body, "no_default_policy", json_object_new_boolean(1));
   snprintf(ttl_text, sizeof(ttl_text), "%lds", conf.child_ttl);
@@ -313,6 +320,9 @@ enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subjec
   if(e != VMB_ERR_OK) {
     *detail = e == VMB_ERR_VAULT_DENIED || e == VMB_ERR_BAD_REQUEST
       ? "the bridge's Vault token may not create child tokens for this agent"
+      : e == VMB_ERR_VAULT_ERROR
+      ? vmb_arena_printf(req->arena, "Vault answered with HTTP %ld when the bridge "
+                         "created the agent's child token", r.status)
       : NULL;
     return e == VMB_ERR_BAD_REQUEST ? VMB_ERR_VAULT_DENIED : e;
   }
