@@ -706,7 +706,10 @@ def case_coverage(cl):
     src = open(os.path.abspath(__file__)).read()
     # The KMS tools are driven by tests/kms/test_kms.py (against a fake KMS).
     src += open(os.path.join(L.ROOT, "tests", "kms", "test_kms.py")).read()
+    # The wrap.* tools are driven by tests/wrapping/test_wrapping.py.
+    src += open(os.path.join(L.ROOT, "tests", "wrapping", "test_wrapping.py")).read()
     called = set(re.findall(r'\.op\("([a-z_]+\.[a-z_]+)"', src)) | \
+        set(re.findall(r'\bop\(s\.[ab], "([a-z_]+\.[a-z_]+)"', src)) | \
         set(re.findall(r'^\s*\("([a-z_]+\.[a-z_]+)", \{', src, re.M))
     missing = [t for t in tools if t not in called]
     check(not missing, "tool rows without a test case: %s" % ", ".join(missing))

@@ -78,6 +78,8 @@ struct vmb_config {
   bool child_token_enabled;
   long child_token_ttl;       /* seconds */
   char *child_token_policy_prefix;
+  long wrap_ttl_max;          /* seconds */
+  bool wrap_unwrap_any_subject;
 
   /* subject registry (registry.c) */
   bool registry_enabled;      /* false: no registry, DEFAULT_GRANTS_JSON for all */

@@ -14,5 +14,6 @@ const struct vmb_backend vmb_backends[] = {
   {"database", vmb_db_init, NULL},
   {"ssh", vmb_ssh_init, NULL},
   {"kms", vmb_kms_init, vmb_kms_ready},
+  {"wrapping", vmb_wrap_init, NULL},
   {NULL, NULL, NULL}
 };

@@ -68,6 +68,15 @@ enum vmb_err vmb_h_ssh_otp(struct vmb_call *c);
 enum vmb_err vmb_h_ssh_sign(struct vmb_call *c);
 
 /* backend_kms.c: AWS KMS over JSON 1.1, signed with SigV4 (sigv4.c) */
+/* Response wrapping (backend_wrap.c): the wrap_ttl steps around the
+   secret-returning handlers (before: validate and refuse early; after:
+   replace the answer with {wrap_info}) and the wrap.* operations. */
+int vmb_wrap_init(const struct vmb_config *cfg, char *err, size_t errlen);
+enum vmb_err vmb_wrap_before(struct vmb_call *c);
+enum vmb_err vmb_wrap_after(struct vmb_call *c);
+enum vmb_err vmb_h_wrap_lookup(struct vmb_call *c);
+enum vmb_err vmb_h_wrap_unwrap(struct vmb_call *c);
+
 int vmb_kms_init(const struct vmb_config *cfg, char *err, size_t errlen);
 enum vmb_err vmb_h_kms_encrypt(struct vmb_call *c);
 enum vmb_err vmb_h_kms_decrypt(struct vmb_call *c);

@@ -101,6 +101,8 @@ static const struct setting settings[] = {
   S("ADMIN_PREFIX", T_STR, admin_prefix, "mcp-admin", 0, 0, 0, "KV folder of the subject registry (never reachable by agents)"),
   S("DEFAULT_GRANTS_JSON", T_JSON_OBJ, default_grants_json, "{}", 0, 0, 0, "grants of subjects without a registry record, e.g. {\"transit_keys\": [\"k\"], \"db_roles\": [], \"ssh_roles\": [], \"kms_keys\": []}"),
   S("REGISTRY_REFRESH_SECONDS", T_INT, registry_refresh_seconds, "30", 1, 86400, 0, "reload the registry at least this often (changes from other hosts)"),
+  S("WRAP_TTL_MAX", T_DURATION, wrap_ttl_max, "10m", 1, 86400, 0, "longest wrap_ttl a caller may ask for (response wrapping)"),
+  S("WRAP_UNWRAP_ANY_SUBJECT", T_BOOL, wrap_unwrap_any_subject, "false", 0, 0, 0, "let any subject unwrap or look up a wrap, not only the subject that created it"),
   S("AWS_KMS_ENABLED", T_BOOL, aws_kms_enabled, "false", 0, 0, 0, "enable the KMS routes"),
   S("AWS_REGION", T_STR, aws_region, "", 0, 0, 0, "AWS region"),
   S("AWS_KMS_DEFAULT_KEY_ID", T_STR, aws_kms_default_key_id, "", 0, 0, 0, "default KMS key"),

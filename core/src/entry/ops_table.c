@@ -26,8 +26,22 @@ static const struct vmb_arg obs_logs_args[] = {
                   "Secret path relative to the caller's namespace, e.g. app/db"}
 #define ARG_VERSIONS {"versions", VMB_ARG_INT_ARRAY, VMB_ARG_REQUIRED, 0, 100, NULL, \
                       "Version numbers"}
+/* Response wrapping (backend_wrap.c, docs/wrapping.md): every operation
+   that returns secret material takes wrap_ttl; the row then names the
+   wrapping steps (WRAPPABLE) that run around its handler. */
+#define WRAP_TTL_TEXT "Wrap the answer: seconds or a duration (60s, 5m; at most " \
+                      "WRAP_TTL_MAX). The answer is then {wrap_info} with a single-use " \
+                      "token for wrap.unwrap, and no secret."
+#define ARG_WRAP_TTL {"wrap_ttl", VMB_ARG_STRING, 0, 1, 16, NULL, WRAP_TTL_TEXT}
+#define ARG_WRAP_TTL_Q {"wrap_ttl", VMB_ARG_STRING, VMB_ARG_IN_QUERY, 1, 16, NULL, WRAP_TTL_TEXT}
+#define WRAPPABLE .before = vmb_wrap_before, .after = vmb_wrap_after
+static const struct vmb_arg wrap_token_args[] = {
+  {"token", VMB_ARG_STRING, VMB_ARG_REQUIRED, 1, 256, NULL,
+   "Wrapping token from wrap_info.token"},
+  {0}};
+
 static const struct vmb_arg kv_read_args[] = {
-  ARG_PATH,
+  ARG_PATH, ARG_WRAP_TTL_Q,
   {"version", VMB_ARG_INTEGER, VMB_ARG_IN_QUERY, 1, 2147483647L, NULL,
    "Version to read; the latest when omitted"},
   {0}};
@@ -72,6 +86,8 @@ static const struct vmb_arg transit_encrypt_args[] = {
    "Key version to encrypt with; 0 or absent = the latest"},
   {0}};
 static const struct vmb_arg transit_decrypt_args[] = {
+  ARG_TKEY, ARG_CIPHERTEXT, ARG_CONTEXT, ARG_WRAP_TTL, {0}};
+static const struct vmb_arg transit_rewrap_args[] = {
   ARG_TKEY, ARG_CIPHERTEXT, ARG_CONTEXT, {0}};
 static const struct vmb_arg transit_sign_args[] = {
   ARG_TKEY, ARG_INPUT, ARG_HASH, ARG_SIGALG, ARG_MARSHAL, {0}};
@@ -95,7 +111,7 @@ static const struct vmb_arg transit_random_args[] = {
 static const struct vmb_arg db_creds_args[] = {
   {"role", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_IN_PATH, 1, 128, NULL,
    "Database role to issue credentials for"},
-  {0}};
+  ARG_WRAP_TTL, {0}};
 #define ARG_LEASE {"lease_id", VMB_ARG_STRING, VMB_ARG_REQUIRED, 1, 512, NULL, \
                    "Lease id of database credentials ({DATABASE_MOUNT}/creds/<role>/<id>)"}
 static const struct vmb_arg db_renew_args[] = {
@@ -110,7 +126,7 @@ static const struct vmb_arg ssh_otp_args[] = {
   {"username", VMB_ARG_STRING, 0, 1, 256, NULL, "Login name; the role's default when absent"},
   {"port", VMB_ARG_INTEGER, 0, 1, 65535, NULL,
    "Expected SSH port; the role decides it, a mismatch is reported as a warning"},
-  {0}};
+  ARG_WRAP_TTL, {0}};
 static const struct vmb_arg ssh_sign_args[] = {
   ARG_ROLE("SSH role of key type ca"),
   {"public_key", VMB_ARG_STRING, VMB_ARG_REQUIRED, 1, 16384, NULL,
@@ -120,7 +136,7 @@ static const struct vmb_arg ssh_sign_args[] = {
    "Principals: an array or a comma-separated string"},
   {"ttl", VMB_ARG_STRING, 0, 1, 16, NULL, "Validity, e.g. 30m or 3600 (role default when absent)"},
   {"key_id", VMB_ARG_STRING, 0, 1, 256, NULL, "Key id (only if the role allows it)"},
-  {0}};
+  ARG_WRAP_TTL, {0}};
 
 /* AWS KMS (backend_kms.c). Base64 lengths bound the encoded text (4096
    bytes encode to 5464 characters, 6144 to 8192); the handler checks the
@@ -149,14 +165,14 @@ static const struct vmb_arg kms_encrypt_args[] = {
 static const struct vmb_arg kms_decrypt_args[] = {
   {"ciphertext", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_BASE64, 1, 8192, NULL,
    "Base64 CiphertextBlob as returned by kms.encrypt"},
-  ARG_KMS_CONTEXT, ARG_KMS_GRANTS, ARG_KMS_KEY, {0}};
+  ARG_KMS_CONTEXT, ARG_KMS_GRANTS, ARG_KMS_KEY, ARG_WRAP_TTL, {0}};
 static const struct vmb_arg kms_data_key_args[] = {
   ARG_KMS_KEY,
   {"key_spec", VMB_ARG_STRING, 0, 1, 8, "AES_256|AES_128",
    "Data key length as a spec (default AES_256)"},
   {"number_of_bytes", VMB_ARG_INTEGER, 0, 1, 1024, NULL,
    "Data key length in bytes (instead of key_spec)"},
-  ARG_KMS_CONTEXT, ARG_KMS_GRANTS, {0}};
+  ARG_KMS_CONTEXT, ARG_KMS_GRANTS, ARG_WRAP_TTL, {0}};
 static const struct vmb_arg kms_sign_args[] = {
   ARG_KMS_KEY, ARG_KMS_MESSAGE, ARG_KMS_DIGEST, ARG_KMS_SIGALG, ARG_KMS_MSGTYPE,
   ARG_KMS_GRANTS, {0}};
@@ -253,7 +269,7 @@ const struct vmb_op vmb_ops[] = {
   {.id = "kv.read", .title = "Read a secret", .method = "GET", .path = "/secrets/{path}",
    .scope = VMB_SCOPE_READ,
    .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL | VMB_OP_NO_BODY,
-   .args = kv_read_args, .handler = vmb_h_kv_read,
+   .args = kv_read_args, .handler = vmb_h_kv_read, WRAPPABLE,
    .description = "Read a secret (optionally a given version) from the caller's KV namespace."},
   {.id = "kv.write", .title = "Write a secret", .method = "PUT", .path = "/secrets/{path}",
    .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
@@ -297,7 +313,7 @@ const struct vmb_op vmb_ops[] = {
   {.id = "transit.decrypt", .title = "Decrypt", .method = "POST", .path = "/transit/decrypt",
    .scope = VMB_SCOPE_READ,
    .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL,
-   .args = transit_decrypt_args, .handler = vmb_h_transit_decrypt,
+   .args = transit_decrypt_args, .handler = vmb_h_transit_decrypt, WRAPPABLE,
    .description = "Decrypt Transit ciphertext; returns the plaintext as base64."},
   {.id = "transit.sign", .title = "Sign", .method = "POST", .path = "/transit/sign",
    .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_REST_OPTIONAL,
@@ -310,7 +326,7 @@ const struct vmb_op vmb_ops[] = {
    .description = "Check a Transit signature over base64 input; answers {valid}."},
   {.id = "transit.rewrap", .title = "Rewrap", .method = "POST", .path = "/transit/rewrap",
    .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_REST_OPTIONAL,
-   .args = transit_decrypt_args, .handler = vmb_h_transit_rewrap,
+   .args = transit_rewrap_args, .handler = vmb_h_transit_rewrap,
    .description = "Re-encrypt ciphertext under the latest key version without revealing it."},
   {.id = "transit.hmac", .title = "HMAC", .method = "POST", .path = "/transit/hmac",
    .scope = VMB_SCOPE_WRITE,
@@ -327,7 +343,7 @@ const struct vmb_op vmb_ops[] = {
   {.id = "db.issue_creds", .title = "Issue database credentials", .method = "POST",
    .path = "/db/creds/{role}", .scope = VMB_SCOPE_WRITE,
    .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
-   .args = db_creds_args, .handler = vmb_h_db_issue_creds,
+   .args = db_creds_args, .handler = vmb_h_db_issue_creds, WRAPPABLE,
    .description = "New database username and password for a role, with their lease."},
   {.id = "db.renew", .title = "Renew a database lease", .method = "POST", .path = "/db/renew",
    .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL,
@@ -342,11 +358,11 @@ const struct vmb_op vmb_ops[] = {
   /* ---- SSH: one-time passwords and certificates ---- */
   {.id = "ssh.otp", .title = "SSH one-time password", .method = "POST", .path = "/ssh/otp",
    .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
-   .args = ssh_otp_args, .handler = vmb_h_ssh_otp,
+   .args = ssh_otp_args, .handler = vmb_h_ssh_otp, WRAPPABLE,
    .description = "A one-time SSH password for a user on a host (OTP role)."},
   {.id = "ssh.sign", .title = "Sign an SSH key", .method = "POST", .path = "/ssh/sign",
    .scope = VMB_SCOPE_WRITE, .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
-   .args = ssh_sign_args, .handler = vmb_h_ssh_sign,
+   .args = ssh_sign_args, .handler = vmb_h_ssh_sign, WRAPPABLE,
    .description = "Sign an SSH public key with the CA of a role; returns the certificate."},
 
   /* ---- AWS KMS: routes always exist; 503 not_enabled unless AWS_KMS_ENABLED ---- */
@@ -357,12 +373,12 @@ const struct vmb_op vmb_ops[] = {
   {.id = "kms.decrypt", .title = "KMS decrypt", .method = "POST", .path = "/kms/decrypt",
    .scope = VMB_SCOPE_READ,
    .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL,
-   .args = kms_decrypt_args, .handler = vmb_h_kms_decrypt,
+   .args = kms_decrypt_args, .handler = vmb_h_kms_decrypt, WRAPPABLE,
    .description = "Decrypt an AWS KMS ciphertext blob; returns the plaintext as base64."},
   {.id = "kms.generate_data_key", .title = "KMS data key", .method = "POST",
    .path = "/kms/data-key", .scope = VMB_SCOPE_WRITE,
    .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
-   .args = kms_data_key_args, .handler = vmb_h_kms_generate_data_key,
+   .args = kms_data_key_args, .handler = vmb_h_kms_generate_data_key, WRAPPABLE,
    .description = "A new data key: its plaintext (base64) and its copy encrypted under "
                   "the KMS key, for envelope encryption."},
   {.id = "kms.sign", .title = "KMS sign", .method = "POST", .path = "/kms/sign",
@@ -375,6 +391,18 @@ const struct vmb_op vmb_ops[] = {
    .args = kms_verify_args, .handler = vmb_h_kms_verify,
    .description = "Check an AWS KMS signature over a base64 message or digest; "
                   "answers {valid}."},
+
+  /* ---- Response wrapping: redeem the tokens of wrap_ttl answers ---- */
+  {.id = "wrap.lookup", .title = "Look up a wrap", .method = "POST", .path = "/wrap/lookup",
+   .scope = VMB_SCOPE_READ,
+   .flags = VMB_OP_TOOL | VMB_OP_READONLY | VMB_OP_IDEMPOTENT | VMB_OP_REST_OPTIONAL,
+   .args = wrap_token_args, .handler = vmb_h_wrap_lookup,
+   .description = "Creation time, TTL and path of a wrapping token, without using it."},
+  {.id = "wrap.unwrap", .title = "Unwrap", .method = "POST", .path = "/wrap/unwrap",
+   .scope = VMB_SCOPE_READ, .flags = VMB_OP_TOOL | VMB_OP_REST_OPTIONAL,
+   .args = wrap_token_args, .handler = vmb_h_wrap_unwrap,
+   .description = "Exchange a wrapping token, once, for the answer it wraps (only the "
+                  "subject that created it, unless WRAP_UNWRAP_ANY_SUBJECT)."},
 
   /* ---- Subject registry admin API: scope admin, REST only (never tools) ---- */
   {.id = "admin.subjects_list", .title = "List subjects", .method = "GET",

@@ -67,8 +67,12 @@ enum vmb_err vmb_gate_run(struct vmb_call *call)
     err = vmb_args_validate(op, call->args, req->arena, &call->detail);
     if(err == VMB_ERR_OK)
       err = vmb_grants_check(call);
+    if(err == VMB_ERR_OK && op->before)
+      err = op->before(call);
     if(err == VMB_ERR_OK)
       err = vmb_grants_after(call, op->handler(call));
+    if(err == VMB_ERR_OK && op->after)
+      err = op->after(call);
   }
   if(op->flags & VMB_OP_TOOL) {
     /* responses.log: descriptors only (SPEC section 4). */

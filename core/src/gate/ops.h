@@ -87,6 +87,13 @@ struct vmb_op {
   const struct vmb_arg *args; /* terminated by a row with name NULL */
   const char *description;
   vmb_op_handler handler;
+  /* Optional steps around the handler, for operations that return secret
+     material (response wrapping, backends/backend_wrap.c): before runs
+     after validation and may refuse the call before any work is done;
+     after runs only when the handler succeeded and may replace
+     call->result. NULL = none. */
+  vmb_op_handler before;
+  vmb_op_handler after;
 };
 
 /* The table is defined above the gate (entry/ops_table.c binds rows to

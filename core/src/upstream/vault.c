@@ -294,12 +294,20 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
                             json_object *body, const char *token,
                             struct vmb_vault_reply *reply)
 {
+  return vmb_vault_call_wrap(req, op, method, path, body, token, 0, reply);
+}
+
+enum vmb_err vmb_vault_call_wrap(struct vmb_request *req, const char *op,
+                                 const char *method, const char *path,
+                                 json_object *body, const char *token,
+                                 long wrap_ttl, struct vmb_vault_reply *reply)
+{
   struct vmb_worker *w = req->worker;
   struct vmb_upstream_call call;
   struct vmb_upstream_reply up;
   struct vmb_buf url;
-  char own_token[1024], token_hdr[1200], ns_hdr[600];
-  const char *headers[6];
+  char own_token[1024], token_hdr[1200], ns_hdr[600], wrap_hdr[48];
+  const char *headers[7];
   size_t nh = 0;
   const char *body_text = NULL;
   enum vmb_err result = VMB_ERR_VAULT_ERROR;
@@ -337,6 +345,12 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
     headers[nh++] = ns_hdr;
   }
   headers[nh++] = "X-Vault-Request: true";
+  if(wrap_ttl > 0) {
+    /* Seconds, bounded by the caller (WRAP_TTL_MAX): Vault wraps the
+       answer in a single-use token instead of returning it. */
+    snprintf(wrap_hdr, sizeof(wrap_hdr), "X-Vault-Wrap-TTL: %lds", wrap_ttl);
+    headers[nh++] = wrap_hdr;
+  }
   if(body) {
     body_text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
                                                JSON_C_TO_STRING_NOSLASHESCAPE);

@@ -51,6 +51,14 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
                             json_object *body, const char *token,
                             struct vmb_vault_reply *reply);
 
+/* As vmb_vault_call, with X-Vault-Wrap-TTL: wrap_ttl seconds (> 0) asks
+   Vault to answer with a wrapping token (reply "wrap_info") instead of
+   the data; 0 = no header. */
+enum vmb_err vmb_vault_call_wrap(struct vmb_request *req, const char *op,
+                                 const char *method, const char *path,
+                                 json_object *body, const char *token,
+                                 long wrap_ttl, struct vmb_vault_reply *reply);
+
 /* True when a Vault path holds a "." or ".." segment (before any '?');
    vmb_vault_call refuses such paths with VMB_ERR_INVALID_PATH. */
 bool vmb_vault_path_has_dot_segment(const char *path);
