@@ -225,6 +225,10 @@ path "sys/capabilities-self"    { capabilities = ["update"] }
 path "secret/data/mcp-admin/*"     { capabilities = ["create", "read", "update", "delete"] }
 path "secret/metadata/mcp-admin/*" { capabilities = ["read", "list", "delete"] }
 path "sys/policies/acl/mcp-agent-*" { capabilities = ["create", "read", "update", "delete"] }
+# Response wrapping (docs/wrapping.md): wrap_ttl answers, wrap.lookup, wrap.unwrap.
+path "sys/wrapping/wrap"        { capabilities = ["update"] }
+path "sys/wrapping/lookup"      { capabilities = ["update"] }
+path "sys/wrapping/unwrap"      { capabilities = ["update"] }
 EOF
 )"
 

@@ -435,6 +435,53 @@ def case_stdio(cl):
     print("ok stdio: wrapped, unwrapped once by another process, second refused")
 
 
+# ---- child tokens and an AppRole bridge without the default policy ---------------------
+
+def case_child_tokens(cl):
+    """Wrapping runs under the bridge's token: the bridge's policy from
+    scripts/provision-vault.sh (its sys/wrapping lines) is enough, with
+    child tokens on and no default policy anywhere."""
+    v = L.Vault(cl)
+    L.provision(v)
+    script = open(os.path.join(ROOT, "scripts", "provision-vault.sh")).read()
+    wrap_lines = [ln for ln in script.splitlines() if ln.startswith('path "sys/wrapping/')]
+    check(len(wrap_lines) == 3, "provision-vault.sh grants wrap, lookup, unwrap: %r" % wrap_lines)
+    v.policy("mcp-bridge", L.BRIDGE_POLICY + "\n".join(wrap_lines) + "\n")
+    v.must("POST", "sys/auth/approle", {"type": "approle"})
+    v.must("POST", "auth/approle/role/mcp-bridge", {"token_policies": ["mcp-bridge"],
+                                                    "token_no_default_policy": True,
+                                                    "token_ttl": "1h"})
+    role_id = v.must("GET", "auth/approle/role/mcp-bridge/role-id")["data"]["role_id"]
+    secret_id = v.must("POST", "auth/approle/role/mcp-bridge/secret-id")["data"]["secret_id"]
+    v.policy("mcp-agent-alice", L.gen_policy("--subject", "alice", "--transit-key", "mcp-default",
+                                             "--db-role", "readonly"))
+    tmp = mcplib.tmpdir(cl, "vmb-wrap-child-")
+    e = {"VAULT_TOKEN": None, "VAULT_ROLE_ID": role_id, "VAULT_SECRET_ID": secret_id,
+         "CHILD_TOKEN_ENABLED": "true", "RUN_DIR": os.path.join(tmp, "run")}
+    a = L.Bridge(cl, v.addr, KEYS, env=e)
+    b = L.Bridge(cl, v.addr, KEYS, env=e)
+    secret = "wrap-child-" + secrets.token_hex(8)
+    expect_ok(op(a, "kv.write", {"path": "c/1", "data": {"k": secret}}), "write")
+    ct = expect_ok(op(a, "transit.encrypt", {"key": "mcp-default", "plaintext": b64(secret)}),
+                   "encrypt")["ciphertext"]
+    for op_id, args, ok in (
+            ("kv.read", {"path": "c/1"}, lambda d: d["data"]["k"] == secret),
+            ("transit.decrypt", {"key": "mcp-default", "ciphertext": ct},
+             lambda d: d["plaintext"] == b64(secret)),
+            ("db.issue_creds", {"role": "readonly"}, lambda d: d["password"])):
+        wi = wrapped(op(a, op_id, dict(args, wrap_ttl="30s")), op_id)
+        lk = expect_ok(op(b, "wrap.lookup", {"token": wi["token"]}), op_id + " lookup")
+        check(lk["creation_ttl"] == 30, "lookup %r" % lk)
+        un = expect_ok(op(b, "wrap.unwrap", {"token": wi["token"]}), op_id + " unwrap")
+        check(ok(un), "%s: %r" % (op_id, un))
+    # the agent's own policy still decides what may be read at all
+    expect_err(op(a, "transit.decrypt", {"key": "mcp-other", "ciphertext": ct,
+                                         "wrap_ttl": "30s"}), 403, "permission_denied",
+               what="denied before any wrapping")
+    no_secret(a.logs(), {"planted secret": secret})
+    print("ok child tokens, bridge policy from provision-vault.sh")
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     cl = L.Cleanup()

@@ -32,21 +32,13 @@ enum vmb_err vmb_backend_vault(struct vmb_call *c, const char *op,
                                const char *method, const char *path,
                                json_object *body, struct vmb_vault_reply *reply)
 {
-  return vmb_backend_vault_wrap(c, op, method, path, body, 0, reply);
-}
-
-enum vmb_err vmb_backend_vault_wrap(struct vmb_call *c, const char *op,
-                                    const char *method, const char *path,
-                                    json_object *body, long wrap_ttl,
-                                    struct vmb_vault_reply *reply)
-{
   char token[512];
   const char *detail = NULL;
   enum vmb_err e;
   bool cached = false, rewrote = false;
   int attempt;
   if(!conf.child_tokens)
-    return vmb_vault_call_wrap(c->req, op, method, path, body, NULL, wrap_ttl, reply);
+    return vmb_vault_call(c->req, op, method, path, body, NULL, reply);
   /* A cached child token dies with its parent (the bridge's token was
      revoked or re-issued after an AppRole login): a 403 under a cached
      token therefore earns one retry under a freshly minted token. A 403
@@ -61,7 +53,7 @@ enum vmb_err vmb_backend_vault_wrap(struct vmb_call *c, const char *op,
       c->detail = detail;
       return e;
     }
-    e = vmb_vault_call_wrap(c->req, op, method, path, body, token, wrap_ttl, reply);
+    e = vmb_vault_call(c->req, op, method, path, body, token, reply);
     OPENSSL_cleanse(token, sizeof(token));
     if(e != VMB_ERR_VAULT_DENIED || (!cached && rewrote))
       break;

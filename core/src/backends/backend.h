@@ -17,12 +17,6 @@ enum vmb_err vmb_backend_vault(struct vmb_call *c, const char *op,
                                const char *method, const char *path,
                                json_object *body, struct vmb_vault_reply *reply);
 
-/* As vmb_backend_vault, with X-Vault-Wrap-TTL: wrap_ttl seconds (0 = none). */
-enum vmb_err vmb_backend_vault_wrap(struct vmb_call *c, const char *op,
-                                    const char *method, const char *path,
-                                    json_object *body, long wrap_ttl,
-                                    struct vmb_vault_reply *reply);
-
 /* Turn a failed Vault reply into the client-facing error and detail
    (Vault's own message for 400s, a plain sentence otherwise). */
 enum vmb_err vmb_backend_fail(struct vmb_call *c, enum vmb_err err,

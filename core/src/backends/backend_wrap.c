@@ -3,7 +3,7 @@
 **
 ** An operation that returns secret material takes an optional wrap_ttl.
 ** With it the handler's answer is handed to Vault's sys/wrapping/wrap
-** (X-Vault-Wrap-TTL, under the caller's Vault token) and the caller gets
+** (X-Vault-Wrap-TTL, under the bridge's Vault token) and the caller gets
 ** only {wrap_info}: a single-use token that a consumer exchanges once
 ** through wrap.unwrap (or Vault itself) for the very answer the operation
 ** would have given. One code path wraps every operation alike - Vault,
@@ -316,7 +316,12 @@ enum vmb_err vmb_wrap_after(struct vmb_call *c)
     return t < 0 ? VMB_ERR_BAD_REQUEST : VMB_ERR_OK;
   if(!c->result || !json_object_is_type(c->result, json_type_object))
     return VMB_ERR_INTERNAL;
-  e = vmb_backend_vault_wrap(c, "wrap.wrap", "POST", "sys/wrapping/wrap", c->result, t, &r);
+  /* Under the bridge's own token, whatever CHILD_TOKEN_ENABLED says: the
+     caller was already allowed the answer, and child tokens carry no
+     default policy (so no sys/wrapping/wrap); the bridge's policy grants
+     sys/wrapping/{wrap,unwrap,lookup} (scripts/provision-vault.sh). */
+  e = vmb_vault_call_wrap(c->req, "wrap.wrap", "POST", "sys/wrapping/wrap", c->result, NULL,
+                          t, &r);
   /* The plaintext answer is no longer needed whatever happened. */
   json_object_put(c->result);
   c->result = NULL;
