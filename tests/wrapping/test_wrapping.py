@@ -453,7 +453,7 @@ def case_child_tokens(cl):
                                                     "token_ttl": "1h"})
     role_id = v.must("GET", "auth/approle/role/mcp-bridge/role-id")["data"]["role_id"]
     secret_id = v.must("POST", "auth/approle/role/mcp-bridge/secret-id")["data"]["secret_id"]
-    v.policy("mcp-agent-alice", L.gen_policy("--subject", "alice", "--transit-key", "mcp-default",
+    v.policy(L.policy_name("alice"), L.gen_policy("--subject", "alice", "--transit-key", "mcp-default",
                                              "--db-role", "readonly"))
     tmp = mcplib.tmpdir(cl, "vmb-wrap-child-")
     e = {"VAULT_TOKEN": None, "VAULT_ROLE_ID": role_id, "VAULT_SECRET_ID": secret_id,
