@@ -456,6 +456,54 @@ def case_mtls_tcp_warning():
         cl.run()
 
 
+def case_preauth_limits():
+    """Abuse before authentication (issue 13), per client address and
+    host-wide: once an address has had AUTH_FAILURE_LIMIT credentials
+    refused it gets 429 before any credential is checked (two responder
+    processes share the count); /readyz answers 429 past READYZ_RATE_LIMIT.
+    Another address is unaffected."""
+    cl = Cleanup()
+    try:
+        h = hostile.Hostile(procs.free_port())
+        cl.add(h.close)
+        run = os.path.join(L.tmpdir(cl, "vmb-faults-pa-"), "run")
+        env = {"RUN_DIR": run, "RATE_LIMIT_ENABLED": "true", "RATE_LIMIT_WINDOW_SECONDS": "86400",
+               "AUTH_FAILURE_LIMIT": "5", "READYZ_RATE_LIMIT": "3"}
+        b1 = bridge(cl, h.url, env=env)
+        b2 = bridge(cl, h.url, env=env)
+
+        def get(b, addr, path, key):
+            hd = {"X-API-Key": key} if key else {}
+            st, _, body = fc.request(b.addr, "GET", path, headers=hd,
+                                     extra_params={"REMOTE_ADDR": addr})
+            return st, json.loads(body) if body.strip() else None
+        window = int(time.time()) // 86400
+        for i in range(5):
+            st, doc = get((b1, b2)[i % 2], "192.0.2.7", "/secrets/app/db", "wrong-key-%d" % i)
+            check(st == 401, "bad key %d: %d %r" % (i, st, doc))
+        st, doc = get(b1, "192.0.2.7", "/secrets/app/db", "wrong-key-x")
+        check(st == 429 and doc["error"]["code"] == "rate_limited", "6th bad key: %d %r" % (st, doc))
+        st, doc = get(b2, "192.0.2.7", "/secrets/app/db", KEY)
+        check(st == 429, "locked-out address, good key, other process: %d %r" % (st, doc))
+        st, doc = get(b2, "192.0.2.8", "/secrets/app/db", KEY)
+        check(st == 200, "another address: %d %r" % (st, doc))
+        st, doc = get(b1, "192.0.2.8", "/secrets/app/db", "wrong")
+        check(st == 401, "another address, bad key: %d" % st)
+        for i in range(3):
+            st, doc = get((b1, b2)[i % 2], "192.0.2.9", "/readyz", None)
+            check(st in (200, 503), "readyz %d: %d %r" % (i, st, doc))
+        st, doc = get(b1, "192.0.2.9", "/readyz", None)
+        check(st == 429, "4th readyz: %d %r" % (st, doc))
+        st, doc = get(b1, "192.0.2.10", "/readyz", None)
+        check(st in (200, 503), "readyz from another address: %d" % st)
+        check(int(time.time()) // 86400 == window, "window changed during the test (rerun)")
+        logs_whole(b1)
+        sanitizer_clean(b1)
+        sanitizer_clean(b2)
+    finally:
+        cl.run()
+
+
 def case_worker_sigkill():
     """Two responder processes share RUN_DIR (a pool). One is SIGKILLed while
     it serves a stream of requests. The survivor keeps answering at once (no

@@ -55,6 +55,8 @@ struct vmb_config {
 
   /* rate limits */
   bool rate_limit_enabled;
+  long auth_failure_limit;    /* refused credentials per client address per window */
+  long readyz_rate_limit;     /* /readyz calls per client address per window */
   long rate_limit_requests;
   long rate_limit_window_seconds;
 

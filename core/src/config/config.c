@@ -77,6 +77,8 @@ static const struct setting settings[] = {
   S("MTLS_TRUST_PROXY_HEADERS", T_BOOL, mtls_trust_proxy_headers, "false", 0, 0, 0, "trust DN headers set by a reverse proxy that strips client copies"),
   S("RATE_LIMIT_ENABLED", T_BOOL, rate_limit_enabled, "true", 0, 0, 0, "per-subject rate limit, host-wide"),
   S("RATE_LIMIT_REQUESTS", T_INT, rate_limit_requests, "60", 1, 100000000, 0, "requests per window"),
+  S("AUTH_FAILURE_LIMIT", T_INT, auth_failure_limit, "30", 1, 1000000, 0, "refused credentials per client address per window, host-wide (then 429 before authentication)"),
+  S("READYZ_RATE_LIMIT", T_INT, readyz_rate_limit, "120", 1, 1000000, 0, "/readyz calls per client address per window, host-wide"),
   S("RATE_LIMIT_WINDOW_SECONDS", T_INT, rate_limit_window_seconds, "60", 1, 86400, 0, "window length"),
   S("VAULT_ADDR", T_URL, vault_addr, "http://localhost:8200", 0, 0, 0, "Vault base URL"),
   S("VAULT_NAMESPACE", T_STR, vault_namespace, "", 0, 0, 0, "X-Vault-Namespace"),

@@ -41,6 +41,8 @@ static struct {
   bool expose_rest_routes;          /* EXPOSE_REST_ROUTES */
   bool debug_routes;                /* DEBUG_ROUTES_ENABLED */
   bool rate_limit;                  /* RATE_LIMIT_ENABLED */
+  long auth_failure_limit;          /* AUTH_FAILURE_LIMIT, per address */
+  long readyz_limit;                /* READYZ_RATE_LIMIT, per address */
 } conf = {.base_path = "", .max_body_bytes = 1048576};
 
 bool vmb_core_subject_valid(const char *subject)
@@ -58,6 +60,8 @@ int vmb_http_init(const struct vmb_config *cfg, char *err, size_t errlen)
   conf.expose_rest_routes = cfg->expose_rest_routes;
   conf.debug_routes = cfg->debug_routes_enabled;
   conf.rate_limit = cfg->rate_limit_enabled;
+  conf.auth_failure_limit = cfg->auth_failure_limit;
+  conf.readyz_limit = cfg->readyz_rate_limit;
   return 0;
 }
 
@@ -257,6 +261,27 @@ static void log_request(struct vmb_request *req, const struct vmb_op *op,
   json_object_put(f);
 }
 
+/* Take (count_it) or look at the per-address counter prefix+client
+   address. false when the address is over limit; then resp (if given)
+   gets Retry-After. */
+static bool addr_allowed(struct vmb_request *req, struct vmb_response *resp,
+                         const char *prefix, long limit, bool count_it)
+{
+  struct vmb_rl_verdict v;
+  char key[96];
+  snprintf(key, sizeof(key), "%s%.64s", prefix,
+           req->client_addr && *req->client_addr ? req->client_addr : "unknown");
+  vmb_ratelimit_take_key(key, limit, count_it, &v);
+  if(v.allowed)
+    return true;
+  if(resp) {
+    vmb_metrics_rate_limited();
+    vmb_response_header(resp, "Retry-After",
+                        vmb_arena_printf(req->arena, "%ld", v.reset_seconds > 0 ? v.reset_seconds : 1));
+  }
+  return false;
+}
+
 void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
 {
   uint64_t t0 = vmb_monotonic_us();
@@ -323,6 +348,22 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
     goto done;
   }
 
+  /* Abuse before authentication (issue 13): per client address, host-wide,
+     in the rate-limit table. /readyz (it calls Vault) counts every call;
+     an address whose failed authentications reached the limit gets 429
+     before any credential is even looked at. */
+  if(conf.rate_limit && (op->flags & VMB_OP_ADDR_LIMIT) &&
+     !addr_allowed(req, resp, "readyz:", conf.readyz_limit, true)) {
+    err = VMB_ERR_RATE_LIMITED;
+    detail = "too many readiness checks from this address";
+    goto done;
+  }
+  if(conf.rate_limit && !(op->flags & VMB_OP_PUBLIC) &&
+     !addr_allowed(req, resp, "auth-fail:", conf.auth_failure_limit, false)) {
+    err = VMB_ERR_RATE_LIMITED;
+    detail = "too many failed authentications from this address";
+    goto done;
+  }
   if(!(op->flags & VMB_OP_PUBLIC)) {
     const char *mode = NULL, *reason = NULL;
     struct vmb_trace_span aspan;
@@ -339,6 +380,8 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
       vmb_log(VMB_LOG_SERVER, VMB_LOG_INFO, "auth", "authentication failed", f);
       json_object_put(f);
       vmb_metrics_auth_failure(mode ? mode : "none", reason ? reason : "unknown");
+      if(conf.rate_limit && ar == VMB_AUTH_INVALID)
+        (void)addr_allowed(req, NULL, "auth-fail:", conf.auth_failure_limit, true);
       www_authenticate(req, resp, ar == VMB_AUTH_INVALID, NULL);
       err = VMB_ERR_UNAUTHENTICATED;
       detail = ar == VMB_AUTH_INVALID ? vmb_arena_printf(req->arena,

@@ -227,7 +227,7 @@ const struct vmb_op vmb_ops[] = {
    .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_NO_RATE_LIMIT | VMB_OP_NO_BODY,
    .args = no_args, .description = "The process is up.", .handler = vmb_h_healthz},
   {.id = "health.readyz", .title = "Readiness", .method = "GET", .path = "/readyz",
-   .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_NO_RATE_LIMIT | VMB_OP_NO_BODY,
+   .flags = VMB_OP_ADDR_LIMIT | VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_NO_RATE_LIMIT | VMB_OP_NO_BODY,
    .args = no_args,
    .description = "Vault is reachable, unsealed and accepts the bridge's token.",
    .handler = vmb_h_readyz},

@@ -55,7 +55,8 @@ enum vmb_op_flags {
   VMB_OP_RAW = 1u << 6,           /* handler writes resp itself */
   VMB_OP_NO_RATE_LIMIT = 1u << 7, /* health and metrics */
   VMB_OP_NO_BODY = 1u << 8,       /* a body is ignored (GET-like) */
-  VMB_OP_DEBUG = 1u << 9          /* off unless DEBUG_ROUTES_ENABLED=true */
+  VMB_OP_DEBUG = 1u << 9,         /* off unless DEBUG_ROUTES_ENABLED=true */
+  VMB_OP_ADDR_LIMIT = 1u << 10    /* limited per client address (READYZ_RATE_LIMIT) */
 };
 
 struct vmb_op;

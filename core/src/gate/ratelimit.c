@@ -202,7 +202,8 @@ static struct rl_slot *find_slot(uint64_t key, uint32_t win)
   return NULL;
 }
 
-void vmb_ratelimit_take(const char *subject, struct vmb_rl_verdict *v)
+void vmb_ratelimit_take_key(const char *key, long limit, bool count_it,
+                            struct vmb_rl_verdict *v)
 {
   struct timespec ts;
   uint64_t now, cur, next;
@@ -212,13 +213,13 @@ void vmb_ratelimit_take(const char *subject, struct vmb_rl_verdict *v)
   clock_gettime(CLOCK_REALTIME, &ts);
   now = (uint64_t)ts.tv_sec;
   win = (uint32_t)(now / (uint64_t)rl_window);
-  v->limit = rl_limit;
+  v->limit = limit;
   v->reset_seconds = (long)((uint64_t)rl_window - now % (uint64_t)rl_window);
   v->allowed = true;
-  v->remaining = rl_limit;
+  v->remaining = limit;
   if(!tbl)
     return;
-  s = find_slot(subject_hash(subject ? subject : ""), win);
+  s = find_slot(subject_hash(key ? key : ""), win);
   if(!s) {
     if(!atomic_flag_test_and_set(&warned_full))
       vmb_log_server(VMB_LOG_WARN, "ratelimit",
@@ -229,14 +230,23 @@ void vmb_ratelimit_take(const char *subject, struct vmb_rl_verdict *v)
   for(;;) {
     uint32_t sw = (uint32_t)(cur >> 32);
     count = sw == win ? (uint32_t)cur : 0;
-    if((long)count >= rl_limit) {
+    if((long)count >= limit) {
       v->allowed = false;
       v->remaining = 0;
+      return;
+    }
+    if(!count_it) {                  /* a look, not a request */
+      v->remaining = limit - (long)count;
       return;
     }
     next = ((uint64_t)win << 32) | (uint64_t)(count + 1);
     if(atomic_compare_exchange_weak(&s->state, &cur, next))
       break;
   }
-  v->remaining = rl_limit - (long)(count + 1);
+  v->remaining = limit - (long)(count + 1);
+}
+
+void vmb_ratelimit_take(const char *subject, struct vmb_rl_verdict *v)
+{
+  vmb_ratelimit_take_key(subject, rl_limit, true, v);
 }
