@@ -147,6 +147,21 @@ static void test_scopes(void **state)
   json_object_put(arr);
 }
 
+/* A tool's handler must not need an HTTP response: the gate refuses a
+   table with a row that is both a tool and RAW, and keeps the one it had. */
+static void test_install_refuses_raw_tool(void **state)
+{
+  static const struct vmb_arg none[] = {{0}};
+  static const struct vmb_op bad[] = {
+    {.id = "x.raw_tool", .title = "x", .flags = VMB_OP_TOOL | VMB_OP_RAW, .args = none},
+  };
+  size_t n = 0;
+  (void)state;
+  assert_int_equal(vmb_ops_install(bad, 1), -1);
+  assert_ptr_equal(vmb_ops_rows(&n), vmb_ops);
+  assert_int_equal(n, vmb_n_ops);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -154,8 +169,10 @@ int main(void)
     cmocka_unit_test(test_validation),
     cmocka_unit_test(test_schema),
     cmocka_unit_test(test_scopes),
+    cmocka_unit_test(test_install_refuses_raw_tool),
   };
   /* Start-up hands the table to the gate; do the same here. */
-  vmb_ops_install(vmb_ops, vmb_n_ops);
+  if(vmb_ops_install(vmb_ops, vmb_n_ops))
+    return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

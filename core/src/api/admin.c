@@ -396,8 +396,8 @@ enum vmb_err vmb_h_admin_create(struct vmb_call *c)
   if((e = apply_fields(c, rec, true)) != VMB_ERR_OK)
     return e;
   e = commit(c, s, rec, 0, "create", NULL);
-  if(e == VMB_ERR_OK && c->via && !strcmp(c->via, "rest"))
-    c->resp->status = 201;
+  if(e == VMB_ERR_OK)
+    c->created = true;
   return e;
 }
 
@@ -524,8 +524,7 @@ enum vmb_err vmb_h_admin_add_key(struct vmb_call *c)
     json_object_object_add(c->result, "key_id", json_object_new_string(id));
     json_object_object_add(c->result, "api_key", json_object_new_string(copy));
     json_object_object_add(c->result, "last4", json_object_new_string(copy + strlen(copy) - 4));
-    if(c->via && !strcmp(c->via, "rest"))
-      c->resp->status = 201;
+    c->created = true;
   }
   OPENSSL_cleanse(key, sizeof(key));
   return e;

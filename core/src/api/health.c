@@ -40,7 +40,7 @@ enum vmb_err vmb_h_readyz(struct vmb_call *c)
   json_object_object_add(c->result, "ok", json_object_new_boolean(problem == NULL));
   if(problem) {
     json_object_object_add(c->result, "error", json_object_new_string(problem));
-    c->resp->status = 503;
+    c->failed_with = VMB_ERR_UPSTREAM_UNAVAILABLE;     /* 503 over REST */
   }
   return VMB_ERR_OK;
 }

@@ -435,8 +435,15 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
 
 done:
   if(call.result) {
-    if(err == VMB_ERR_OK && !(op && (op->flags & VMB_OP_RAW)))
+    if(err == VMB_ERR_OK && !(op && (op->flags & VMB_OP_RAW))) {
+      /* A result that describes a failure keeps its body and takes the
+         error's status (readiness: 503 with what is not ready). */
+      if(call.failed_with != VMB_ERR_OK)
+        resp->status = vmb_err_http_status(call.failed_with);
+      else if(call.created)
+        resp->status = 201;
       vmb_response_set_json(resp, call.result);
+    }
     json_object_put(call.result);
     call.result = NULL;
   }

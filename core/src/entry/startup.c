@@ -108,7 +108,10 @@ static size_t n_started;
 
 int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
-  vmb_ops_install(vmb_ops, vmb_n_ops);
+  if(vmb_ops_install(vmb_ops, vmb_n_ops)) {
+    snprintf(err, errlen, "the operation table has a row that is both an MCP tool and RAW");
+    return -1;
+  }
   for(n_started = 0; n_started < N_MODULES; n_started++)
     if(modules[n_started].init(cfg, err, errlen)) {
       vmb_core_shutdown();       /* release what did start */

@@ -17,10 +17,15 @@
 static const struct vmb_op *ops_rows;   /* BORROWED, set at start-up */
 static size_t ops_n;
 
-void vmb_ops_install(const struct vmb_op *rows, size_t n)
+int vmb_ops_install(const struct vmb_op *rows, size_t n)
 {
+  size_t i;
+  for(i = 0; i < n; i++)
+    if((rows[i].flags & VMB_OP_TOOL) && (rows[i].flags & VMB_OP_RAW))
+      return -1;
   ops_rows = rows;
   ops_n = n;
+  return 0;
 }
 
 const struct vmb_op *vmb_ops_rows(size_t *n)

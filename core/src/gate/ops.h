@@ -63,14 +63,20 @@ struct vmb_op;
 
 /* Everything a handler sees. The gate owns it; handlers fill result (a
    NEW reference the gate puts) or return an error with an optional
-   client-safe detail (arena string). log_fields collects descriptors
-   for responses.log (never secret values). */
+   client-safe detail (arena string). A handler never sets an HTTP status:
+   when its result describes a failure (readiness: not ready) it names
+   the error in failed_with and REST and MCP each render that their way.
+   log_fields collects descriptors for responses.log (never secret
+   values). resp is only for RAW operations (transports such as MCP's
+   Streamable HTTP, text bodies); it is NULL when MCP runs a tool. */
 struct vmb_call {
   struct vmb_request *req;
-  struct vmb_response *resp;
+  struct vmb_response *resp;  /* RAW operations only; NULL under MCP */
   const struct vmb_op *op;
   json_object *args;          /* BORROWED; validated against op->args */
   json_object *result;        /* NEW, set by the handler */
+  enum vmb_err failed_with;   /* OK, or the error that result describes */
+  bool created;               /* result is a new resource (REST: 201) */
   const char *detail;         /* client-safe message for an error */
   json_object *log_fields;    /* BORROWED, owned by the gate */
   const char *via;            /* "rest", "mcp", "stdio" */
@@ -99,8 +105,10 @@ struct vmb_op {
 
 /* The table is defined above the gate (entry/ops_table.c binds rows to
    handlers of every layer) and handed down once at start-up, before any
-   request: rows is BORROWED and must outlive every request. */
-void vmb_ops_install(const struct vmb_op *rows, size_t n);
+   request: rows is BORROWED and must outlive every request. Returns -1
+   when a row is both an MCP tool and RAW: a tool's handler must work
+   without an HTTP response (MCP renders its result). */
+int vmb_ops_install(const struct vmb_op *rows, size_t n);
 /* The installed rows; *n gets their number (0 before install). */
 const struct vmb_op *vmb_ops_rows(size_t *n);
 

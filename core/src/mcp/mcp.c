@@ -383,37 +383,24 @@ static enum vmb_err run_op(struct rpc *r, const struct vmb_op *op, json_object *
                            json_object **result, const char **detail)
 {
   struct vmb_call call;
-  struct vmb_response scratch;
   enum vmb_err err;
 
   memset(&call, 0, sizeof(call));
-  /* Handlers may set a status or headers on call->resp; that response
-     is theirs alone, never the JSON-RPC envelope's. */
-  vmb_response_init(&scratch, 8u * 1024u * 1024u);
+  /* No HTTP response: a tool's handler returns a result or an error
+     (vmb_ops_install refuses RAW tools), and MCP renders it below. */
   call.req = r->req;
-  call.resp = &scratch;
   call.op = op;
   call.args = args;
   call.via = r->via;
   call.log_fields = json_object_new_object();
   if(!call.log_fields || vmb_arena_defer(r->req->arena, json_put, call.log_fields)) {
-    vmb_response_free(&scratch);
     *result = NULL;
     *detail = vmb_err_message(VMB_ERR_NOMEM);
     return VMB_ERR_NOMEM;
   }
   err = vmb_gate_run(&call);
-  if(err == VMB_ERR_OK && scratch.status >= 400) {
-    /* A handler that reports failure through the status (readyz does)
-       still produced a useful body: keep it, flag the error. */
-    err = VMB_ERR_UPSTREAM_ERROR;
-  }
-  if(err == VMB_ERR_OK && !call.result && (op->flags & VMB_OP_RAW) && scratch.body.len) {
-    call.result = vmb_json_parse(scratch.body.data, scratch.body.len, VMB_MCP_JSON_DEPTH);
-    if(!call.result)
-      call.result = json_object_new_string_len(scratch.body.data, (int)scratch.body.len);
-  }
-  vmb_response_free(&scratch);
+  if(err == VMB_ERR_OK && call.failed_with != VMB_ERR_OK)
+    err = call.failed_with;      /* a result that describes a failure */
   if(err != VMB_ERR_OK) {
     *detail = call.detail ? call.detail : vmb_err_message(err);
     json_object_put(call.result);
