@@ -258,6 +258,7 @@ int main(int argc, char **argv)
     vmb_config_free(&cfg);
     return 2;
   }
+  vmb_config_forget_vault_token(&cfg);   /* the Vault client holds its copy */
   nthreads = cfg.threads > 0 ? cfg.threads : cores();
   threads = calloc((size_t)nthreads, sizeof(*threads));
   thread_done = calloc((size_t)nthreads, sizeof(*thread_done));

@@ -179,6 +179,7 @@ int main(int argc, char **argv)
     vmb_config_free(&cfg);
     return 2;
   }
+  vmb_config_forget_vault_token(&cfg);   /* the Vault client holds its copy */
   w = vmb_worker_create();
   conn = vmb_mcp_stdio_new();
   if(!w || !conn) {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -69,12 +70,31 @@ static void subject_rule_for_transports(void **state)
   assert_false(vmb_core_subject_valid(NULL));
 }
 
+/* The configuration forgets VAULT_TOKEN once the Vault client has it. */
+static void config_forgets_vault_token(void **state)
+{
+  struct vmb_config cfg;
+  char err[256], tok[128];
+  char *argv[] = {(char *)"t", NULL};
+  (void)state;
+  setenv("VAULT_TOKEN", "hvs.unit-forget-0123456789", 1);
+  assert_int_equal(vmb_config_load(&cfg, 1, argv, err, sizeof(err)), 0);
+  assert_int_equal(vmb_vault_init(&cfg, err, sizeof(err)), 0);
+  vmb_config_forget_vault_token(&cfg);
+  assert_string_equal(cfg.vault_token, "");
+  assert_int_equal(vmb_vault_token(tok, sizeof(tok)), 0);
+  assert_string_equal(tok, "hvs.unit-forget-0123456789");
+  vmb_vault_cleanup();
+  vmb_config_free(&cfg);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(vault_dot_segments),
     cmocka_unit_test(buf_growth_keeps_content),
     cmocka_unit_test(subject_rule_for_transports),
+    cmocka_unit_test(config_forgets_vault_token),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

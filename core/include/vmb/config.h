@@ -130,6 +130,12 @@ struct vmb_config {
 int vmb_config_load(struct vmb_config *cfg, int argc, char **argv,
                     char *err, size_t errlen);
 void vmb_config_free(struct vmb_config *cfg);
+/* Wipe the configured VAULT_TOKEN from cfg (it becomes ""). Call once
+   vmb_core_init has handed it to the Vault client, which keeps its own
+   guarded copy: the configuration then holds no bearer token for the
+   rest of the process's life (issue 13). The AppRole secret id stays:
+   a revoked token needs a fresh login. */
+void vmb_config_forget_vault_token(struct vmb_config *cfg);
 
 /* The effective configuration as a JSON text (secrets redacted, each with
    its source). Caller frees. NULL on OOM. */

@@ -8,6 +8,8 @@
 */
 #include "vmb/config.h"
 
+#include <openssl/crypto.h>
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -462,6 +464,14 @@ int vmb_config_load(struct vmb_config *cfg, int argc, char **argv,
 fail:
   vmb_config_free(cfg);
   return -1;
+}
+
+void vmb_config_forget_vault_token(struct vmb_config *cfg)
+{
+  if(cfg->vault_token) {
+    OPENSSL_cleanse(cfg->vault_token, strlen(cfg->vault_token));
+    cfg->vault_token[0] = '\0';
+  }
 }
 
 void vmb_config_free(struct vmb_config *cfg)
