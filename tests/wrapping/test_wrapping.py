@@ -482,6 +482,73 @@ def case_child_tokens(cl):
     print("ok child tokens, bridge policy from provision-vault.sh")
 
 
+# ---- the per-subject policy in the registry record -----------------------------------------
+
+def case_policy(cl):
+    """Registry field wrap: never refuses wrap_ttl, always refuses unwrapped
+    secret answers (REST and MCP), optional is the default with and
+    without a record."""
+    admin_key = "adm-" + secrets.token_hex(12)
+    s = Stack(cl, env={"API_KEYS_JSON": json.dumps(dict(KEYS, **{
+        admin_key: {"subject": "ops-admin", "scopes": ["admin"]}}))})
+    grants = {"transit_keys": ["*"], "db_roles": ["*"], "ssh_roles": ["*"], "kms_keys": ["*"]}
+    subj_keys = {}
+    for name, pol in (("w_never", "never"), ("w_always", "always"), ("w_opt", None)):
+        body = {"subject": name, "grants": grants}
+        if pol:
+            body["wrap"] = pol
+        st, doc = s.a.raw("POST", "/admin/subjects", key=admin_key, body=body)
+        check(st == 201 and doc.get("wrap") == (pol or "optional"), "create %s: %d %r"
+              % (name, st, doc))
+        st, doc = s.a.raw("POST", "/admin/subjects/%s/api-keys" % name, key=admin_key)
+        check(st == 201, "key for %s: %r" % (name, doc))
+        subj_keys[name] = doc["api_key"]
+    st, doc = s.a.raw("POST", "/admin/subjects", key=admin_key,
+                      body={"subject": "w_bad", "wrap": "sometimes"})
+    check(st == 400 and "wrap" in doc["error"]["message"], "bad wrap value %r" % doc)
+    secret = "wrap-policy-" + secrets.token_hex(8)
+    for name, k in subj_keys.items():
+        expect_ok(op(s.a, "kv.write", {"path": "p/1", "data": {"k": secret}}, key=k),
+                  name + " write")
+    kn, ka, ko = subj_keys["w_never"], subj_keys["w_always"], subj_keys["w_opt"]
+    # never: wrap_ttl refused on every secret-returning op, before any work
+    expect_err(op(s.a, "kv.read", {"path": "p/1", "wrap_ttl": "60s"}, key=kn), 403,
+               "wrap_policy", "wrap never", "never + wrap_ttl")
+    expect_err(op(s.a, "db.issue_creds", {"role": "readonly", "wrap_ttl": "60s"}, key=kn), 403,
+               "wrap_policy", what="never + db")
+    check(expect_ok(op(s.a, "kv.read", {"path": "p/1"}, key=kn), "never, plain")["data"]["k"]
+          == secret, "never reads plainly")
+    # always: unwrapped answers refused, wrapped ones served
+    for op_id, args in (("kv.read", {"path": "p/1"}), ("db.issue_creds", {"role": "readonly"}),
+                        ("ssh.otp", {"role": "otp_role", "ip": "127.0.0.1"})):
+        expect_err(op(s.a, op_id, args, key=ka), 403, "wrap_policy", "wrap always",
+                   "always, unwrapped " + op_id)
+    # ... over MCP too (a tool result with isError)
+    msg = {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+           "params": {"name": "kv_read", "arguments": {"path": "p/1"}}}
+    st, doc = s.b.raw("POST", "/mcp/rpc", key=ka, body=msg, headers={
+        "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"})
+    res = doc["result"]
+    check(res.get("isError") and res["structuredContent"]["error"]["code"] == "wrap_policy" and
+          secret not in json.dumps(doc), "always over MCP %r" % doc)
+    wi = wrapped(op(s.a, "kv.read", {"path": "p/1", "wrap_ttl": "60s"}, key=ka), "always wraps")
+    un = expect_ok(op(s.b, "wrap.unwrap", {"token": wi["token"]}, key=ka), "always unwraps")
+    check(un["data"]["k"] == secret, "always: unwrapped %r" % un)
+    # operations that return no secret are unaffected
+    expect_ok(op(s.a, "kv.write", {"path": "p/2", "data": {"a": "b"}}, key=ka), "always writes")
+    # optional: both ways; a config subject without a record likewise
+    expect_ok(op(s.a, "kv.read", {"path": "p/1"}, key=ko), "optional plain")
+    wrapped(op(s.a, "kv.read", {"path": "p/1", "wrap_ttl": "60s"}, key=ko), "optional wrapped")
+    expect_ok(op(s.a, "kv.write", {"path": "p/3", "data": {"a": "b"}}), "no record")
+    expect_ok(op(s.a, "kv.read", {"path": "p/3"}), "no record plain")
+    wrapped(op(s.a, "kv.read", {"path": "p/3", "wrap_ttl": "60s"}), "no record wrapped")
+    # a patch changes the policy for the next request
+    st, doc = s.a.raw("PATCH", "/admin/subjects/w_always", key=admin_key, body={"wrap": "optional"})
+    check(st == 200 and doc["wrap"] == "optional", "patch %r" % doc)
+    expect_ok(op(s.b, "kv.read", {"path": "p/1"}, key=ka), "after patch: plain allowed")
+    print("ok policy never / always / optional")
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     cl = L.Cleanup()

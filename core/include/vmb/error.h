@@ -62,7 +62,8 @@ enum vmb_rpc_code {
   X(UPSTREAM_UNAVAILABLE,503,      0, "upstream_unavailable",  "the upstream service is unreachable") \
   X(NOT_GRANTED,         403,      0, "not_granted",           "the resource is not granted to this subject") \
   X(SUBJECT_DISABLED,    403,      0, "subject_disabled",      "this subject is disabled") \
-  X(WRAP_INVALID,        400,      0, "wrap_invalid",          "the wrapping token is invalid, expired or already used")
+  X(WRAP_INVALID,        400,      0, "wrap_invalid",          "the wrapping token is invalid, expired or already used") \
+  X(WRAP_POLICY,         403,      0, "wrap_policy",           "the subject's wrapping policy refuses this call")
 
 enum vmb_err {
 #define VMB_X_ENUM(name, http, rpc, wire, msg) VMB_ERR_##name,

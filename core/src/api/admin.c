@@ -243,6 +243,12 @@ static enum vmb_err apply_fields(struct vmb_call *c, json_object *rec, bool crea
     }
     json_object_object_add(rec, "grants", vmb_grants_to_json(g));
   }
+  /* Response wrapping policy (docs/wrapping.md); the argument row's enum
+     already limits it to never|optional|always. */
+  if((v = vmb_arg(c, "wrap")))
+    json_object_object_add(rec, "wrap", json_object_get(v));
+  else if(create)
+    json_object_object_add(rec, "wrap", json_object_new_string("optional"));
   if((v = vmb_arg(c, "profile")) || create) {
     json_object *old = NULL, *merged = NULL;
     json_object *empty = json_object_new_object();

@@ -211,6 +211,7 @@ struct snap_entry {
   long long expires_at;               /* epoch seconds, 0 = never */
   unsigned scopes;
   char *names[VMB_GRANT__N];          /* malloc'ed '\n' lists */
+  enum vmb_wrap_policy wrap;          /* record field "wrap" */
   size_t n_keys;
   unsigned char (*digests)[32];       /* malloc'ed */
 };
@@ -312,6 +313,13 @@ static void entry_from_record(struct snap_entry *e, const char *subject,
          hex_digest(json_object_get_string(h), e->digests[e->n_keys]) == 0)
         e->n_keys++;
     }
+  }
+  e->wrap = VMB_WRAP_OPTIONAL;
+  if(json_object_object_get_ex(rec, "wrap", &v) && json_object_is_type(v, json_type_string)) {
+    if(!strcmp(json_object_get_string(v), "never"))
+      e->wrap = VMB_WRAP_NEVER;
+    else if(!strcmp(json_object_get_string(v), "always"))
+      e->wrap = VMB_WRAP_ALWAYS;
   }
   e->enabled = json_object_object_get_ex(rec, "enabled", &v) &&
                json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
@@ -481,6 +489,7 @@ enum vmb_err vmb_registry_resolve(struct vmb_request *req, const char **detail)
   }
   else {
     g->from_registry = true;
+    g->wrap = e->wrap;
     for(k = 0; k < VMB_GRANT__N; k++)
       if(!(g->names[k] = vmb_arena_strdup(req->arena, e->names[k])))
         err = VMB_ERR_NOMEM;

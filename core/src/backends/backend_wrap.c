@@ -41,6 +41,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "grantset.h"
 #include "rundir.h"
 #include "util.h"
 #include "vmb/arena.h"
@@ -297,8 +298,21 @@ static long call_ttl(struct vmb_call *c)
 enum vmb_err vmb_wrap_before(struct vmb_call *c)
 {
   long t = call_ttl(c);
+  const struct vmb_grant_set *g = c->req->identity.grants;
+  enum vmb_wrap_policy pol = g ? g->wrap : VMB_WRAP_OPTIONAL;
   if(t < 0)
     return VMB_ERR_BAD_REQUEST;
+  /* The subject's registry record decides, before any work is done. */
+  if(t > 0 && pol == VMB_WRAP_NEVER) {
+    c->detail = "response wrapping is not allowed for this subject (registry: wrap never); "
+                "call without wrap_ttl";
+    return VMB_ERR_WRAP_POLICY;
+  }
+  if(t == 0 && pol == VMB_WRAP_ALWAYS) {
+    c->detail = "this subject may receive secrets only wrapped (registry: wrap always); "
+                "call again with wrap_ttl, e.g. \"60s\"";
+    return VMB_ERR_WRAP_POLICY;
+  }
   if(t > 0)
     json_object_object_add(c->log_fields, "wrap_ttl", json_object_new_int64(t));
   return VMB_ERR_OK;

@@ -29,6 +29,13 @@ struct vmb_grant_set {
   bool from_registry;
   bool unknown;               /* the registry could not be read: refuse 503 */
   const char *names[VMB_GRANT__N];
+  /* The record's response-wrapping policy (docs/wrapping.md); subjects
+     without a record or without the field are OPTIONAL (0). */
+  enum vmb_wrap_policy {
+    VMB_WRAP_OPTIONAL = 0,
+    VMB_WRAP_NEVER,
+    VMB_WRAP_ALWAYS
+  } wrap;
 };
 
 /* "transit_keys", "db_roles", "ssh_roles", "kms_keys". */

@@ -196,7 +196,10 @@ static const struct vmb_arg kms_verify_args[] = {
   {"grants", VMB_ARG_OBJECT, 0, 0, 0, NULL, \
    "{transit_keys, db_roles, ssh_roles, kms_keys}: arrays of names or \"*\""}, \
   {"profile", VMB_ARG_OBJECT, 0, 0, 0, NULL, \
-   "Console fields (llm_enabled, tasks, secrets_backend, status, ...); merged, null removes"}
+   "Console fields (llm_enabled, tasks, secrets_backend, status, ...); merged, null removes"}, \
+  {"wrap", VMB_ARG_STRING, 0, 1, 8, "never|optional|always", \
+   "Response wrapping: never (wrap_ttl refused), optional (default), always (secret " \
+   "answers only wrapped)"}
 static const struct vmb_arg admin_create_args[] = {
   {"subject", VMB_ARG_STRING, VMB_ARG_REQUIRED, 1, 128, NULL,
    "Subject name ([A-Za-z0-9._@-], 1..128)"},
