@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth_reason.h"
 #include "util.h"
 #include "vmb/version.h"
 
@@ -98,15 +99,9 @@ static const char *const auth_modes[] = {
 
 /* Reasons the authenticators report; anything else is "other" (last). */
 static const char *const auth_reasons[] = {
-  "missing_credentials", "not_bearer", "unknown_key", "empty", "too_long",
-  "too_large", "internal", "out_of_memory", "jwt_not_configured",
-  "mtls_not_configured", "malformed", "bad_header", "bad_typ", "bad_kid",
-  "missing_kid", "unknown_kid", "crit_unsupported", "alg_not_allowed",
-  "alg_mismatch", "key_alg_mismatch", "bad_signature", "bad_claims",
-  "bad_exp", "missing_exp", "expired", "bad_nbf", "not_yet_valid",
-  "bad_iat", "iat_in_future", "bad_issuer", "bad_audience", "bad_subject",
-  "bad_scope", "jwks_unavailable", "no_certificate", "cert_not_verified",
-  "not_https", "bad_dn", "no_cn", "ambiguous_cn", "duplicate_identity_header",
+#define VMB_X_REASON(name) #name,
+  VMB_AUTH_REASON_MAP(VMB_X_REASON)
+#undef VMB_X_REASON
   "other"
 };
 #define N_AUTH_REASONS (sizeof(auth_reasons) / sizeof(auth_reasons[0]))
