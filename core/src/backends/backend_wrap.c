@@ -240,7 +240,7 @@ static long parse_ttl(const char *s)
 {
   long total = 0;
   size_t digits;
-  bool any_unit = false, bare = true;
+  bool any_unit = false;
   if(!s || !*s)
     return -1;
   while(*s) {
@@ -265,12 +265,10 @@ static long parse_ttl(const char *s)
     }
     s++;
     any_unit = true;
-    bare = false;
     total += n;
     if(total > 100000000L)
       return -1;
   }
-  (void)bare;
   return total;
 }
 
@@ -469,9 +467,13 @@ enum vmb_err vmb_h_wrap_unwrap(struct vmb_call *c)
      wrapping token's single use whatever the outcome. */
   e = vmb_vault_call(c->req, "wrap.unwrap", "POST", "sys/wrapping/unwrap", body, NULL, &r);
   json_object_put(body);
-  forget(token);
+  e = e == VMB_ERR_OK ? e : vault_wrap_fail(c, e, &r);
+  /* Spent (or never valid): its slot is free. When Vault was not reached
+     the wrap may still be live and stays its creator's. */
+  if(e == VMB_ERR_OK || e == VMB_ERR_WRAP_INVALID)
+    forget(token);
   if(e != VMB_ERR_OK)
-    return vault_wrap_fail(c, e, &r);
+    return e;
   if(!(data = vmb_reply_data(&r)) || !json_object_is_type(data, json_type_object))
     return vmb_backend_fail(c, VMB_ERR_VAULT_ERROR, &r);
   c->result = json_object_get(data);
