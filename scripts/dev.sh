@@ -292,7 +292,7 @@ cmd_up() {
   # 1. Packages and build.
   # shellcheck disable=SC2086
   vmb_ensure_packages ${VMB_BUILD_PACKAGES:-build-essential cmake pkg-config libfcgi-dev \
-    libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev libmicrohttpd-dev libpq-dev} \
+    libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev libmicrohttpd-dev libpq-dev libhiredis-dev} \
     curl jq openssl spawn-fcgi lighttpd
   if [ "$with_pg" = 1 ]; then
     vmb_ensure_packages postgresql libpq-dev

@@ -15,12 +15,19 @@
 #   and port) to prove that signed certificates and OTPs open a real
 #   server. On a machine with systemd the package also enables the system
 #   ssh service; the tests never use or touch it.
+# libhiredis-dev: the Redis protocol (command formatting, reply parsing)
+#   for REDIS_URL, state shared by several hosts (issue 16). Debian 12's
+#   hiredis 0.14 has no TLS, so upstream/redis.c owns the socket and the
+#   OpenSSL session itself and uses hiredis only for the protocol.
+# redis-server: the `scale` tests run their own throw-away redis-server
+#   (own port and directory, no persistence; also with a password and
+#   with TLS); the package's own service is never used by the tests.
 VMB_BUILD_PACKAGES="build-essential cmake pkg-config libfcgi-dev libfcgi-bin
 libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev
-libmicrohttpd-dev libcmocka-dev clang libclang-rt-dev libpq-dev"
+libmicrohttpd-dev libcmocka-dev clang libclang-rt-dev libpq-dev libhiredis-dev"
 VMB_TEST_PACKAGES="curl jq python3 openssl openssh-client spawn-fcgi lighttpd lighttpd-mod-openssl
 nginx-light apache2 libapache2-mod-fcgid caddy wrk prometheus valgrind nodejs npm
-postgresql openssh-server systemd lintian man-db file adduser"
+postgresql openssh-server systemd lintian man-db file adduser redis-server"
 
 vmb_missing_packages() {
   local p missing=""

@@ -59,6 +59,13 @@ struct vmb_config {
   long readyz_rate_limit;     /* /readyz calls per client address per window */
   long rate_limit_requests;
   long rate_limit_window_seconds;
+  char *rate_limit_on_backend_error;  /* "allow" | "deny" (REDIS_URL only) */
+
+  /* Redis: state shared by several hosts (issue 16); "" = this host only */
+  char *redis_url;            /* secret: may carry a password */
+  long redis_timeout_ms;
+  char *redis_key_prefix;
+  char *redis_cacert;
 
   /* Vault */
   char *vault_addr;

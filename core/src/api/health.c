@@ -8,6 +8,8 @@
 
 #include "api.h"
 #include "backends.h"
+#include "ratelimit.h"
+#include "redis.h"
 #include "vmb/arena.h"
 
 enum vmb_err vmb_h_healthz(struct vmb_call *c)
@@ -36,6 +38,21 @@ enum vmb_err vmb_h_readyz(struct vmb_call *c)
     const char *p = NULL;
     if(b->ready && b->ready(c->req, c->result, &p) != 0 && !problem)
       problem = p ? p : b->name;
+  }
+  if(vmb_redis_enabled()) {
+    /* A fresh PING within REDIS_TIMEOUT_MS. Redis down makes the host
+       unready only when requests are refused without it (deny); with
+       allow the host still serves, and the member says what is wrong. */
+    const char *why = NULL;
+    int rc = vmb_redis_ping(&why);
+    json_object *r = json_object_new_object();
+    json_object_object_add(r, "ok", json_object_new_boolean(rc == 0));
+    if(rc)
+      json_object_object_add(r, "error", json_object_new_string(why ? why : "unreachable"));
+    json_object_object_add(c->result, "redis", r);
+    if(rc && !problem && vmb_ratelimit_needs_redis())
+      problem = vmb_arena_printf(c->req->arena, "redis unavailable: %s",
+                                 why ? why : "unreachable");
   }
   json_object_object_add(c->result, "ok", json_object_new_boolean(problem == NULL));
   if(problem) {

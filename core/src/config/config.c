@@ -82,6 +82,11 @@ static const struct setting settings[] = {
   S("AUTH_FAILURE_LIMIT", T_INT, auth_failure_limit, "30", 1, 1000000, 0, "refused credentials per client address per window, host-wide (then 429 before authentication)"),
   S("READYZ_RATE_LIMIT", T_INT, readyz_rate_limit, "120", 1, 1000000, 0, "/readyz calls per client address per window, host-wide"),
   S("RATE_LIMIT_WINDOW_SECONDS", T_INT, rate_limit_window_seconds, "60", 1, 86400, 0, "window length"),
+  S("RATE_LIMIT_ON_BACKEND_ERROR", T_STR, rate_limit_on_backend_error, "allow", 0, 0, 0, "with REDIS_URL: allow or deny requests while Redis cannot be reached"),
+  S("REDIS_URL", T_STR, redis_url, "", 0, 0, 1, "shared state for several hosts: redis://[user:password@]host[:port][/db], rediss:// (TLS), unix:///path.sock[?db=N]; empty = this host only"),
+  S("REDIS_TIMEOUT_MS", T_INT, redis_timeout_ms, "200", 10, 60000, 0, "longest a request waits for Redis (connect, command and reply)"),
+  S("REDIS_KEY_PREFIX", T_STR, redis_key_prefix, "vmb:", 0, 0, 0, "put before every key and channel the bridge uses in Redis"),
+  S("REDIS_CACERT", T_STR, redis_cacert, "", 0, 0, 0, "CA bundle for rediss://; empty = the system's"),
   S("VAULT_ADDR", T_URL, vault_addr, "http://localhost:8200", 0, 0, 0, "Vault base URL"),
   S("VAULT_NAMESPACE", T_STR, vault_namespace, "", 0, 0, 0, "X-Vault-Namespace"),
   S("VAULT_TOKEN", T_STR, vault_token, "", 0, 0, 1, "Vault token"),
@@ -391,6 +396,25 @@ static int validate(const struct vmb_config *cfg, char *err, size_t errlen)
   if(!*cfg->child_token_policy_prefix) {
     snprintf(err, errlen, "invalid configuration: CHILD_TOKEN_POLICY_PREFIX: "
              "must not be empty (agent policies would collide with others)");
+    return -1;
+  }
+  if(strcmp(cfg->rate_limit_on_backend_error, "allow") &&
+     strcmp(cfg->rate_limit_on_backend_error, "deny")) {
+    snprintf(err, errlen, "invalid configuration: RATE_LIMIT_ON_BACKEND_ERROR: "
+             "must be allow or deny");
+    return -1;
+  }
+  /* The rest of REDIS_URL is parsed by upstream/redis.c at start-up; the
+     scheme is checked here so --check-config catches a typo. Never echo
+     the value: it may carry a password. */
+  if(*cfg->redis_url && strncmp(cfg->redis_url, "redis://", 8) &&
+     strncmp(cfg->redis_url, "rediss://", 9) && strncmp(cfg->redis_url, "unix://", 7)) {
+    snprintf(err, errlen, "invalid configuration: REDIS_URL: must start with "
+             "redis://, rediss:// or unix://");
+    return -1;
+  }
+  if(strlen(cfg->redis_key_prefix) > 64) {
+    snprintf(err, errlen, "invalid configuration: REDIS_KEY_PREFIX: at most 64 bytes");
     return -1;
   }
   if(*cfg->base_path && (cfg->base_path[0] != '/' ||

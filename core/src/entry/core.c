@@ -391,7 +391,16 @@ void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
     if(!(op->flags & VMB_OP_NO_RATE_LIMIT) && conf.rate_limit) {
       struct vmb_rl_verdict v;
       vmb_ratelimit_take(req->identity.subject, &v);
-      if(v.limit > 0) {
+      if(v.backend_error && !v.allowed) {
+        /* REDIS_URL with RATE_LIMIT_ON_BACKEND_ERROR=deny: the shared
+           count is unknown, so refuse promptly and say why. */
+        vmb_response_header(resp, "Retry-After", "1");
+        err = VMB_ERR_UPSTREAM_UNAVAILABLE;
+        detail = vmb_arena_printf(req->arena, "the rate-limit store (Redis) is "
+                                  "unavailable: %s", v.backend_why);
+        goto done;
+      }
+      if(v.limit > 0 && !v.backend_error) {
         vmb_response_header(resp, "RateLimit-Limit", vmb_arena_printf(req->arena, "%ld", v.limit));
         vmb_response_header(resp, "RateLimit-Remaining", vmb_arena_printf(req->arena, "%ld", v.remaining));
         vmb_response_header(resp, "RateLimit-Reset", vmb_arena_printf(req->arena, "%ld", v.reset_seconds));

@@ -28,6 +28,7 @@
 #include "policy.h"
 #include "ratelimit.h"
 #include "registry.h"
+#include "redis.h"
 #include "trace.h"
 #include "vault.h"
 #include "vault_auth.h"
@@ -90,6 +91,7 @@ static const struct module modules[] = {
   {"policy", vmb_policy_init, NULL},
   {"auth", vmb_auth_init, vmb_auth_cleanup},
   {"registry", vmb_registry_init, vmb_registry_cleanup},   /* RUN_DIR, grants */
+  {"redis", vmb_redis_init, vmb_redis_cleanup},   /* no-op without REDIS_URL */
   {"ratelimit", vmb_ratelimit_init, vmb_ratelimit_cleanup},
   {"grants", vmb_grants_init, NULL},
   {"admin", vmb_admin_init, NULL},

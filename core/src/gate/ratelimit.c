@@ -26,6 +26,16 @@
 ** If no slot can be found at all the request is allowed (failing open:
 ** the limiter protects capacity, it is not an authorisation check) and
 ** a warning is logged.
+**
+** With REDIS_URL set (issue 16) the counters live in Redis instead, so
+** every host shares them: one Lua script per request (EVALSHA, EVAL on
+** NOSCRIPT) reads the server's clock, picks the same epoch-aligned window,
+** and increments only while the count is below the limit - check and
+** increment are one atomic step on the server, so the limit is exact
+** across hosts. The key expires with its window. When Redis cannot be
+** asked within REDIS_TIMEOUT_MS the request is allowed or refused as
+** RATE_LIMIT_ON_BACKEND_ERROR says (default allow, the same fail-open
+** choice as a crowded table above; see docs/scaling.md).
 */
 #include "ratelimit.h"
 
@@ -41,6 +51,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
+#include "redis.h"
 #include "rundir.h"
 #include "vmb/log.h"
 
@@ -64,6 +77,26 @@ struct rl_table {
 static struct rl_table *tbl;        /* the mapping; NULL when disabled */
 static long rl_limit, rl_window;
 static atomic_flag warned_full = ATOMIC_FLAG_INIT;
+static bool use_redis, deny_on_error;
+static char rl_sha[41];
+
+/* KEYS[1] = key prefix for this subject; ARGV = limit, window seconds.
+   Returns {allowed 0|1, count, seconds to the end of the window}. The
+   window number is taken from the server's TIME so hosts with skewed
+   clocks still agree. */
+static const char rl_script[] =
+  "local t = redis.call('TIME')\n"
+  "local now = tonumber(t[1])\n"
+  "local limit = tonumber(ARGV[1])\n"
+  "local w = tonumber(ARGV[2])\n"
+  "local win = math.floor(now / w)\n"
+  "local k = KEYS[1] .. ':' .. win\n"
+  "local reset = w - (now % w)\n"
+  "local c = tonumber(redis.call('GET', k) or '0')\n"
+  "if c >= limit then return {0, c, reset} end\n"
+  "c = redis.call('INCR', k)\n"
+  "if c == 1 then redis.call('EXPIRE', k, w + 1) end\n"
+  "return {1, c, reset}\n";
 
 _Static_assert(sizeof(_Atomic uint64_t) == 8, "64-bit atomics");
 
@@ -79,8 +112,17 @@ int vmb_ratelimit_init(const struct vmb_config *cfg, char *err, size_t errlen)
   rl_limit = cfg->rate_limit_requests;
   rl_window = cfg->rate_limit_window_seconds > 0 ?
               cfg->rate_limit_window_seconds : 60;
+  use_redis = false;
+  deny_on_error = cfg->rate_limit_on_backend_error &&
+                  !strcmp(cfg->rate_limit_on_backend_error, "deny");
   if(!cfg->rate_limit_enabled)
     return 0;
+  /* Subjects are counted in Redis; the table below still serves the
+     per-host keys (pre-authentication limits per client address). */
+  if(vmb_redis_enabled()) {
+    vmb_redis_sha1(rl_script, rl_sha);
+    use_redis = true;
+  }
   if(vmb_rundir_check(cfg->run_dir, err, errlen))
     return -1;
   if(snprintf(path, sizeof(path), "%s/%s", cfg->run_dir, RL_FILE) >=
@@ -202,6 +244,42 @@ static struct rl_slot *find_slot(uint64_t key, uint32_t win)
   return NULL;
 }
 
+/* Ask Redis; false when it could not answer (v->backend_* filled). */
+static void redis_take(const char *subject, struct vmb_rl_verdict *v)
+{
+  char key[512], lim[24], win[24];
+  const char *argv[3] = {key, lim, win}, *why = NULL;
+  struct redisReply *r;
+  int n = snprintf(key, sizeof(key), "%srl:%s", vmb_redis_prefix(), subject);
+  if(n < 0 || n >= (int)sizeof(key)) {
+    v->backend_error = true;    /* subjects are bounded well below this */
+    v->backend_why = "protocol";
+    v->allowed = !deny_on_error;
+    return;
+  }
+  snprintf(lim, sizeof(lim), "%ld", rl_limit);
+  snprintf(win, sizeof(win), "%ld", rl_window);
+  r = vmb_redis_script(rl_script, rl_sha, 1, 3, argv, &why);
+  if(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+     r->element[0]->type == REDIS_REPLY_INTEGER &&
+     r->element[1]->type == REDIS_REPLY_INTEGER &&
+     r->element[2]->type == REDIS_REPLY_INTEGER) {
+    long long count = r->element[1]->integer;
+    v->allowed = r->element[0]->integer == 1;
+    v->remaining = v->allowed && count <= rl_limit ? rl_limit - (long)count : 0;
+    v->reset_seconds = (long)r->element[2]->integer;
+    vmb_redis_free(r);
+    return;
+  }
+  if(r) {
+    why = "protocol";           /* an error reply, e.g. OOM or a bad script */
+    vmb_redis_free(r);
+  }
+  v->backend_error = true;
+  v->backend_why = why ? why : "unreachable";
+  v->allowed = !deny_on_error;
+}
+
 void vmb_ratelimit_take_key(const char *key, long limit, bool count_it,
                             struct vmb_rl_verdict *v)
 {
@@ -217,6 +295,8 @@ void vmb_ratelimit_take_key(const char *key, long limit, bool count_it,
   v->reset_seconds = (long)((uint64_t)rl_window - now % (uint64_t)rl_window);
   v->allowed = true;
   v->remaining = limit;
+  v->backend_error = false;
+  v->backend_why = NULL;
   if(!tbl)
     return;
   s = find_slot(subject_hash(key ? key : ""), win);
@@ -248,5 +328,22 @@ void vmb_ratelimit_take_key(const char *key, long limit, bool count_it,
 
 void vmb_ratelimit_take(const char *subject, struct vmb_rl_verdict *v)
 {
+  if(use_redis) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    v->limit = rl_limit;
+    v->remaining = rl_limit;
+    v->reset_seconds = (long)(rl_window - (long)ts.tv_sec % rl_window);
+    v->allowed = true;
+    v->backend_error = false;
+    v->backend_why = NULL;
+    redis_take(subject ? subject : "", v);
+    return;
+  }
   vmb_ratelimit_take_key(subject, rl_limit, true, v);
+}
+
+bool vmb_ratelimit_needs_redis(void)
+{
+  return use_redis && deny_on_error;
 }

@@ -108,7 +108,7 @@ static const char *const auth_reasons[] = {
 
 /* Outbound upstreams (upstream/http_client.c); anything else is "other". */
 static const char *const upstream_names[] = {
-  "vault", "kms", "jwks", "otlp", "other"
+  "vault", "kms", "jwks", "otlp", "redis", "other"
 };
 #define N_UPSTREAMS (sizeof(upstream_names) / sizeof(upstream_names[0]))
 
@@ -207,7 +207,7 @@ static const char *const probe_reasons[] = {
   VMB_PROBE_REASONS(X)
 #undef X
 };
-static const char *const probe_targets[VMB_PROBE_N] = {"vault", "kms"};
+static const char *const probe_targets[VMB_PROBE_N] = {"vault", "kms", "redis"};
 
 /* ---- helpers ------------------------------------------------------- */
 
@@ -1106,7 +1106,9 @@ static int render_probes(struct vmb_buf *o)
     snprintf(name, sizeof(name), "%s_up", probe_targets[t]);
     if(family(o, name, "gauge", t == VMB_PROBE_VAULT
               ? "1 when the last background probe found Vault reachable, initialised and unsealed."
-              : "1 when the last background probe reached the AWS KMS endpoint.") ||
+              : t == VMB_PROBE_KMS
+              ? "1 when the last background probe reached the AWS KMS endpoint."
+              : "1 when the last Redis command of any worker succeeded (REDIS_URL).") ||
        vmb_buf_printf(o, "%s %d\n", name, reason == VMB_PROBE_OK))
       return -1;
     snprintf(name, sizeof(name), "%s_probe_reason", probe_targets[t]);

@@ -66,7 +66,9 @@ void vmb_metrics_spans_dropped(uint64_t n);
 ** interval: it returns true for the caller that moved the target's claim
 ** time forward (compare-and-swap in the shared file), false for the rest.
 */
-enum vmb_probe_target { VMB_PROBE_VAULT, VMB_PROBE_KMS, VMB_PROBE_N };
+/* REDIS is not probed in the background: upstream/redis.c records the
+   outcome of every command it runs (only when REDIS_URL is set). */
+enum vmb_probe_target { VMB_PROBE_VAULT, VMB_PROBE_KMS, VMB_PROBE_REDIS, VMB_PROBE_N };
 #define VMB_PROBE_REASONS(X) \
   X(UNKNOWN, "unknown")   /* never probed */ \
   X(OK, "ok") \
