@@ -8,20 +8,29 @@ Standard library only.
     examples/direct_agent.py                      # BRIDGE_URL, DEMO_API_KEY from the
                                                   # environment or .dev/stack.env
     examples/direct_agent.py --jwt "$DEMO_JWT"    # the same with a bearer token
+    examples/direct_agent.py --url https://... --cert c.crt --key c.key --cacert ca.crt
+                                                  # the same with a client certificate
 """
 import argparse
 import base64
 import json
 import os
+import ssl
 import sys
 import urllib.error
 import urllib.request
 
 
 class Bridge:
-    def __init__(self, url, api_key=None, jwt=None):
+    def __init__(self, url, api_key=None, jwt=None, context=None):
         self.url = url.rstrip("/")
-        self.auth = {"X-API-Key": api_key} if api_key else {"Authorization": "Bearer " + jwt}
+        if api_key:
+            self.auth = {"X-API-Key": api_key}
+        elif jwt:
+            self.auth = {"Authorization": "Bearer " + jwt}
+        else:
+            self.auth = {}  # mTLS: the client certificate in `context` authenticates
+        self.context = context
         self.session = None
         self.rpc_id = 0
 
@@ -32,7 +41,7 @@ class Bridge:
             headers["Content-Type"] = "application/json"
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=10, context=self.context) as r:
                 return r.status, json.load(r)
         except urllib.error.HTTPError as e:
             return e.code, json.load(e)
@@ -49,7 +58,7 @@ class Bridge:
             headers["Mcp-Session-Id"] = self.session
         req = urllib.request.Request(self.url + "/mcp/rpc", data=json.dumps(msg).encode(),
                                      method="POST", headers=headers)
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=10, context=self.context) as r:
             self.session = r.headers.get("Mcp-Session-Id") or self.session
             doc = json.load(r)
         if "error" in doc:
@@ -88,10 +97,21 @@ def main():
     ap.add_argument("--url", default=os.environ.get("BRIDGE_URL") or dev.get("BRIDGE_URL"))
     ap.add_argument("--api-key", default=os.environ.get("DEMO_API_KEY") or dev.get("DEMO_API_KEY"))
     ap.add_argument("--jwt")
+    ap.add_argument("--cert", help="client certificate for mTLS (an https:// URL)")
+    ap.add_argument("--key", help="client key for mTLS")
+    ap.add_argument("--cacert", help="CA of the bridge's server certificate")
     a = ap.parse_args()
-    if not a.url or not (a.api_key or a.jwt):
+    if not a.url or not (a.api_key or a.jwt or a.cert):
         sys.exit("set BRIDGE_URL and DEMO_API_KEY (source .dev/stack.env) or pass --url/--jwt")
-    b = Bridge(a.url, None if a.jwt else a.api_key, a.jwt)
+    context = None
+    if a.cert:
+        if not a.key:
+            sys.exit("--cert needs --key")
+        context = ssl.create_default_context(cafile=a.cacert)
+        context.load_cert_chain(a.cert, a.key)
+        b = Bridge(a.url, context=context)
+    else:
+        b = Bridge(a.url, None if a.jwt else a.api_key, a.jwt)
 
     st, me = b.rest("GET", "/whoami")
     must(st == 200, "whoami: %s as %s" % (me.get("subject"), me.get("auth_mode")))
