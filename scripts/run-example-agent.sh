@@ -17,11 +17,12 @@
 #               and exits 2.
 # Arguments after -- go to the agent (e.g. the LLM agent's task).
 # Exit: the agent's status; 2 when it cannot run here; 64 usage.
+# "A && B || die" below: B is a test, never an action that can fail.
+# shellcheck disable=SC2015
 set -euo pipefail
-# shellcheck disable=SC2015  # "A && B || die": B is a test, never an action
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^# Exit:/p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "run-example-agent.sh: $*" >&2; exit 2; }
 
 llm=1 jwt="" mtls=0

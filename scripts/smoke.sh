@@ -30,12 +30,12 @@
 # Exit: 0 all passed, 1 a check failed, 2 the mode cannot run here
 # (missing credentials or a stack without that auth mode), 64 usage.
 # No credential is ever printed.
-set -uo pipefail
-# A && B || C below: B is pass(), an echo, which does not fail.
+# "A && B || C" below: B is pass() (an echo) or a test, never a failing action.
 # shellcheck disable=SC2015
+set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^# No credential/p' "$0" | sed 's/^# \{0,1\}//'; }
 
 mode=api-key url="" envfile="" jwt=${SMOKE_JWT:-} rsa_key=${RS256_KEY:-} kid=${RS256_KID:-}
 cert=${MTLS_CLIENT_CERT:-} ckey=${MTLS_CLIENT_KEY:-} cacert=${MTLS_CA_CERT:-}

@@ -12,8 +12,9 @@
 #           agent against tests/examples/fake_openai.py: a scripted
 #           write/read/refused/delete conversation, and the turn limit
 # Env: VMB_BUILD_DIR (set by ctest).
+# "A && B || die" below: B is a test, never an action that can fail.
+# shellcheck disable=SC2015
 set -euo pipefail
-# shellcheck disable=SC2015  # "A && B || die": B is a test, never an action
 what=${1:?usage: stack-scripts.sh smoke|agents}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$root/tests/examples
