@@ -233,6 +233,11 @@ def case_non_admin(cl):
         st, doc = b.raw(row["method"], path, key=None, body=body)
         check(st == 401, "%s without a credential: %d" % (rid, st))
         check(not row["tool"], "%s must not be an MCP tool" % rid)
+    # every admin row is documented in /openapi.json with its admin scope
+    st, oa = b.raw("GET", "/openapi.json")
+    for rid, row in ADMIN_ROWS.items():
+        check(row["method"].lower() in oa["paths"].get(row["path"], {}),
+              "%s %s missing from /openapi.json" % (row["method"], row["path"]))
     tools = Mcp(b, AGENT_KEY).tools() + Mcp(b, ADMIN_KEY).tools()
     check(not [t for t in tools if t.startswith("admin")] and len(tools) > 5,
           "no admin tool listed: %r" % tools)

@@ -137,7 +137,8 @@ static void build(void)
     char method[16];
     size_t j;
     if(!op->method || !op->path || (op->flags & VMB_OP_RAW && !(op->flags & VMB_OP_PUBLIC) &&
-                                     strncmp(op->path, "/mcp", 4) != 0))
+                                     strncmp(op->path, "/mcp", 4) != 0 &&
+                                     strncmp(op->path, "/admin/", 7) != 0))
       continue;
     if(!json_object_object_get_ex(paths, op->path, &item)) {
       item = json_object_new_object();
