@@ -187,6 +187,13 @@ void resp_unsupported_op(struct sim_resp *r);
 void resp_data(struct sim_resp *r, int status, json_object *data);
 void resp_nocontent(struct sim_resp *r);
 void resp_raw(struct sim_resp *r, int status, json_object *body);
+/* LIST answers ({"keys": [...]}, 404 when empty). resp_list_keys: every
+** key of m. resp_list_children: one level below prefix, sub-folders as
+** "name/" (Vault's storage List); m may be NULL; skip_self drops a key
+** equal to the prefix. */
+void resp_list_keys(struct sim_resp *r, const struct smap *m);
+void resp_list_children(struct sim_resp *r, const struct smap *m,
+                        const char *prefix, int skip_self);
 void resp_warn(struct sim_resp *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Serialises the response; *body is malloc'd (NULL for no body). */

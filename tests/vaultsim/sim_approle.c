@@ -587,20 +587,7 @@ static void p_login(struct sim_call *c)
 static void p_role_list(struct sim_call *c)
 {
   struct approle_state *s = c->state;
-  size_t n = 0;
-  const char **keys = smap_keys(s->roles, &n);
-  json_object *a = json_object_new_array();
-  for (size_t i = 0; i < n; i++)
-    json_object_array_add(a, json_object_new_string(keys[i]));
-  free(keys);
-  if (!n) {
-    json_object_put(a);
-    resp_err_empty(c->r, 404);
-    return;
-  }
-  json_object *d = json_object_new_object();
-  json_object_object_add(d, "keys", a);
-  resp_data(c->r, 200, d);
+  resp_list_keys(c->r, s->roles);
 }
 
 #define RWD (SIM_OPB_READ | SIM_OPB_WRITE | SIM_OPB_DELETE)

@@ -112,31 +112,7 @@ static void p_delete(struct sim_call *c)
 /* One level below the prefix; sub-folders end in '/'. */
 static void p_list(struct sim_call *c)
 {
-  const char *prefix = sim_cap(c, "path");
-  struct smap *b = box(c->q->token->id, 0);
-  struct strlist out = {0};
-  size_t n = 0, pl = strlen(prefix);
-  const char **keys = b ? smap_keys(b, &n) : NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (strncmp(keys[i], prefix, pl) != 0)
-      continue;
-    const char *tail = keys[i] + pl;
-    const char *slash = strchr(tail, '/');
-    char *item = slash ? xstrndup(tail, (size_t)(slash - tail + 1))
-                       : xstrdup(tail);
-    strlist_add(&out, item);
-    free(item);
-  }
-  free(keys);
-  strlist_sort_uniq(&out);
-  if (!out.n) {
-    resp_err_empty(c->r, 404);
-  } else {
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "keys", strlist_json(&out));
-    resp_data(c->r, 200, d);
-  }
-  strlist_free(&out);
+  resp_list_children(c->r, box(c->q->token->id, 0), sim_cap(c, "path"), 0);
 }
 
 static void p_any(struct sim_call *c)

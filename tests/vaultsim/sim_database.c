@@ -96,24 +96,6 @@ static void db_destroy(void *p)
   free(s);
 }
 
-static void list_map(struct smap *m, struct sim_resp *r)
-{
-  size_t n = 0;
-  const char **keys = smap_keys(m, &n);
-  if (!n) {
-    free(keys);
-    resp_err_empty(r, 404);
-    return;
-  }
-  json_object *a = json_object_new_array();
-  for (size_t i = 0; i < n; i++)
-    json_object_array_add(a, json_object_new_string(keys[i]));
-  free(keys);
-  json_object *d = json_object_new_object();
-  json_object_object_add(d, "keys", a);
-  resp_data(r, 200, d);
-}
-
 /* Replaces a string field when present in the request. */
 static void set_str(struct sim_req *q, const char *name, char **dst)
 {
@@ -532,7 +514,7 @@ static void rotate_root(struct db_config *c, struct sim_resp *r)
 
 static void p_config_list(struct sim_call *c)
 {
-  list_map(((struct db_state *)c->state)->configs, c->r);
+  resp_list_keys(c->r, ((struct db_state *)c->state)->configs);
 }
 
 static void p_config(struct sim_call *c)
@@ -564,7 +546,7 @@ static int config_exists(struct sim_call *c)
 
 static void p_roles_list(struct sim_call *c)
 {
-  list_map(((struct db_state *)c->state)->roles, c->r);
+  resp_list_keys(c->r, ((struct db_state *)c->state)->roles);
 }
 
 static void p_role(struct sim_call *c)

@@ -95,6 +95,53 @@ void resp_nocontent(struct sim_resp *r)
   r->kind = RESP_EMPTY;
 }
 
+/* logical.ListResponse: {"keys": [...]}; an empty list is a bare 404, as
+** Vault's HTTP layer answers it. */
+static void resp_keys(struct sim_resp *r, const struct strlist *l)
+{
+  if (!l->n) {
+    resp_err_empty(r, 404);
+    return;
+  }
+  json_object *d = json_object_new_object();
+  json_object_object_add(d, "keys", strlist_json(l));
+  resp_data(r, 200, d);
+}
+
+void resp_list_keys(struct sim_resp *r, const struct smap *m)
+{
+  size_t n = 0;
+  const char **keys = smap_keys(m, &n);
+  struct strlist out = {0};
+  for (size_t i = 0; i < n; i++)
+    strlist_add(&out, keys[i]);
+  free(keys);
+  resp_keys(r, &out);
+  strlist_free(&out);
+}
+
+void resp_list_children(struct sim_resp *r, const struct smap *m,
+                        const char *prefix, int skip_self)
+{
+  size_t n = 0, pl = strlen(prefix);
+  const char **keys = m ? smap_keys(m, &n) : NULL;
+  struct strlist out = {0};
+  for (size_t i = 0; i < n; i++) {
+    if (strncmp(keys[i], prefix, pl) != 0 || (skip_self && !keys[i][pl]))
+      continue;
+    const char *tail = keys[i] + pl;
+    const char *slash = strchr(tail, '/');
+    char *item = slash ? xstrndup(tail, (size_t)(slash - tail + 1))
+                       : xstrdup(tail);
+    strlist_add(&out, item);
+    free(item);
+  }
+  free(keys);
+  strlist_sort_uniq(&out);
+  resp_keys(r, &out);
+  strlist_free(&out);
+}
+
 void resp_raw(struct sim_resp *r, int status, json_object *body)
 {
   reset_keep_nothing(r);

@@ -615,35 +615,6 @@ static void metadata_write(struct kv_state *s, const char *path, int patch,
   resp_nocontent(r);
 }
 
-static void list_keys(struct smap *keys, const char *prefix,
-                      struct sim_resp *r)
-{
-  size_t n = 0;
-  const char **all = smap_keys(keys, &n);
-  struct strlist out = {0};
-  size_t pl = strlen(prefix);
-  for (size_t i = 0; i < n; i++) {
-    if (strncmp(all[i], prefix, pl) != 0 || all[i][pl] == 0)
-      continue;
-    const char *tail = all[i] + pl;
-    const char *slash = strchr(tail, '/');
-    char *item = slash ? xstrndup(tail, (size_t)(slash - tail + 1))
-                       : xstrdup(tail);
-    strlist_add(&out, item);
-    free(item);
-  }
-  free(all);
-  strlist_sort_uniq(&out);
-  if (!out.n) {
-    resp_err_empty(r, 404);
-  } else {
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "keys", strlist_json(&out));
-    resp_data(r, 200, d);
-  }
-  strlist_free(&out);
-}
-
 /* Leaves become null, objects recurse; depth limits the recursion. */
 static json_object *subkeys_of(json_object *o, int64_t depth, int64_t level)
 {
@@ -762,7 +733,7 @@ static void p_metadata(struct sim_call *c)
   struct sim_resp *r = c->r;
   const char *p = sim_cap(c, "path");
   if (q->op == SIM_OP_LIST) {
-    list_keys(s->keys, p, r);
+    resp_list_children(r, s->keys, p, 1);
     return;
   }
   if (!valid_key(p)) {
@@ -868,7 +839,7 @@ static void v1_handle(struct kv_state *s, const char *rest, struct sim_req *q,
 {
   q->known_all = 1;
   if (q->op == SIM_OP_LIST) {
-    list_keys(s->keys, rest, r);
+    resp_list_children(r, s->keys, rest, 1);
     return;
   }
   if (!*rest) {

@@ -299,34 +299,6 @@ static void lookup(struct sim_req *q, struct sim_resp *r)
   resp_data(r, 200, d);
 }
 
-static void list_prefix(const char *prefix, struct sim_resp *r)
-{
-  size_t n = 0;
-  const char **keys = smap_keys(leases(), &n);
-  struct strlist out = {0};
-  size_t pl = strlen(prefix);
-  for (size_t i = 0; i < n; i++) {
-    if (!str_has_prefix(keys[i], prefix))
-      continue;
-    const char *tail = keys[i] + pl;
-    const char *slash = strchr(tail, '/');
-    char *item = slash ? xstrndup(tail, (size_t)(slash - tail + 1))
-                       : xstrdup(tail);
-    strlist_add(&out, item);
-    free(item);
-  }
-  free(keys);
-  strlist_sort_uniq(&out);
-  if (!out.n) {
-    resp_err_empty(r, 404);
-  } else {
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "keys", strlist_json(&out));
-    resp_data(r, 200, d);
-  }
-  strlist_free(&out);
-}
-
 /* ---- path tables (vault/logical_system_paths.go leasePaths) ---------- */
 
 static const char *url_id(struct sim_call *c)
@@ -363,7 +335,7 @@ static void p_lookup(struct sim_call *c)
 static void p_list(struct sim_call *c)
 {
   sim_lease_sweep(c->q->now);
-  list_prefix(sim_cap(c, "prefix"), c->r);
+  resp_list_children(c->r, leases(), sim_cap(c, "prefix"), 0);
 }
 
 /* vault/logical_system.go handleTidyLeases: tidying runs in the

@@ -1527,20 +1527,7 @@ static void keys_route(struct transit_state *s, const char *rest,
       resp_unsupported_op(r);
       return;
     }
-    size_t n = 0;
-    const char **keys = smap_keys(s->keys, &n);
-    json_object *a = json_object_new_array();
-    for (size_t i = 0; i < n; i++)
-      json_object_array_add(a, json_object_new_string(keys[i]));
-    free(keys);
-    if (!n) {
-      json_object_put(a);
-      resp_err_empty(r, 404);
-      return;
-    }
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "keys", a);
-    resp_data(r, 200, d);
+    resp_list_keys(r, s->keys);
     return;
   }
   const char *slash = strchr(rest, '/');
