@@ -20,10 +20,14 @@ vmb_render() {
     script+="/^[[:space:]]*#/!s|@${name}@|${value}|g;"
   done
   sed -e "$script" "$in" >"$out.tmp"
-  # Only unreplaced placeholders on non-comment lines count.
-  if grep -v '^[[:space:]]*#' "$out.tmp" | grep -qE '@[A-Z][A-Z0-9_]*@'; then
-    echo "vmb_render: $in: placeholders left:" \
-      "$(grep -v '^[[:space:]]*#' "$out.tmp" | grep -oE '@[A-Z][A-Z0-9_]*@' | sort -u | tr '\n' ' ')" >&2
+  # Only unreplaced placeholders on non-comment lines count. Collected in
+  # full rather than tested with grep -q: grep -q stops reading at the first
+  # hit, and under a caller's pipefail the writer's SIGPIPE would turn a
+  # found placeholder into a "none left".
+  local left
+  left=$(grep -v '^[[:space:]]*#' "$out.tmp" | grep -oE '@[A-Z][A-Z0-9_]*@' | sort -u | tr '\n' ' ') || true
+  if [ -n "$left" ]; then
+    echo "vmb_render: $in: placeholders left: $left" >&2
     rm -f "$out.tmp"
     return 1
   fi
