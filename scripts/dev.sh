@@ -224,6 +224,8 @@ Settings for your shell:  . $envfile
   curl -s -H "X-API-Key: $(stack_get DEMO_ADMIN_API_KEY)" $url/admin/subjects
   VMB_URL=$url VMB_ADMIN_API_KEY=$(stack_get DEMO_ADMIN_API_KEY) scripts/vmb-admin list
 
+Operator console: $url/console/  (sign in with DEMO_ADMIN_API_KEY from $envfile)
+
 Logs: $(stack_get LOG_DIR)   Status: $(self_cmd) status   Stop: $(self_cmd) down
 EOF
   local pgport pgdb
@@ -312,6 +314,12 @@ cmd_up() {
   [ -f "$dev/www/docs/index.html" ] ||
     printf '<!doctype html><title>Vault MCP Bridge</title><p>API description: <a href="/openapi.json">/openapi.json</a></p>\n' \
       >"$dev/www/docs/index.html"
+
+  # The operator console: a fresh copy of console/ at every `up` (lighttpd
+  # may run as www-data, which need not read the checkout).
+  rm -rf "$dev/www/console"
+  cp -R "$root/console" "$dev/www/console"
+  chmod -R a+rX "$dev/www"
 
   # 2. Secrets of this stack: fresh for every `up`.
   local key1 key2 key_admin jwt_secret subj1=agent_alice subj2=agent_bob

@@ -22,11 +22,13 @@
 # redis-server: the `scale` tests run their own throw-away redis-server
 #   (own port and directory, no persistence; also with a password and
 #   with TLS); the package's own service is never used by the tests.
+# chromium: the browser the console tests (tests/console) drive headless
+#   through puppeteer-core; no browser is ever downloaded.
 VMB_BUILD_PACKAGES="build-essential cmake pkg-config libfcgi-dev libfcgi-bin
 libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev
 libmicrohttpd-dev libcmocka-dev clang libclang-rt-dev libpq-dev libhiredis-dev"
 VMB_TEST_PACKAGES="curl jq python3 openssl openssh-client spawn-fcgi lighttpd lighttpd-mod-openssl
-nginx-light apache2 libapache2-mod-fcgid caddy wrk prometheus valgrind nodejs npm
+nginx-light apache2 libapache2-mod-fcgid caddy wrk prometheus valgrind nodejs npm chromium
 postgresql openssh-server systemd lintian man-db file adduser redis-server"
 
 vmb_missing_packages() {

@@ -146,6 +146,25 @@ check_static_and_headers() {
   done
   if [ -z "$wrong" ]; then ok "security headers once each on app, error and static responses"
   else bad "security headers" "expected once each, got$wrong"; fi
+  # The operator console: the same headers once each plus one strict
+  # Content-Security-Policy (docs/console.md), set by the web server.
+  req "$base/console/"
+  wrong=""
+  grep -q console-marker "$BODY" || wrong=" status $STATUS, no console page"
+  for h in Strict-Transport-Security X-Content-Type-Options X-Frame-Options \
+           Referrer-Policy Content-Security-Policy; do
+    n=$(grep -ci "^$h:" "$HEADERS" || true)
+    [ "$n" = 1 ] || wrong="$wrong $h=$n"
+  done
+  local csp d
+  csp=$(header Content-Security-Policy)
+  for d in "default-src 'self'" "script-src 'self'" "object-src 'none'" \
+           "frame-ancestors 'none'" "base-uri 'none'"; do
+    case $csp in *"$d"*) ;; *) wrong="$wrong missing:$d" ;; esac
+  done
+  case $csp in *unsafe-*) wrong="$wrong unsafe:$csp" ;; esac
+  if [ -z "$wrong" ]; then ok "/console/ served with security headers and a strict CSP"
+  else bad "/console/ CSP" "$wrong"; fi
 }
 
 check_auth() {
