@@ -107,6 +107,9 @@ def main():
         "AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET, "HOME": "/nonexistent",
         # No background KMS probe: the fake KMS counts any GET as a problem.
         "HEALTH_PROBE_SECONDS": "0",
+        # The JWT subject of the operations half has no registry record:
+        # grant it the test's KMS key and every Transit key.
+        "DEFAULT_GRANTS_JSON": json.dumps({"kms_keys": [KMS_KEY], "transit_keys": ["*"]}),
     })
     for k in ("VAULT_ADDR", "VAULT_TOKEN", "AWS_SESSION_TOKEN", "AWS_PROFILE", "RUN_DIR", "LOG_DIR"):
         env.pop(k, None)
@@ -122,7 +125,8 @@ def main():
         stack = read_env(os.path.join(dev, "stack.env"))
         tenv = dict(os.environ)
         tenv.update({"VMB_BASE": stack["BRIDGE_URL"], "VMB_ADMIN_JWT": admin_jwt(stack),
-                     "VMB_KMS_KEY": KMS_KEY, "VMB_SHOT_DIR": shots, "CHROMIUM": chromium})
+                     "VMB_KMS_KEY": KMS_KEY,
+                     "VMB_ADMIN_API_KEY": stack["DEMO_ADMIN_API_KEY"], "VMB_SHOT_DIR": shots, "CHROMIUM": chromium})
         t = subprocess.run(["node", os.path.join(NODE_DIR, "console.test.mjs")], cwd=NODE_DIR,
                            env=tenv, timeout=600)
         rc = t.returncode
