@@ -32,7 +32,9 @@ KEYS = {
     "scale-key-alice-0001": {"subject": "alice", "scopes": ["read", "write", "list"]},
     "scale-key-bob-0000001": {"subject": "bob", "scopes": ["read", "write", "list"]},
     "scale-key-probe-00001": {"subject": "probe", "scopes": ["read"]},
+    "scale-key-admin-00001": {"subject": "ops-admin", "scopes": ["admin"]},
 }
+ADMIN = "scale-key-admin-00001"
 ALICE, BOB, PROBE = "scale-key-alice-0001", "scale-key-bob-0000001", "scale-key-probe-00001"
 PREFIX = "vmbtest:"
 
@@ -370,6 +372,83 @@ def case_backend_down(args, wd, cleanup):
     for h in (a, b):
         for p in h.procs:
             check(p.poll() is None, "%s: every worker still runs" % h.name)
+
+
+MCP_HEADERS = {"Accept": "application/json, text/event-stream",
+               "MCP-Protocol-Version": "2025-06-18"}
+
+
+def rpc(host, key, method, params=None, sid=None, rid=1):
+    h = dict(MCP_HEADERS)
+    if sid:
+        h["Mcp-Session-Id"] = sid
+    msg = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}}
+    st, hd, body = host.req("POST", "/mcp/rpc", key=key, body=msg, headers=h)
+    return st, hd, (json.loads(body) if body else None)
+
+
+def case_session_shared(args, wd, cleanup):
+    """An MCP session (2025 revision) begun on host A works on host B, is
+    refused to another subject, and DELETE on B ends it on A."""
+    redis = Redis(wd, cleanup)
+    a, b = two_hosts(args, wd, cleanup, redis, limit=1000, workers=2, threads=2)
+    st, hd, doc = rpc(a, ALICE, "initialize", {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "scale-test", "version": "1"}})
+    sid = hd.get("mcp-session-id")
+    check(st == 200 and sid, "initialize on A: %d %r %r" % (st, hd, doc))
+    ttl = int(redis.cli("TTL", PREFIX + "sess:" + sid).strip() or -2)
+    check(ttl > 3600, "the session is a Redis key with an expiry: TTL %d" % ttl)
+    st, _, doc = rpc(b, ALICE, "tools/list", sid=sid, rid=2)
+    check(st == 200 and "result" in doc, "the session works on B: %d %r" % (st, doc))
+    st, _, doc = rpc(b, BOB, "tools/list", sid=sid, rid=3)
+    check(st == 404, "another subject holding the id gets 404 on B: %d %r" % (st, doc))
+    st, _, _ = b.req("DELETE", "/mcp/rpc", key=BOB, headers={"Mcp-Session-Id": sid})
+    check(st == 404, "another subject cannot end it: %d" % st)
+    st, _, _ = rpc(a, ALICE, "tools/list", sid=sid, rid=4)
+    check(st == 200, "still alive on A after bob's attempts: %d" % st)
+    st, _, _ = b.req("DELETE", "/mcp/rpc", key=ALICE, headers={"Mcp-Session-Id": sid})
+    check(st == 204, "DELETE on B: %d" % st)
+    for h in (a, b):
+        st, _, doc = rpc(h, ALICE, "tools/list", sid=sid, rid=5)
+        check(st == 404, "ended everywhere: %s answered %d %r" % (h.name, st, doc))
+    st, _, _ = rpc(a, ALICE, "tools/list", sid="0" * 32 + "zz", rid=6)
+    check(st == 404, "a malformed id is unknown: %d" % st)
+
+
+def case_registry_revoke(args, wd, cleanup):
+    """A key revoked, and a subject disabled, through host A's admin API
+    are refused on host B within 1 s (REGISTRY_REFRESH_SECONDS is an hour,
+    so only the Redis notice can explain it)."""
+    redis = Redis(wd, cleanup)
+    env = {"REGISTRY_REFRESH_SECONDS": "3600"}
+    a, b = two_hosts(args, wd, cleanup, redis, limit=100000, workers=2, threads=2,
+                     env_a=env, env_b=env)
+    st, _, body = a.req("POST", "/admin/subjects", key=ADMIN, body={"subject": "carol"})
+    check(st == 201, "create carol on A: %d %s" % (st, body[:300]))
+    st, _, body = a.req("POST", "/admin/subjects/carol/api-keys", key=ADMIN, body=b"")
+    doc = json.loads(body)
+    check(st == 201 and doc.get("api_key"), "key for carol: %d %s" % (st, body[:300]))
+    key, key_id = doc["api_key"], doc["key_id"]
+    st, _, body = a.req("POST", "/admin/subjects/carol/api-keys", key=ADMIN, body=b"")
+    key2 = json.loads(body)["api_key"]
+    check(wait_for(lambda: b.req("GET", "/whoami", key=key)[0] == 200, 2.0),
+          "B accepts carol's new key (it learnt of the change)")
+
+    def refused_within(what, pred):
+        t0 = time.time()
+        ok = wait_for(pred, 1.0, 0.02)
+        took = time.time() - t0
+        check(ok, "%s: still accepted on B after %.2fs" % (what, took))
+        return took
+    st, _, body = a.req("DELETE", "/admin/subjects/carol/api-keys/" + key_id, key=ADMIN)
+    check(st == 200, "revoke on A: %d %s" % (st, body[:200]))
+    t1 = refused_within("revoked key", lambda: b.req("GET", "/whoami", key=key)[0] == 401)
+    check(b.req("GET", "/whoami", key=key2)[0] == 200, "carol's other key still works on B")
+    st, _, body = a.req("PATCH", "/admin/subjects/carol", key=ADMIN, body={"enabled": False})
+    check(st == 200, "disable on A: %d %s" % (st, body[:200]))
+    t2 = refused_within("disabled subject", lambda: b.req("GET", "/whoami", key=key2)[0] == 403)
+    print("refused on B after: revoked key %.3fs, disabled subject %.3fs" % (t1, t2))
 
 
 def case_password(args, wd, cleanup):

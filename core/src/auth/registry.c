@@ -21,10 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "nspath.h"
+#include "redis.h"
 #include "scope.h"
 #include "util.h"
 #include "vault.h"
@@ -191,16 +193,80 @@ uint64_t vmb_registry_generation(void)
    change that races with the load makes the next request load again. */
 static _Atomic uint64_t local_generation;
 
+/*
+** Other hosts (REDIS_URL, issue 16): every change also increments
+** <prefix>registry:gen in Redis, and each process reads that counter at
+** most every REDIS_GEN_CHECK_US (one GET, by whichever request claims the
+** check; the others use the cached value). A change made on another host
+** is therefore seen within that interval plus one reload - well under a
+** second - instead of REGISTRY_REFRESH_SECONDS. When Redis cannot be
+** asked the cached value stays and REGISTRY_REFRESH_SECONDS bounds
+** staleness as without Redis (the client logs the outage).
+*/
+#define REDIS_GEN_CHECK_US 250000u
+static _Atomic uint64_t redis_gen, redis_gen_checked_us;
+
+static void redis_gen_key(char *key, size_t len)
+{
+  snprintf(key, len, "%sregistry:gen", vmb_redis_prefix());
+}
+
+static uint64_t redis_generation(void)
+{
+  uint64_t now, last;
+  if(!vmb_redis_enabled())
+    return 0;
+  now = vmb_monotonic_us();
+  last = atomic_load(&redis_gen_checked_us);
+  if(now - last >= REDIS_GEN_CHECK_US &&
+     atomic_compare_exchange_strong(&redis_gen_checked_us, &last, now)) {
+    char key[96];
+    const char *argv[2] = {"GET", key};
+    size_t lens[2];
+    struct redisReply *r;
+    redis_gen_key(key, sizeof(key));
+    lens[0] = 3;
+    lens[1] = strlen(key);
+    r = vmb_redis_command(2, argv, lens, NULL);
+    if(r && r->type == REDIS_REPLY_STRING && r->len > 0 && r->len < 20) {
+      uint64_t v = 0;
+      size_t i;
+      for(i = 0; i < r->len && r->str[i] >= '0' && r->str[i] <= '9'; i++)
+        v = v * 10 + (uint64_t)(r->str[i] - '0');
+      if(i == r->len)
+        atomic_store(&redis_gen, v);
+    }
+    vmb_redis_free(r);
+  }
+  return atomic_load(&redis_gen);
+}
+
 void vmb_registry_changed(void)
 {
   if(shm)
     atomic_fetch_add(&shm->generation, 1);
   atomic_fetch_add(&local_generation, 1);
+  if(vmb_redis_enabled()) {
+    char key[96];
+    const char *argv[2] = {"INCR", key};
+    size_t lens[2];
+    struct redisReply *r;
+    redis_gen_key(key, sizeof(key));
+    lens[0] = 4;
+    lens[1] = strlen(key);
+    r = vmb_redis_command(2, argv, lens, NULL);
+    if(!r || r->type != REDIS_REPLY_INTEGER)
+      vmb_log_server(VMB_LOG_WARN, "registry", "registry change not announced "
+                     "in Redis; other hosts see it within REGISTRY_REFRESH_SECONDS");
+    vmb_redis_free(r);
+  }
 }
 
+/* Each part only grows, so the sum changes whenever any part does. */
 static uint64_t current_generation(void)
 {
-  return vmb_registry_generation() + (atomic_load(&local_generation) << 32);
+  return vmb_registry_generation() + (atomic_load(&local_generation) << 32) +
+         (redis_generation() << 44);
 }
 
 /* ---- the snapshot ---------------------------------------------------- */

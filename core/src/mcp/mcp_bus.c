@@ -33,6 +33,15 @@
 **
 ** If RUN_DIR cannot be used, the bus falls back to an anonymous mapping:
 ** events then only reach streams of the same process (logged once).
+**
+** With REDIS_URL set (issue 16) sessions live in Redis instead, so every
+** host knows them: key <prefix>sess:<id> holds the subject and expires
+** after SESSION_IDLE_S without use; a touch or an end is one script that
+** compares the subject and refreshes or deletes the key in one step, so
+** DELETE on one host ends the session on all. When Redis cannot be asked
+** in time a session is taken as valid (it carries no state and no right:
+** every request is authenticated on its own), and the outage is logged
+** and reported by /readyz through upstream/redis.c.
 */
 #include "mcp.h"
 
@@ -51,6 +60,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
+#include "redis.h"
 #include "util.h"
 #include "vmb/arena.h"
 #include "rundir.h"
@@ -102,6 +114,18 @@ static atomic_long local_streams;
 static long max_local_streams;
 static long max_subject_streams;
 static long keepalive_s;
+
+/* ARGV = subject, idle seconds. Touch: refresh when the subject matches. */
+static const char sess_touch_script[] =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+  "  redis.call('EXPIRE', KEYS[1], ARGV[2]) return 1 end\n"
+  "return 0\n";
+/* End: delete when the subject matches. */
+static const char sess_end_script[] =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+  "  redis.call('DEL', KEYS[1]) return 1 end\n"
+  "return 0\n";
+static char sess_touch_sha[41], sess_end_sha[41];
 
 /* ---- set-up --------------------------------------------------------- */
 
@@ -213,6 +237,8 @@ int vmb_mcp_bus_init(const struct vmb_config *cfg, char *err, size_t errlen)
   max_subject_streams = cfg->mcp_max_streams_per_subject;
   keepalive_s = cfg->mcp_sse_keepalive_seconds > 0 ? cfg->mcp_sse_keepalive_seconds : 15;
   atomic_store(&stopping, false);
+  vmb_redis_sha1(sess_touch_script, sess_touch_sha);
+  vmb_redis_sha1(sess_end_script, sess_end_sha);
   if(bus)
     return 0;
   /* A RUN_DIR that fails its checks stops start-up (issue 13): the bus
@@ -306,12 +332,64 @@ static size_t bus_collect(const char *subject, uint64_t *pos, struct bus_event *
 
 /* ---- sessions -------------------------------------------------------- */
 
+
+/* Ids come from a header: only our own shape reaches a Redis key. */
+static bool session_id_ok(const char *id)
+{
+  size_t i;
+  for(i = 0; id[i]; i++)
+    if(!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+      return false;
+  return i == VMB_MCP_SESSION_ID_LEN;
+}
+
+static int session_key(char *key, size_t len, const char *id)
+{
+  int n = snprintf(key, len, "%ssess:%s", vmb_redis_prefix(), id);
+  return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* 1 yes, 0 no, -1 Redis could not answer. */
+static int redis_session_script(const char *script, const char *sha,
+                                const char *id, const char *subject)
+{
+  char key[160], ttl[24];
+  const char *argv[3] = {key, subject, ttl};
+  struct redisReply *r;
+  int rc = -1;
+  if(!session_id_ok(id) || session_key(key, sizeof(key), id))
+    return 0;
+  snprintf(ttl, sizeof(ttl), "%ld", (long)SESSION_IDLE_S);
+  r = vmb_redis_script(script, sha, 1, 3, argv, NULL);
+  if(r && r->type == REDIS_REPLY_INTEGER)
+    rc = r->integer == 1;
+  vmb_redis_free(r);
+  return rc;
+}
+
 int vmb_mcp_session_new(const char *subject, char *id, size_t idlen)
 {
   size_t i, victim = 0;
   double now = vmb_now(), oldest = 0;
   if(idlen < VMB_MCP_SESSION_ID_LEN + 1 || vmb_random_hex(id, VMB_MCP_SESSION_ID_LEN / 2))
     return -1;
+  if(vmb_redis_enabled()) {
+    char key[160], ttl[24];
+    const char *argv[5] = {"SET", key, subject, "EX", ttl};
+    size_t lens[5];
+    struct redisReply *r;
+    if(session_key(key, sizeof(key), id))
+      return -1;
+    snprintf(ttl, sizeof(ttl), "%ld", (long)SESSION_IDLE_S);
+    for(i = 0; i < 5; i++)
+      lens[i] = strlen(argv[i]);
+    /* Not stored when Redis is down: the id is still handed out (touch
+       accepts any id then), and once Redis is back the client gets 404
+       and initialises again, as Streamable HTTP prescribes. */
+    r = vmb_redis_command(5, argv, lens, NULL);
+    vmb_redis_free(r);
+    return 0;
+  }
   if(!bus || bus_lock())
     return -1;
   /* A free slot, else the least recently used one (that client will
@@ -358,6 +436,8 @@ bool vmb_mcp_session_touch(const char *id, const char *subject)
 {
   double now = vmb_now();
   long i;
+  if(vmb_redis_enabled())
+    return redis_session_script(sess_touch_script, sess_touch_sha, id, subject) != 0;
   if(!bus || bus_lock())
     return false;
   i = session_find(id, subject, now);
@@ -370,6 +450,8 @@ bool vmb_mcp_session_touch(const char *id, const char *subject)
 bool vmb_mcp_session_end(const char *id, const char *subject)
 {
   long i;
+  if(vmb_redis_enabled())
+    return redis_session_script(sess_end_script, sess_end_sha, id, subject) != 0;
   if(!bus || bus_lock())
     return false;
   i = session_find(id, subject, vmb_now());
