@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -405,6 +406,16 @@ def case_db_failures(cl):
     text = json.dumps(doc)
     check(st == 400 and "error verifying" in text and "wrong-password-123" not in text,
           "unverifiable config: %d %r" % (st, doc))
+    # libpq quotes a malformed URI whole, the password percent-encoded in it
+    pw = "wrong pass/word!"
+    st, doc = v.api("POST", "database/config/malformed", {
+        "plugin_name": "postgresql-database-plugin", "allowed_roles": "*",
+        "connection_url": "postgresql://{{username}}:{{password}}@[::1/postgres",
+        "username": pg.admin, "password": pw})
+    text = json.dumps(doc)
+    check(st == 400 and "IPv6" in text and "[password]" in text and "wrong" not in text
+          and urllib.parse.quote(pw, safe="") not in text,
+          "malformed URL: %d %r" % (st, doc))
     v.must("POST", "database/config/mcp-postgres", {"allowed_roles": "readonly,bad"})
     v.must("POST", "database/roles/bad", {
         "db_name": "mcp-postgres",

@@ -155,9 +155,24 @@ static PGconn *pg_open(const struct sim_pg_target *t,
     return NULL;
   }
   if (PQstatus(c) != CONNECTION_OK) {
+    /* libpq's URI parse errors quote the whole URI, where the password
+    ** stands percent-encoded: hide that form too (the callers use at most
+    ** two of the three slots). */
+    struct secrets all = {{NULL}};
+    if (sec)
+      all = *sec;
+    char *enc = pct_encode(t->password ? t->password : "");
+    size_t i = 0;
+    while (i < 3 && all.v[i])
+      i++;
+    if (i < 3 && t->password && strcmp(enc, t->password) != 0)
+      all.v[i] = enc;
     char *l = first_line(PQerrorMessage(c));
-    *err = scrub(l, sec);
+    *err = scrub(l, &all);
+    OPENSSL_cleanse(l, strlen(l));
     free(l);
+    OPENSSL_cleanse(enc, strlen(enc));
+    free(enc);
     PQfinish(c);
     return NULL;
   }
