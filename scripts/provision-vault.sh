@@ -41,7 +41,11 @@ vmb_vault_curl_opts || exit 2
 ADDR="${VAULT_ADDR%/}"
 AGENTS=(agent_api agent_jwt agent_mtls agent_alice agent_bob)
 TMP=$(mktemp)
-trap 'rm -f "$TMP" "$TMP.status" "$TMP.err"' EXIT
+# The token goes to curl in a header file (mktemp: mode 0600), not on the
+# command line, which every local user can read in ps.
+HDR=$(mktemp)
+trap 'rm -f "$TMP" "$TMP.status" "$TMP.err" "$HDR"' EXIT
+printf 'X-Vault-Token: %s\nX-Vault-Request: true\n' "$VAULT_TOKEN" >"$HDR"
 STATUS=000
 
 # api METHOD PATH [JSON-BODY] -> prints the body, returns non-zero on
@@ -51,7 +55,7 @@ STATUS=000
 api() {
   local method=$1 path=$2 body=${3-} rc=0
   local args=(-sS -o "$TMP" -w '%{http_code}' -X "$method" "${VMB_VAULT_CURL_OPTS[@]}"
-              -H "X-Vault-Token: ${VAULT_TOKEN}" -H "X-Vault-Request: true")
+              -H @"$HDR")
   # The body goes through stdin, not the command line: it may hold a
   # database password, and argv is visible to every local user.
   if [ -n "$body" ]; then
