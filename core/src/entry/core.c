@@ -282,192 +282,284 @@ static bool addr_allowed(struct vmb_request *req, struct vmb_response *resp,
   return false;
 }
 
-void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
-{
-  uint64_t t0 = vmb_monotonic_us();
-  const struct vmb_op *op = NULL;
-  json_object *params = NULL;
+/* ---- the gate, step by step ------------------------------------------
+
+   Every REST request walks the same named steps in this order; a step
+   that answers (an error, a preflight) stops the walk, and the request
+   is then rendered and logged whatever happened:
+
+     route -> origin -> address limits -> authenticate -> rate limit ->
+     arguments -> dispatch (scope, validation, handler: gate/gate.c)
+     then respond -> log
+
+   MCP's tools/call enters at dispatch (vmb_gate_run), after its own
+   transport steps. */
+
+struct gate {
+  struct vmb_request *req;
+  struct vmb_response *resp;
+  const struct vmb_op *op;      /* the route, once found */
+  json_object *params;          /* path parameters (arena-owned) */
   struct vmb_call call;
-  enum vmb_err err = VMB_ERR_OK;
-  const char *detail = NULL, *path = req->path;
-  char allow[128];
+  enum vmb_err err;
+  const char *detail;
+  const char *path;             /* req->path without BASE_PATH */
+  char allow[128];              /* methods the path allows, for 405 */
+  bool answered;                /* a step answered without an error */
+};
+
+/* route: strip BASE_PATH, refuse odd paths and oversized bodies, find the
+   operation (404/405 otherwise). */
+static bool step_route(struct gate *g)
+{
+  struct vmb_request *req = g->req;
   size_t blen = strlen(conf.base_path);
-
-  vmb_metrics_inflight(1);
-  memset(&call, 0, sizeof(call));
-  assign_ids(req);
-  vmb_trace_request_begin(req);
-
-  if(blen && path && !strncmp(path, conf.base_path, blen) &&
-     (path[blen] == '/' || path[blen] == '\0'))
-    path = path[blen] ? path + blen : "/";
-  if(!route_path_ok(path)) {
-    err = VMB_ERR_INVALID_PATH;
-    goto done;
+  g->path = req->path;
+  if(blen && g->path && !strncmp(g->path, conf.base_path, blen) &&
+     (g->path[blen] == '/' || g->path[blen] == '\0'))
+    g->path = g->path[blen] ? g->path + blen : "/";
+  if(!route_path_ok(g->path)) {
+    g->err = VMB_ERR_INVALID_PATH;
+    return false;
   }
   if(req->body_too_large) {
-    err = VMB_ERR_PAYLOAD_TOO_LARGE;
-    detail = vmb_arena_printf(req->arena, "the body exceeds %ld bytes",
-                              conf.max_body_bytes);
-    goto done;
+    g->err = VMB_ERR_PAYLOAD_TOO_LARGE;
+    g->detail = vmb_arena_printf(req->arena, "the body exceeds %ld bytes",
+                                 conf.max_body_bytes);
+    return false;
   }
-  op = vmb_route_find(req, path, &params, allow, sizeof(allow));
-  if(op && (((op->flags & VMB_OP_REST_OPTIONAL) && !conf.expose_rest_routes) ||
-            ((op->flags & VMB_OP_DEBUG) && !conf.debug_routes))) {
-    json_object_put(params);
-    op = NULL;
-    allow[0] = '\0';
+  g->op = vmb_route_find(req, g->path, &g->params, g->allow, sizeof(g->allow));
+  if(g->op && (((g->op->flags & VMB_OP_REST_OPTIONAL) && !conf.expose_rest_routes) ||
+               ((g->op->flags & VMB_OP_DEBUG) && !conf.debug_routes))) {
+    json_object_put(g->params);
+    g->params = NULL;
+    g->op = NULL;
+    g->allow[0] = '\0';
   }
-  if(!op) {
-    if(!strcmp(req->method, "OPTIONS") && allow[0] &&
-       vmb_request_header(req, "origin") &&
-       vmb_cors_request_ok(conf.cors_allow_origins, req)) {
-      /* CORS preflight for a route that exists. */
-      resp->status = 204;
-      vmb_response_header(resp, "Access-Control-Allow-Methods",
-                          vmb_arena_printf(req->arena, "%s, OPTIONS", allow));
-      vmb_response_header(resp, "Access-Control-Allow-Headers",
-                          "Authorization, Content-Type, X-API-Key, Mcp-Session-Id, "
-                          "MCP-Protocol-Version, Last-Event-ID, X-Correlation-Id, traceparent");
-      vmb_response_header(resp, "Access-Control-Max-Age", "600");
-      goto done;
-    }
-    if(allow[0]) {
-      err = VMB_ERR_METHOD_NOT_ALLOWED;
-      vmb_response_header(resp, "Allow", vmb_arena_strdup(req->arena, allow));
-    }
-    else {
-      err = VMB_ERR_NOT_FOUND;
-      detail = "no such route";
-    }
-    goto done;
+  if(g->params && vmb_arena_defer(req->arena, json_put, g->params)) {
+    g->params = NULL;
+    g->err = VMB_ERR_NOMEM;
+    return false;
   }
-  if(params && vmb_arena_defer(req->arena, json_put, params)) {
-    err = VMB_ERR_NOMEM;
-    params = NULL;
-    goto done;
-  }
+  return true;
+}
 
-  /* Abuse before authentication (issue 13): per client address, host-wide,
-     in the rate-limit table. /readyz (it calls Vault) counts every call;
-     an address whose failed authentications reached the limit gets 429
-     before any credential is even looked at. */
+/* origin: a CORS preflight for a route that exists is answered here; a
+   path with no operation for this method is a 404 or 405. */
+static bool step_origin(struct gate *g)
+{
+  struct vmb_request *req = g->req;
+  struct vmb_response *resp = g->resp;
+  if(g->op)
+    return true;
+  if(!strcmp(req->method, "OPTIONS") && g->allow[0] &&
+     vmb_request_header(req, "origin") &&
+     vmb_cors_request_ok(conf.cors_allow_origins, req)) {
+    resp->status = 204;
+    vmb_response_header(resp, "Access-Control-Allow-Methods",
+                        vmb_arena_printf(req->arena, "%s, OPTIONS", g->allow));
+    vmb_response_header(resp, "Access-Control-Allow-Headers",
+                        "Authorization, Content-Type, X-API-Key, Mcp-Session-Id, "
+                        "MCP-Protocol-Version, Last-Event-ID, X-Correlation-Id, traceparent");
+    vmb_response_header(resp, "Access-Control-Max-Age", "600");
+    g->answered = true;
+    return false;
+  }
+  if(g->allow[0]) {
+    g->err = VMB_ERR_METHOD_NOT_ALLOWED;
+    vmb_response_header(resp, "Allow", vmb_arena_strdup(req->arena, g->allow));
+  }
+  else {
+    g->err = VMB_ERR_NOT_FOUND;
+    g->detail = "no such route";
+  }
+  return false;
+}
+
+/* address limits: abuse before authentication (issue 13), per client
+   address, host-wide, in the rate-limit table. /readyz (it calls Vault)
+   counts every call; an address whose failed authentications reached
+   the limit gets 429 before any credential is even looked at. */
+static bool step_address_limits(struct gate *g)
+{
+  const struct vmb_op *op = g->op;
   if(conf.rate_limit && (op->flags & VMB_OP_ADDR_LIMIT) &&
-     !addr_allowed(req, resp, "readyz:", conf.readyz_limit, true)) {
-    err = VMB_ERR_RATE_LIMITED;
-    detail = "too many readiness checks from this address";
-    goto done;
+     !addr_allowed(g->req, g->resp, "readyz:", conf.readyz_limit, true)) {
+    g->err = VMB_ERR_RATE_LIMITED;
+    g->detail = "too many readiness checks from this address";
+    return false;
   }
   if(conf.rate_limit && !(op->flags & VMB_OP_PUBLIC) &&
-     !addr_allowed(req, resp, "auth-fail:", conf.auth_failure_limit, false)) {
-    err = VMB_ERR_RATE_LIMITED;
-    detail = "too many failed authentications from this address";
-    goto done;
+     !addr_allowed(g->req, g->resp, "auth-fail:", conf.auth_failure_limit, false)) {
+    g->err = VMB_ERR_RATE_LIMITED;
+    g->detail = "too many failed authentications from this address";
+    return false;
   }
-  if(!(op->flags & VMB_OP_PUBLIC)) {
-    const char *mode = NULL, *reason = NULL;
-    struct vmb_trace_span aspan;
-    enum vmb_auth_result ar;
-    vmb_trace_span_begin(&aspan, &req->trace);
-    ar = vmb_authenticate(req, &mode, &reason);
-    vmb_trace_auth_end(&aspan, ar == VMB_AUTH_OK ? req->identity.mode : mode,
-                       ar == VMB_AUTH_OK);
-    if(ar != VMB_AUTH_OK) {
-      json_object *f = json_object_new_object();
-      json_object_object_add(f, "request_id", json_object_new_string(req->request_id));
-      json_object_object_add(f, "mode", json_object_new_string(mode ? mode : "none"));
-      json_object_object_add(f, "reason", json_object_new_string(reason ? reason : "unknown"));
-      vmb_log(VMB_LOG_SERVER, VMB_LOG_INFO, "auth", "authentication failed", f);
-      json_object_put(f);
-      vmb_metrics_auth_failure(mode ? mode : "none", reason ? reason : "unknown");
-      if(conf.rate_limit && ar == VMB_AUTH_INVALID)
-        (void)addr_allowed(req, NULL, "auth-fail:", conf.auth_failure_limit, true);
-      www_authenticate(req, resp, ar == VMB_AUTH_INVALID, NULL);
-      err = VMB_ERR_UNAUTHENTICATED;
-      detail = ar == VMB_AUTH_INVALID ? vmb_arena_printf(req->arena,
-                 "the %s credential was refused (%s)", mode, reason) : NULL;
-      goto done;
-    }
-    if(!(op->flags & VMB_OP_NO_RATE_LIMIT) && conf.rate_limit) {
-      struct vmb_rl_verdict v;
-      vmb_ratelimit_take(req->identity.subject, &v);
-      if(v.backend_error && !v.allowed) {
-        /* REDIS_URL with RATE_LIMIT_ON_BACKEND_ERROR=deny: the shared
-           count is unknown, so refuse promptly and say why. */
-        vmb_response_header(resp, "Retry-After", "1");
-        err = VMB_ERR_UPSTREAM_UNAVAILABLE;
-        detail = vmb_arena_printf(req->arena, "the rate-limit store (Redis) is "
-                                  "unavailable: %s", v.backend_why);
-        goto done;
-      }
-      if(v.limit > 0 && !v.backend_error) {
-        vmb_response_header(resp, "RateLimit-Limit", vmb_arena_printf(req->arena, "%ld", v.limit));
-        vmb_response_header(resp, "RateLimit-Remaining", vmb_arena_printf(req->arena, "%ld", v.remaining));
-        vmb_response_header(resp, "RateLimit-Reset", vmb_arena_printf(req->arena, "%ld", v.reset_seconds));
-      }
-      if(!v.allowed) {
-        vmb_metrics_rate_limited();
-        vmb_response_header(resp, "Retry-After",
-                            vmb_arena_printf(req->arena, "%ld", v.reset_seconds > 0 ? v.reset_seconds : 1));
-        err = VMB_ERR_RATE_LIMITED;
-        goto done;
-      }
-    }
-  }
+  return true;
+}
 
-  call.req = req;
-  call.resp = resp;
-  call.op = op;
-  call.via = "rest";
-  if(op->flags & VMB_OP_RAW) {
-    call.args = json_object_new_object();
-    if(!call.args || vmb_arena_defer(req->arena, json_put, call.args)) {
-      err = VMB_ERR_NOMEM;
-      goto done;
+/* authenticate: who is calling (public operations skip it). */
+static bool step_authenticate(struct gate *g)
+{
+  struct vmb_request *req = g->req;
+  const char *mode = NULL, *reason = NULL;
+  struct vmb_trace_span aspan;
+  enum vmb_auth_result ar;
+  json_object *f;
+  if(g->op->flags & VMB_OP_PUBLIC)
+    return true;
+  vmb_trace_span_begin(&aspan, &req->trace);
+  ar = vmb_authenticate(req, &mode, &reason);
+  vmb_trace_auth_end(&aspan, ar == VMB_AUTH_OK ? req->identity.mode : mode,
+                     ar == VMB_AUTH_OK);
+  if(ar == VMB_AUTH_OK)
+    return true;
+  f = json_object_new_object();
+  json_object_object_add(f, "request_id", json_object_new_string(req->request_id));
+  json_object_object_add(f, "mode", json_object_new_string(mode ? mode : "none"));
+  json_object_object_add(f, "reason", json_object_new_string(reason ? reason : "unknown"));
+  vmb_log(VMB_LOG_SERVER, VMB_LOG_INFO, "auth", "authentication failed", f);
+  json_object_put(f);
+  vmb_metrics_auth_failure(mode ? mode : "none", reason ? reason : "unknown");
+  if(conf.rate_limit && ar == VMB_AUTH_INVALID)
+    (void)addr_allowed(req, NULL, "auth-fail:", conf.auth_failure_limit, true);
+  www_authenticate(req, g->resp, ar == VMB_AUTH_INVALID, NULL);
+  g->err = VMB_ERR_UNAUTHENTICATED;
+  g->detail = ar == VMB_AUTH_INVALID ? vmb_arena_printf(req->arena,
+                "the %s credential was refused (%s)", mode, reason) : NULL;
+  return false;
+}
+
+/* rate limit: per subject, host-wide (authenticated operations only). */
+static bool step_rate_limit(struct gate *g)
+{
+  struct vmb_request *req = g->req;
+  struct vmb_response *resp = g->resp;
+  struct vmb_rl_verdict v;
+  if((g->op->flags & (VMB_OP_PUBLIC | VMB_OP_NO_RATE_LIMIT)) || !conf.rate_limit)
+    return true;
+  vmb_ratelimit_take(req->identity.subject, &v);
+  if(v.backend_error && !v.allowed) {
+    /* REDIS_URL with RATE_LIMIT_ON_BACKEND_ERROR=deny: the shared count
+       is unknown, so refuse promptly and say why. */
+    vmb_response_header(resp, "Retry-After", "1");
+    g->err = VMB_ERR_UPSTREAM_UNAVAILABLE;
+    g->detail = vmb_arena_printf(req->arena, "the rate-limit store (Redis) is "
+                                 "unavailable: %s", v.backend_why);
+    return false;
+  }
+  if(v.limit > 0 && !v.backend_error) {
+    vmb_response_header(resp, "RateLimit-Limit", vmb_arena_printf(req->arena, "%ld", v.limit));
+    vmb_response_header(resp, "RateLimit-Remaining", vmb_arena_printf(req->arena, "%ld", v.remaining));
+    vmb_response_header(resp, "RateLimit-Reset", vmb_arena_printf(req->arena, "%ld", v.reset_seconds));
+  }
+  if(v.allowed)
+    return true;
+  vmb_metrics_rate_limited();
+  vmb_response_header(resp, "Retry-After",
+                      vmb_arena_printf(req->arena, "%ld", v.reset_seconds > 0 ? v.reset_seconds : 1));
+  g->err = VMB_ERR_RATE_LIMITED;
+  return false;
+}
+
+/* arguments: path parameters, declared query parameters and the JSON
+   body (RAW operations read the request themselves). */
+static bool step_arguments(struct gate *g)
+{
+  struct vmb_request *req = g->req;
+  g->call.req = req;
+  g->call.resp = g->resp;
+  g->call.op = g->op;
+  g->call.via = "rest";
+  if(g->op->flags & VMB_OP_RAW) {
+    g->call.args = json_object_new_object();
+    if(!g->call.args || vmb_arena_defer(req->arena, json_put, g->call.args)) {
+      g->err = VMB_ERR_NOMEM;
+      return false;
     }
   }
   else {
-    err = rest_args(req, op, params, &call.args, &detail);
-    params = NULL;
-    if(err != VMB_ERR_OK)
-      goto done;
+    g->err = rest_args(req, g->op, g->params, &g->call.args, &g->detail);
+    g->params = NULL;
+    if(g->err != VMB_ERR_OK)
+      return false;
   }
-  call.log_fields = json_object_new_object();
-  if(!call.log_fields || vmb_arena_defer(req->arena, json_put, call.log_fields)) {
-    err = VMB_ERR_NOMEM;
-    goto done;
+  g->call.log_fields = json_object_new_object();
+  if(!g->call.log_fields || vmb_arena_defer(req->arena, json_put, g->call.log_fields)) {
+    g->err = VMB_ERR_NOMEM;
+    return false;
   }
-  err = vmb_gate_run(&call);
-  detail = call.detail;
-  if(err == VMB_ERR_FORBIDDEN && op->scope)
-    www_authenticate(req, resp, false, vmb_scope_name(op->scope));
+  return true;
+}
 
-done:
-  if(call.result) {
-    if(err == VMB_ERR_OK && !(op && (op->flags & VMB_OP_RAW))) {
+/* dispatch: the shared gate (scope, validation, handler, responses.log). */
+static bool step_dispatch(struct gate *g)
+{
+  g->err = vmb_gate_run(&g->call);
+  g->detail = g->call.detail;
+  if(g->err == VMB_ERR_FORBIDDEN && g->op->scope)
+    www_authenticate(g->req, g->resp, false, vmb_scope_name(g->op->scope));
+  return g->err == VMB_ERR_OK;
+}
+
+/* respond: render the result or the error (REST's rendering). */
+static void step_respond(struct gate *g)
+{
+  struct vmb_response *resp = g->resp;
+  const struct vmb_op *op = g->op;
+  if(g->call.result) {
+    if(g->err == VMB_ERR_OK && !(op && (op->flags & VMB_OP_RAW))) {
       /* A result that describes a failure keeps its body and takes the
          error's status (readiness: 503 with what is not ready). */
-      if(call.failed_with != VMB_ERR_OK)
-        resp->status = vmb_err_http_status(call.failed_with);
-      else if(call.created)
+      if(g->call.failed_with != VMB_ERR_OK)
+        resp->status = vmb_err_http_status(g->call.failed_with);
+      else if(g->call.created)
         resp->status = 201;
-      vmb_response_set_json(resp, call.result);
+      vmb_response_set_json(resp, g->call.result);
     }
-    json_object_put(call.result);
-    call.result = NULL;
+    json_object_put(g->call.result);
+    g->call.result = NULL;
   }
-  if(err != VMB_ERR_OK)
-    reply_error(req, resp, err, detail);
+  if(g->err != VMB_ERR_OK)
+    reply_error(g->req, resp, g->err, g->detail);
   if(!resp->streamed)
-    add_common_headers(req, resp);
-  {
-    uint64_t dur = vmb_monotonic_us() - t0;
-    log_request(req, op, resp->status, dur);
-    vmb_trace_request_end(req, op ? op->id : NULL,
-                          op && op->path ? op->path : "unmatched", resp->status);
-    vmb_metrics_request(req->method, op && op->path ? op->path : "unmatched",
-                        resp->status, dur,
-                        vmb_request_header(req, "x-correlation-id") != NULL);
-  }
+    add_common_headers(g->req, resp);
+}
+
+/* log: requests.log, the server span and the HTTP metrics. */
+static void step_log(struct gate *g, uint64_t t0)
+{
+  struct vmb_request *req = g->req;
+  const struct vmb_op *op = g->op;
+  const char *route = op && op->path ? op->path : "unmatched";
+  uint64_t dur = vmb_monotonic_us() - t0;
+  log_request(req, op, g->resp->status, dur);
+  vmb_trace_request_end(req, op ? op->id : NULL, route, g->resp->status);
+  vmb_metrics_request(req->method, route, g->resp->status, dur,
+                      vmb_request_header(req, "x-correlation-id") != NULL);
+}
+
+static bool (*const gate_steps[])(struct gate *) = {
+  step_route, step_origin, step_address_limits, step_authenticate,
+  step_rate_limit, step_arguments, step_dispatch
+};
+
+void vmb_core_handle(struct vmb_request *req, struct vmb_response *resp)
+{
+  uint64_t t0 = vmb_monotonic_us();
+  struct gate g;
+  size_t i;
+
+  memset(&g, 0, sizeof(g));
+  g.req = req;
+  g.resp = resp;
+  vmb_metrics_inflight(1);
+  assign_ids(req);
+  vmb_trace_request_begin(req);
+  for(i = 0; i < sizeof(gate_steps) / sizeof(gate_steps[0]); i++)
+    if(!gate_steps[i](&g))
+      break;
+  step_respond(&g);
+  step_log(&g, t0);
   vmb_metrics_inflight(-1);
 }
