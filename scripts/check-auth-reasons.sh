@@ -14,10 +14,12 @@ used=$(grep -rhoE '\breason[[:space:]]*=[[:space:]]*"[a-z_]+"' core/src stdio-ap
        sed -E 's/.*"([a-z_]+)"/\1/' | sort -u)
 fail=0
 for r in $used; do
-  if ! printf '%s\n' "$known" | grep -qx "$r"; then
+  # A here-string, not a pipe: grep -q may exit before printf has written
+  # everything, and pipefail would then report a listed reason as missing.
+  if ! grep -qx -- "$r" <<< "$known"; then
     echo "auth reasons: \"$r\" is reported but not listed in $list"
     fail=1
   fi
 done
 [ "$fail" = 0 ] || exit 1
-echo "auth reasons: $(printf '%s\n' $used | wc -l) reported reasons, all listed"
+echo "auth reasons: $(wc -w <<< "$used") reported reasons, all listed"
