@@ -143,13 +143,17 @@ static enum vmb_probe_reason probe_vault(CURL *h, struct vmb_buf *body)
 
 static enum vmb_probe_reason probe_kms(CURL *h, struct vmb_buf *body)
 {
-  char url[512];
+  /* The override is used as configured (a copy into a fixed buffer would
+     cut a long one short); only the regional name is built here. */
+  char regional[256];
+  const char *url = conf.kms_endpoint;
   long status;
   enum vmb_probe_reason r;
-  if(*conf.kms_endpoint)
-    snprintf(url, sizeof(url), "%s", conf.kms_endpoint);
-  else
-    snprintf(url, sizeof(url), "https://kms.%.200s.amazonaws.com/", conf.aws_region);
+  if(!*url) {
+    snprintf(regional, sizeof(regional), "https://kms.%.200s.amazonaws.com/",
+             conf.aws_region);
+    url = regional;
+  }
   r = get(h, url, body, &status);
   /* Any HTTP answer (KMS says 4xx to an unsigned GET) is "reachable". */
   if(r == VMB_PROBE_OK && (status < 100 || status > 599))
