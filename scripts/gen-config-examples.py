@@ -21,13 +21,18 @@ Files:
 is one the bridge would refuse). --check fails when a file differs from
 what the table gives.
 """
+import importlib.util
 import json
 import os
 import re
-import subprocess
 import sys
 
-HELP_LINE = re.compile(r'\s+--(\S+)\s+(.*) \(env (\w+), default "(.*)"(?:, range (\S+))?\)$')
+# The --help parser is gen-config-doc.py's: one reader of the table's
+# printed form (the file name has dashes, hence the loader).
+_spec = importlib.util.spec_from_file_location(
+    "gen_config_doc", os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen-config-doc.py"))
+gen_config_doc = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gen_config_doc)
 
 # Values of the active settings per file (anything else stays commented).
 # Secrets are empty: the samples hold no credential, real or fake.
@@ -66,16 +71,8 @@ PROFILES = {
 
 
 def settings(binary):
-    out = subprocess.run([binary, "--help"], capture_output=True, text=True, check=True).stdout
-    rows = []
-    for line in out.splitlines():
-        m = HELP_LINE.match(line)
-        if m:
-            flag, desc, env, default, rng = m.groups()
-            rows.append({"name": env, "help": desc, "default": default, "range": rng})
-    if not rows:
-        sys.exit("no settings found in %s --help" % binary)
-    return rows
+    return [{"name": env, "help": desc, "default": default, "range": rng}
+            for _flag, desc, env, default, rng in gen_config_doc.settings(binary)]
 
 
 def typed_default(s):
