@@ -34,14 +34,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ports=$(python3 -c "
+# Three loopback ports nothing uses now (tests/lib/procs.py free_port).
+pick_ports() {
+  python3 -c "
 import sys; sys.path.insert(0, '$root/tests/lib')
 from procs import free_port
 ps = set()
 while len(ps) < 3: ps.add(free_port())
-print(*ps)")
-read -r PORT VAULT_PORT FAKE_PORT <<<"$ports"
-export PORT VAULT_PORT
+print(*ps)"
+}
 
 # An RSA key and its JWKS (kid smoke-k1), so the stack verifies RS256 too.
 openssl genrsa -out "$work/rs.key" 2048 2>/dev/null
@@ -57,8 +58,19 @@ json.dump({"keys": [jwk]}, open(sys.argv[2], "w"))
 EOF
 chmod 644 "$work/jwks.json"
 
-JWT_JWKS_FILE=$work/jwks.json bash "$root/scripts/dev.sh" up >"$work/up.log" 2>&1 ||
-  { cat "$work/up.log"; fail "scripts/dev.sh up"; }
+# Another test may take a port between free_port and the bind: then dev.sh
+# refuses it ("is in use") before starting anything, and we pick again.
+up=0
+for attempt in 1 2 3; do
+  read -r PORT VAULT_PORT FAKE_PORT <<<"$(pick_ports)"
+  export PORT VAULT_PORT
+  if JWT_JWKS_FILE=$work/jwks.json bash "$root/scripts/dev.sh" up >"$work/up.log" 2>&1; then
+    up=1; break
+  fi
+  grep -q 'is in use' "$work/up.log" || break
+  echo "ports taken (attempt $attempt), picking others"
+done
+[ $up = 1 ] || { cat "$work/up.log"; fail "scripts/dev.sh up"; }
 # shellcheck disable=SC1091
 . "$DEV_DIR/stack.env"
 ok "dev stack up on $BRIDGE_URL"
