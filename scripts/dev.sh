@@ -311,14 +311,14 @@ cmd_up() {
   mkdir -p "$dev/pids" "$dev/run" "$dev/www/docs" "$dev/www/console" "$dev/www/static"
   local logdir=${LOG_DIR:-$dev/logs}
   mkdir -p "$logdir"
-  [ -f "$dev/www/docs/index.html" ] ||
-    printf '<!doctype html><title>Vault MCP Bridge</title><p>API description: <a href="/openapi.json">/openapi.json</a></p>\n' \
-      >"$dev/www/docs/index.html"
 
   # The operator console: a fresh copy of console/ at every `up` (lighttpd
   # may run as www-data, which need not read the checkout).
-  rm -rf "$dev/www/console"
+  rm -rf "$dev/www/console" "$dev/www/docs" "$dev/www/redoc" "$dev/www/static/vendor"
   cp -R "$root/console" "$dev/www/console"
+  # The API docs pages (Swagger UI at /docs/, ReDoc at /redoc/) and the
+  # libraries they load (/static/vendor/).
+  cp -R "$root/apidocs/." "$dev/www/"
   chmod -R a+rX "$dev/www"
 
   # 2. Secrets of this stack: fresh for every `up`.

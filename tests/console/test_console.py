@@ -6,7 +6,12 @@ private DEV_DIR, and the fake KMS of tests/kms in this process; installs
 the pinned puppeteer-core into tests/console/node when missing; runs
 node/console.test.mjs with Debian's /usr/bin/chromium; stops the stack.
 
-usage: test_console.py browser [--screenshots DIR]"""
+usage: test_console.py browser|apidocs|lint [--screenshots DIR]
+  browser  the console's pages (node/console.test.mjs)
+  apidocs  /docs/ (Swagger UI) and /redoc/ (ReDoc) render the live
+           /openapi.json under their CSP (node/pages.test.mjs)
+  lint     the live /openapi.json passes the pinned @redocly/cli lint with
+           its recommended rules: no error (lint/, installed when missing)"""
 
 import base64
 import hashlib
@@ -23,6 +28,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 NODE_DIR = os.path.join(HERE, "node")
+LINT_DIR = os.path.join(HERE, "lint")
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "kms"))
 import procs  # noqa: E402
@@ -70,31 +76,57 @@ def read_env(path):
     return out
 
 
-def ensure_node():
-    marker = os.path.join(NODE_DIR, "node_modules", "puppeteer-core", "package.json")
+def ensure_node(node_dir=NODE_DIR, package="puppeteer-core"):
+    marker = os.path.join(node_dir, "node_modules", *package.split("/"), "package.json")
     if os.path.exists(marker):
         return
     npm = shutil.which("npm")
     if npm is None:
         die("npm is required (scripts/lib/deps.sh test packages)")
-    cmd = [npm, "ci" if os.path.exists(os.path.join(NODE_DIR, "package-lock.json")) else "install",
+    cmd = [npm, "ci" if os.path.exists(os.path.join(node_dir, "package-lock.json")) else "install",
            "--no-audit", "--no-fund", "--ignore-scripts"]
-    r = subprocess.run(cmd, cwd=NODE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    r = subprocess.run(cmd, cwd=node_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=600)
     if r.returncode != 0 or not os.path.exists(marker):
-        die("npm install of puppeteer-core failed:\n" + r.stdout[-2000:])
+        die("npm install of %s failed:\n%s" % (package, r.stdout[-2000:]))
+
+
+def lint(url):
+    """@redocly/cli lint --extends recommended on the served document: exit
+    status 0 means no error (warnings are printed, not fatal)."""
+    import urllib.request
+    with urllib.request.urlopen(url + "/openapi.json", timeout=30) as r:
+        doc = r.read()
+    json.loads(doc)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "openapi.json")
+        with open(path, "wb") as f:
+            f.write(doc)
+        cli = os.path.join(LINT_DIR, "node_modules", ".bin", "redocly")
+        r = subprocess.run([cli, "lint", "--extends", "recommended", "--format", "summary", path],
+                           cwd=LINT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=300, env=dict(os.environ, REDOCLY_TELEMETRY="off",
+                                                             REDOCLY_SUPPRESS_UPDATE_NOTICE="true"))
+        print(r.stdout[-4000:])
+        if r.returncode != 0:
+            return 1
+    return 0
 
 
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] != "browser":
-        die("usage: test_console.py browser [--screenshots DIR]")
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode not in ("browser", "apidocs", "lint"):
+        die("usage: test_console.py browser|apidocs|lint [--screenshots DIR]")
     shots = ""
     if "--screenshots" in sys.argv:
         shots = os.path.abspath(sys.argv[sys.argv.index("--screenshots") + 1])
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    if not os.access(chromium, os.X_OK):
-        die(chromium + " is missing: install Debian's chromium (scripts/lib/deps.sh)")
-    ensure_node()
+    if mode == "lint":
+        ensure_node(LINT_DIR, "@redocly/cli")
+    else:
+        if not os.access(chromium, os.X_OK):
+            die(chromium + " is missing: install Debian's chromium (scripts/lib/deps.sh)")
+        ensure_node()
 
     kms = fakekms.FakeKMS(procs.free_port(), {"akid": AKID, "secret": SECRET, "token": None})
     dev = tempfile.mkdtemp(prefix="vmb-console-")
@@ -127,9 +159,13 @@ def main():
         tenv.update({"VMB_BASE": stack["BRIDGE_URL"], "VMB_ADMIN_JWT": admin_jwt(stack),
                      "VMB_KMS_KEY": KMS_KEY,
                      "VMB_ADMIN_API_KEY": stack["DEMO_ADMIN_API_KEY"], "VMB_SHOT_DIR": shots, "CHROMIUM": chromium})
-        t = subprocess.run(["node", os.path.join(NODE_DIR, "console.test.mjs")], cwd=NODE_DIR,
-                           env=tenv, timeout=600)
-        rc = t.returncode
+        if mode == "lint":
+            rc = lint(stack["BRIDGE_URL"])
+        else:
+            script = "console.test.mjs" if mode == "browser" else "pages.test.mjs"
+            t = subprocess.run(["node", os.path.join(NODE_DIR, script)], cwd=NODE_DIR,
+                               env=tenv, timeout=600)
+            rc = t.returncode
         if kms.problems:
             print("fake KMS saw malformed requests: %r" % kms.problems)
             rc = 1
@@ -139,8 +175,8 @@ def main():
         kms.close()
         shutil.rmtree(dev, ignore_errors=True)
     if rc != 0:
-        die("browser test failed (rc %d)" % rc)
-    print("PASS console_browser")
+        die("%s test failed (rc %d)" % (mode, rc))
+    print("PASS console " + mode)
 
 
 if __name__ == "__main__":

@@ -165,6 +165,20 @@ check_static_and_headers() {
   case $csp in *unsafe-*) wrong="$wrong unsafe:$csp" ;; esac
   if [ -z "$wrong" ]; then ok "/console/ served with security headers and a strict CSP"
   else bad "/console/ CSP" "$wrong"; fi
+  # The API docs: /docs/ under the same strict policy; /redoc/ static too,
+  # its policy relaxed for styles and a blob: worker only.
+  req "$base/docs/"
+  csp=$(header Content-Security-Policy)
+  case $csp in *"script-src 'self';"*"object-src 'none'"*) ;; *) wrong=" /docs/ CSP: $csp" ;; esac
+  case $csp in *unsafe-*) wrong="$wrong /docs/ unsafe: $csp" ;; esac
+  req "$base/redoc/"
+  grep -q redoc-marker "$BODY" || wrong="$wrong /redoc/ status $STATUS, not the static page"
+  csp=$(header Content-Security-Policy)
+  case $csp in *"script-src 'self';"*"style-src 'self' 'unsafe-inline';"*"worker-src 'self' blob:;"*"object-src 'none'"*) ;;
+    *) wrong="$wrong /redoc/ CSP: $csp" ;; esac
+  case $csp in *unsafe-eval*) wrong="$wrong /redoc/ eval" ;; esac
+  if [ -z "$wrong" ]; then ok "/docs/ and /redoc/ served with their CSP"
+  else bad "API docs CSP" "$wrong"; fi
 }
 
 check_auth() {

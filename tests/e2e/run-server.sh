@@ -52,7 +52,7 @@ tmp=$(mktemp -d "/tmp/vmb-e2e-$server.XXXXXX")
 # The web server's workers and the bridge run as www-data: they must be
 # able to reach the socket and the logs under the temp dir.
 chmod 0755 "$tmp"
-mkdir -p "$tmp/logs" "$tmp/run" "$tmp/bridge-logs" "$tmp/www/docs" "$tmp/www/console" "$tmp/www/static"
+mkdir -p "$tmp/logs" "$tmp/run" "$tmp/bridge-logs" "$tmp/www/docs" "$tmp/www/redoc" "$tmp/www/console" "$tmp/www/static"
 chown www-data:www-data "$tmp/run" "$tmp/bridge-logs" "$tmp/logs"
 server_pid=""
 
@@ -89,6 +89,7 @@ done
 bash "$root/scripts/gen-certs.sh" "$tmp/certs" >/dev/null
 chmod 0644 "$tmp/certs"/*.key   # test material only: the server user reads it
 echo "<!doctype html><title>docs</title>static-docs-marker" >"$tmp/www/docs/index.html"
+echo "redoc-marker" >"$tmp/www/redoc/index.html"
 echo "console-marker" >"$tmp/www/console/index.html"
 
 # ---- secrets of this run --------------------------------------------------

@@ -102,9 +102,25 @@ static json_object *operation_doc(const struct vmb_op *op)
   json_object_put(schema);
   json_object_object_add(ok, "description", json_object_new_string("success"));
   json_object_object_add(responses, "200", ok);
+  /* The 4xx answers every operation of this kind can give (docs/errors):
+     the linter's operation-4xx-response rule wants them named. */
+  if(op->args && op->args[0].name)
+    json_object_object_add(responses, "400", error_response("bad_request: an argument is "
+                                                            "missing, of the wrong type or "
+                                                            "out of range"));
+  if(!(op->flags & VMB_OP_PUBLIC)) {
+    json_object_object_add(responses, "401", error_response("no or an invalid credential"));
+    json_object_object_add(responses, "403", error_response("scope, grant or subject refused"));
+  }
+  if(!(op->flags & VMB_OP_NO_RATE_LIMIT))
+    json_object_object_add(responses, "429", error_response("rate limited"));
   json_object_object_add(responses, "default", error_response("error"));
   json_object_object_add(o, "responses", responses);
-  if(!(op->flags & VMB_OP_PUBLIC)) {
+  if(op->flags & VMB_OP_PUBLIC) {
+    /* Explicitly open: no credential needed (security: []). */
+    json_object_object_add(o, "security", json_object_new_array());
+  }
+  else {
     json_object *sec = json_object_new_array(), *k = json_object_new_object(),
                 *b = json_object_new_object();
     json_object_object_add(k, "apiKey", json_object_new_array());
@@ -131,6 +147,15 @@ static void build(void)
   json_object_object_add(info, "title", json_object_new_string("Vault MCP Bridge"));
   json_object_object_add(info, "version", json_object_new_string(vmb_version()));
   json_object_object_add(doc, "info", info);
+  {
+    /* Same origin: the document describes the bridge that serves it. */
+    json_object *servers = json_object_new_array(), *srv = json_object_new_object();
+    json_object_object_add(srv, "url", json_object_new_string("/"));
+    json_object_object_add(srv, "description",
+                           json_object_new_string("this bridge (the origin serving this document)"));
+    json_object_array_add(servers, srv);
+    json_object_object_add(doc, "servers", servers);
+  }
   for(i = 0; i < n_ops; i++) {
     const struct vmb_op *op = &ops[i];
     json_object *item, *m;
