@@ -219,8 +219,8 @@ int main(void)
 
   memset(&cfg, 0, sizeof(cfg));
   cfg.auth_api_key_enabled = true;
-  cfg.api_keys_json = "{\"bench-key-0123456789abcdef\":\"agent1\","
-                      "\"other-key-0123456789abcdef\":\"agent2\"}";
+  cfg.api_keys_json = "{\"bench-key-0123456789abcdef0123456789\":\"agent1\","
+                      "\"other-key-0123456789abcdef0123456789\":\"agent2\"}";
   cfg.auth_jwt_enabled = true;
   cfg.jwt_issuer = "mcp-auth";
   cfg.jwt_audience = "mcp-agents";
@@ -250,7 +250,7 @@ int main(void)
   }
 
   printf("auth_bench (%ld online CPUs)\n", sysconf(_SC_NPROCESSORS_ONLN));
-  key = run("api key", do_apikey, "bench-key-0123456789abcdef", 200000);
+  key = run("api key", do_apikey, "bench-key-0123456789abcdef0123456789", 200000);
   vmb_jwt_set_cache(false);
   hs = run("HS256 (no token cache)", do_jwt, t_hs, 100000);
   run_pair("RS256 cold (no token cache)", do_jwt, t_rs,

@@ -41,7 +41,7 @@ class Bridge:
         e = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
         e.update({"LOG_DIR": os.path.join(tmp, "logs"), "RUN_DIR": run_dir,
                   "VAULT_TOKEN": "root", "HEALTH_PROBE_SECONDS": "1",
-                  "API_KEYS_JSON": json.dumps({"k" * 24: "agent_a"})})
+                  "API_KEYS_JSON": json.dumps({"k" * 40: "agent_a"})})
         e.update(env)
         self.proc = subprocess.Popen([BRIDGE, "--listen", "127.0.0.1:%d" % self.port,
                                       "--threads", "2"], env=e, cwd=tmp)

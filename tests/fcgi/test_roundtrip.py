@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import fcgi_client as fc  # noqa: E402
 import procs  # noqa: E402
 
-API_KEY = "fcgi-test-key-0123456789"
+API_KEY = "fcgi-test-key-0123456789abcdef0123"
 
 
 class SlowVault(http.server.ThreadingHTTPServer):
@@ -389,6 +389,45 @@ def case_shutdown():
     p = subprocess.run([procs.binary("vault-mcp-fcgi"), "--help"], capture_output=True,
                        text=True, timeout=10)
     check(p.returncode == 0 and "--vault-addr" in p.stdout, "help")
+
+
+def case_apikey_length():
+    """Issue 13: a configured API key under 32 bytes stops start-up (exit 2)
+    with a message naming the subject, never the key, from the environment
+    and from a config file alike; a 32-byte key starts and authenticates."""
+    short = "demo-agent-key-31b-0123456789ab"
+    ok = "demo-agent-key-32b-0123456789abc"
+    check(len(short) == 31 and len(ok) == 32, "key lengths")
+    tmp = tempfile.mkdtemp(prefix="vmb-fcgi-keys-")
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("API_KEYS", "APP_CONFIG", "VAULT_"))}
+    base.update({"LOG_DIR": os.path.join(tmp, "logs"), "RUN_DIR": os.path.join(tmp, "run"),
+                 "VAULT_ADDR": "http://127.0.0.1:9", "VAULT_TOKEN": "root"})
+    conf = os.path.join(tmp, "config.yaml")
+    with open(conf, "w") as f:
+        f.write('API_KEYS_JSON:\n  "%s": agent_short_file\n' % short)
+    forms = (("env", dict(base, API_KEYS_JSON=json.dumps({ok: "agent_ok", short: "agent_short"})),
+              "agent_short"),
+             ("file", dict(base, APP_CONFIG_FILE=conf), "agent_short_file"))
+    for form, env, subject in forms:
+        p = subprocess.run([procs.binary("vault-mcp-fcgi"), "--listen",
+                            os.path.join(tmp, "s-%s.sock" % form)],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           env=env, cwd=tmp, timeout=30)
+        check(p.returncode == 2, "%s: exit %d, stderr %r" % (form, p.returncode, p.stderr))
+        check('subject "%s"' % subject in p.stderr and "too short" in p.stderr
+              and "32..512 bytes" in p.stderr, "%s: message %r" % (form, p.stderr))
+        check(short not in p.stderr + p.stdout, "%s: the key is in the output" % form)
+        for name in os.listdir(os.path.join(tmp, "logs")) if os.path.isdir(
+                os.path.join(tmp, "logs")) else []:
+            with open(os.path.join(tmp, "logs", name), errors="replace") as f:
+                check(short not in f.read(), "%s: the key is in %s" % (form, name))
+    s = Stack(env={"API_KEYS_JSON": json.dumps({ok: "agent_ok"})})
+    try:
+        st, _, b = s.req("GET", "/whoami", headers={"X-API-Key": ok})
+        check(st == 200 and json.loads(b)["subject"] == "agent_ok", "32-byte key: %d %r" % (st, b))
+    finally:
+        check(s.close() == 0, "32-byte key: clean exit")
 
 
 if __name__ == "__main__":

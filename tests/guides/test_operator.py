@@ -162,7 +162,7 @@ def case_mtls_disabled():
     proc = None
     try:
         e = base_env(tmp)
-        e["API_KEYS_JSON"] = json.dumps({"k" * 24: "agent_key"})
+        e["API_KEYS_JSON"] = json.dumps({"k" * 40: "agent_key"})
         port = procs.free_port()
         proc = subprocess.Popen([BRIDGE, "--listen", "127.0.0.1:%d" % port, "--threads", "2"],
                                 env=e, cwd=tmp)

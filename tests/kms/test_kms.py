@@ -18,7 +18,7 @@ from opslib import b64, check, expect_err, expect_ok  # noqa: E402
 import fakekms  # noqa: E402
 import procs  # noqa: E402
 
-KEY = "kms-key-" + secrets.token_hex(8)
+KEY = "kms-key-" + secrets.token_hex(16)
 AKID = "AKIDKMSTEST" + secrets.token_hex(4).upper()
 SECRET = "kms-secret-" + secrets.token_hex(16)
 TOKEN = "kms-session-token-" + secrets.token_hex(24)

@@ -26,9 +26,9 @@ from harness import Cleanup, check, tmpdir  # noqa: E402,F401
 
 ROOT_TOKEN = "root-mcp-test"
 KEYS = {
-    "mcp-key-alice-0123456789": {"subject": "alice", "scopes": ["read", "write", "delete", "list"]},
-    "mcp-key-bob-0123456789ab": {"subject": "bob", "scopes": ["read", "write", "delete", "list"]},
-    "mcp-key-reader-012345678": {"subject": "reader", "scopes": ["read", "list"]},
+    "mcp-key-alice-0123456789abcdef0123": {"subject": "alice", "scopes": ["read", "write", "delete", "list"]},
+    "mcp-key-bob-0123456789abcdef012345": {"subject": "bob", "scopes": ["read", "write", "delete", "list"]},
+    "mcp-key-reader-0123456789abcdef012": {"subject": "reader", "scopes": ["read", "list"]},
 }
 ALICE, BOB, READER = list(KEYS)
 

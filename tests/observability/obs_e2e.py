@@ -25,7 +25,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-API_KEY = "obs-e2e-key-7f3a9c"
+API_KEY = "obs-e2e-key-7f3a9c-0123456789abcdef0123"
 PLANTED = "PLANTEDsecret9Q"          # must never show up in metrics or spans
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 # A blocked export would cost a request the 3 s export timeout; anything
@@ -249,8 +249,8 @@ class Pool:
         base.update({
             "API_KEYS_JSON": json.dumps({API_KEY: {"subject": "obs-tester", "scopes": [
                                              "read", "write", "delete", "list", "admin"]},
-                                         "obs-noread-key-1": {"subject": "writer", "scopes": ["write"]},
-                                         "obs-reader-key-1": {"subject": "reader", "scopes": ["read", "list"]}}),
+                                         "obs-noread-key-1-0123456789abcdef0123": {"subject": "writer", "scopes": ["write"]},
+                                         "obs-reader-key-1-0123456789abcdef0123": {"subject": "reader", "scopes": ["read", "list"]}}),
             "RUN_DIR": self.run_dir, "LOG_DIR": self.log_dir, "THREADS": str(threads),
             "RATE_LIMIT_ENABLED": "false", "VAULT_ADDR": "http://127.0.0.1:9", "VAULT_TOKEN": "root",
             "VAULT_TIMEOUT_MS": "2000", "LOG_LEVEL": "info",
@@ -578,10 +578,10 @@ def case_log_tail(args, wd):
         check(st in (400, 404), "traversal answered %d" % st)
         st, _, _ = pool.req("GET", "/observability/logs/requests", key=False)
         check(st == 401, "no credential answered %d" % st)
-        st, _, _ = pool.req("GET", "/observability/logs/requests", headers={"X-API-Key": "obs-noread-key-1"})
+        st, _, _ = pool.req("GET", "/observability/logs/requests", headers={"X-API-Key": "obs-noread-key-1-0123456789abcdef0123"})
         check(st == 403, "without read scope answered %d" % st)
         # The logs name every subject of the host: admin only (issue 13).
-        st, _, _ = pool.req("GET", "/observability/logs/requests", headers={"X-API-Key": "obs-reader-key-1"})
+        st, _, _ = pool.req("GET", "/observability/logs/requests", headers={"X-API-Key": "obs-reader-key-1-0123456789abcdef0123"})
         check(st == 403, "a read-scoped non-admin key answered %d" % st)
 
         resp_log = os.path.join(pool.log_dir, "responses.log")

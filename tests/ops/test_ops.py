@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import opslib as L  # noqa: E402
 from opslib import b64, check, expect_err, expect_ok  # noqa: E402
 
-KEY = "ops-key-" + secrets.token_hex(8)
+KEY = "ops-key-" + secrets.token_hex(16)
 SUBJECT = "agent_x"
 
 
@@ -408,7 +408,7 @@ def child_stack(cl, subjects, env=None, role_ttl="1h", role_max_ttl="4h"):
     role_id, secret_id = L.approle(v, ttl=role_ttl, max_ttl=role_max_ttl)
     keys = {}
     for s in subjects:
-        keys["key-%s-%s" % (s, secrets.token_hex(6))] = s
+        keys["key-%s-%s" % (s, secrets.token_hex(16))] = s
     e = {"VAULT_TOKEN": None, "VAULT_ROLE_ID": role_id, "VAULT_SECRET_ID": secret_id,
          "CHILD_TOKEN_ENABLED": "true", "CHILD_TOKEN_TTL": "60s"}
     e.update(env or {})
@@ -605,7 +605,7 @@ def case_secrets_in_logs(cl):
     L.provision(v)
     vault_token = "hvs.ops" + secrets.token_hex(12)
     v.must("POST", "auth/token/create", {"id": vault_token, "policies": ["root"]})
-    api_key = "ops-planted-key-" + secrets.token_hex(8)
+    api_key = "ops-planted-key-" + secrets.token_hex(16)
     b = L.Bridge(cl, v.addr, {api_key: SUBJECT}, env={"VAULT_TOKEN": vault_token})
     kv_value = "kv-planted-" + secrets.token_hex(8)
     kv_value2 = "kv-patched-" + secrets.token_hex(8)

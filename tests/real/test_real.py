@@ -29,7 +29,7 @@ import opslib as L  # noqa: E402
 from harness import Cleanup, check  # noqa: E402
 
 ROOT_TOKEN = L.ROOT_TOKEN  # the token opslib.Bridge hands the bridge
-KEY = "real-key-" + secrets.token_hex(8)
+KEY = "real-key-" + secrets.token_hex(16)
 SUBJECT = "agent_alice"
 PROVISION = os.path.join(ROOT, "scripts", "provision-vault.sh")
 

@@ -21,8 +21,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "ops"))
 import opslib as L  # noqa: E402
 from opslib import b64, check, expect_err, expect_ok  # noqa: E402
 
-ADMIN_KEY = "adm-" + secrets.token_hex(12)
-AGENT_KEY = "cfg-" + secrets.token_hex(12)     # a config (bootstrap) subject
+ADMIN_KEY = "adm-" + secrets.token_hex(16)
+AGENT_KEY = "cfg-" + secrets.token_hex(16)     # a config (bootstrap) subject
 JWT_SECRET = "registry-test-secret-" + secrets.token_hex(16)
 ADMIN_ROWS = {k: v for k, v in L.TABLE.items() if k.startswith("admin.")}
 

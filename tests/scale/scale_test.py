@@ -29,13 +29,13 @@ from procs import free_port, wait_port  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KEYS = {
-    "scale-key-alice-0001": {"subject": "alice", "scopes": ["read", "write", "list"]},
-    "scale-key-bob-0000001": {"subject": "bob", "scopes": ["read", "write", "list"]},
-    "scale-key-probe-00001": {"subject": "probe", "scopes": ["read"]},
-    "scale-key-admin-00001": {"subject": "ops-admin", "scopes": ["admin"]},
+    "scale-key-alice-0123456789abcdef0001": {"subject": "alice", "scopes": ["read", "write", "list"]},
+    "scale-key-bob-0123456789abcdef000001": {"subject": "bob", "scopes": ["read", "write", "list"]},
+    "scale-key-probe-0123456789abcdef00001": {"subject": "probe", "scopes": ["read"]},
+    "scale-key-admin-0123456789abcdef00001": {"subject": "ops-admin", "scopes": ["admin"]},
 }
-ADMIN = "scale-key-admin-00001"
-ALICE, BOB, PROBE = "scale-key-alice-0001", "scale-key-bob-0000001", "scale-key-probe-00001"
+ADMIN = "scale-key-admin-0123456789abcdef00001"
+ALICE, BOB, PROBE = "scale-key-alice-0123456789abcdef0001", "scale-key-bob-0123456789abcdef000001", "scale-key-probe-0123456789abcdef00001"
 PREFIX = "vmbtest:"
 
 

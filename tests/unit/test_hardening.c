@@ -2,7 +2,8 @@
 ** test_hardening.c - small audit fixes of issue 13 that are best checked
 ** from inside: the Vault dot-segment refusal, buffer growth that keeps its
 ** content (it no longer reallocs in place), the one subject rule exposed
-** to transports, and the gate refusing an invalid pre-filled identity.
+** to transports, the gate refusing an invalid pre-filled identity, and
+** the 32-byte floor for configured API keys.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "auth.h"
 #include "vault.h"
 #include "vmb/buf.h"
 #include "vmb/core.h"
@@ -88,6 +90,43 @@ static void config_forgets_vault_token(void **state)
   vmb_config_free(&cfg);
 }
 
+/* A clear API key under 32 bytes stops start-up; the message names the
+   entry and its subject, never the key. 32 bytes and sha256: pass. */
+static void apikey_min_length(void **state)
+{
+  struct vmb_config cfg;
+  struct vmb_identity id;
+  const char *reason = NULL;
+  char err[512];
+  static const char k31[] = "demo-key-31-bytes-0123456789abc";
+  static const char k32[] = "demo-key-32-bytes-0123456789abcd";
+  (void)state;
+  assert_int_equal(strlen(k31), 31);
+  assert_int_equal(strlen(k32), 32);
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.api_keys_json = "{\"demo-key-32-bytes-0123456789abcd\":\"agent_ok\","
+                      "\"demo-key-31-bytes-0123456789abc\":\"agent_short\"}";
+  err[0] = 0;
+  assert_int_equal(vmb_apikey_init(&cfg, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "entry 2"));
+  assert_non_null(strstr(err, "\"agent_short\""));
+  assert_non_null(strstr(err, "too short"));
+  assert_non_null(strstr(err, "32..512 bytes"));
+  assert_null(strstr(err, k31));
+  assert_null(strstr(err, "0123456789"));
+  /* Nothing of the refused table stays usable. */
+  memset(&id, 0, sizeof(id));
+  assert_int_equal(vmb_apikey_check(k32, &id, &reason), VMB_AUTH_INVALID);
+
+  cfg.api_keys_json = "{\"demo-key-32-bytes-0123456789abcd\":\"agent_ok\","
+                      "\"sha256:0000000000000000000000000000000000000000000000000000000000000000\":\"agent_d\"}";
+  assert_int_equal(vmb_apikey_init(&cfg, err, sizeof(err)), 0);
+  memset(&id, 0, sizeof(id));
+  assert_int_equal(vmb_apikey_check(k32, &id, &reason), VMB_AUTH_OK);
+  assert_string_equal(id.subject, "agent_ok");
+  vmb_apikey_cleanup();
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -95,6 +134,7 @@ int main(void)
     cmocka_unit_test(buf_growth_keeps_content),
     cmocka_unit_test(subject_rule_for_transports),
     cmocka_unit_test(config_forgets_vault_token),
+    cmocka_unit_test(apikey_min_length),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,8 +28,8 @@ import mcplib  # noqa: E402
 import fakekms  # noqa: E402
 import procs  # noqa: E402
 
-ALICE_KEY = "wrap-key-alice-" + secrets.token_hex(8)
-BOB_KEY = "wrap-key-bob-" + secrets.token_hex(8)
+ALICE_KEY = "wrap-key-alice-" + secrets.token_hex(16)
+BOB_KEY = "wrap-key-bob-" + secrets.token_hex(16)
 KEYS = {ALICE_KEY: {"subject": "alice", "scopes": ["read", "write", "list"]},
         BOB_KEY: {"subject": "bob", "scopes": ["read", "write", "list"]}}
 AKID = "AKIDWRAP" + secrets.token_hex(4).upper()
@@ -488,7 +488,7 @@ def case_policy(cl):
     """Registry field wrap: never refuses wrap_ttl, always refuses unwrapped
     secret answers (REST and MCP), optional is the default with and
     without a record."""
-    admin_key = "adm-" + secrets.token_hex(12)
+    admin_key = "adm-" + secrets.token_hex(16)
     s = Stack(cl, env={"API_KEYS_JSON": json.dumps(dict(KEYS, **{
         admin_key: {"subject": "ops-admin", "scopes": ["admin"]}}))})
     grants = {"transit_keys": ["*"], "db_roles": ["*"], "ssh_roles": ["*"], "kms_keys": ["*"]}

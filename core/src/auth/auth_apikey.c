@@ -7,6 +7,10 @@
 ** Every key is kept only as its SHA-256 digest; a presented key is hashed
 ** and compared with every entry in constant time (no early exit), so the
 ** timing says nothing about which key or how much of it matched.
+** A key given in clear must be at least APIKEY_MIN_LEN bytes (issue 13:
+** a short key is guessable online); start-up stops with a message that
+** names the entry and its subject, never the key. A sha256: entry cannot
+** be measured: whoever wrote the digest owns the key's length.
 ** The table is built once at start-up and read-only afterwards.
 */
 #include "auth.h"
@@ -22,6 +26,7 @@
 #include "scope.h"
 #include "util.h"
 
+#define APIKEY_MIN_LEN 32
 #define APIKEY_MAX_LEN 512
 #define APIKEY_MAX_ENTRIES 4096
 
@@ -120,9 +125,13 @@ int vmb_apikey_init(const struct vmb_config *cfg, char *err, size_t errlen)
     }
     else {
       size_t klen = strlen(key);
-      if(klen < 8 || klen > APIKEY_MAX_LEN) {
-        snprintf(err, errlen, "invalid configuration: API_KEYS_JSON: entry %zu: "
-                 "keys must be 8..%d bytes", i + 1, APIKEY_MAX_LEN);
+      if(klen < APIKEY_MIN_LEN || klen > APIKEY_MAX_LEN) {
+        /* The subject passed vmb_subject_valid above: safe to print. */
+        snprintf(err, errlen, "invalid configuration: API_KEYS_JSON: entry %zu "
+                 "(subject \"%s\"): the key is %s; API keys must be %d..%d bytes "
+                 "(e.g. openssl rand -hex 24) or given as sha256:<64 hex digits>",
+                 i + 1, subject, klen < APIKEY_MIN_LEN ? "too short" : "too long",
+                 APIKEY_MIN_LEN, APIKEY_MAX_LEN);
         goto fail;
       }
       if(sha256(key, klen, e->digest))
