@@ -15,7 +15,7 @@ for f in bin/vault-mcp-fcgi bin/vault-mcp-stdio bin/vault-sim bin/vault-mcp-pool
          share/man/man8/vault-mcp-fcgi.8.gz share/man/man1/vault-mcp-stdio.1.gz \
          share/man/man1/vault-sim.1.gz share/man/man8/vault-mcp-pool.8.gz \
          share/vault-mcp-bridge/render.sh share/vault-mcp-bridge/webserver/README.md \
-         share/vault-mcp-bridge/www/docs/index.html share/vault-mcp-bridge/www/console/README \
+         share/vault-mcp-bridge/www/docs/index.html share/vault-mcp-bridge/www/console/index.html share/vault-mcp-bridge/www/redoc/index.html share/vault-mcp-bridge/www/static/vendor/redoc-2.5.4/LICENSE share/vault-mcp-bridge/www/static/vendor/swagger-ui-dist-5.35.0/LICENSE \
          share/doc/vault-mcp-bridge/copyright share/doc/vault-mcp-bridge/changelog.gz \
          share/doc/vault-sim/copyright; do
   [ -e "$r/$f" ] || fail "missing $prefix/$f"
