@@ -10,8 +10,6 @@ usage: test_console.py browser|apidocs|lint [--screenshots DIR]
   browser  the console's pages (node/console.test.mjs)
   apidocs  /docs/ (Swagger UI) and /redoc/ (ReDoc) render the live
            /openapi.json under their CSP (node/pages.test.mjs)
-  smoke    scripts/smoke.sh passes against the stack, and fails (exit 1)
-           with a wrong API key
   lint     the live /openapi.json passes the pinned @redocly/cli lint with
            its recommended rules: no error (lint/, installed when missing)"""
 
@@ -115,40 +113,16 @@ def lint(url):
     return 0
 
 
-def smoke(dev_sh, env):
-    """scripts/smoke.sh with the stack's settings: exit 0 and no FAIL line;
-    with a wrong API key: exit 1 and a FAIL line for it."""
-    sm = os.path.join(os.path.dirname(dev_sh), "smoke.sh")
-    good = subprocess.run([sm], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=300)
-    print(good.stdout)
-    if good.returncode != 0 or "FAIL" in good.stdout or " 0 failed" not in good.stdout:
-        return 1
-    for must in ("whoami with the API key", "whoami with the JWT", "KV write, read, delete",
-                 "MCP tools/list", "admin API", "/console/ served with a CSP"):
-        if must not in good.stdout:
-            print("smoke.sh did not run: " + must)
-            return 1
-    bad = subprocess.run([sm, "--api-key", "not-a-key"], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, timeout=300)
-    if bad.returncode != 1 or "FAIL  whoami api key" not in bad.stdout:
-        print("smoke.sh with a wrong key: rc %d\n%s" % (bad.returncode, bad.stdout))
-        return 1
-    return 0
-
-
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
-    if mode not in ("browser", "apidocs", "lint", "smoke"):
-        die("usage: test_console.py browser|apidocs|lint|smoke [--screenshots DIR]")
+    if mode not in ("browser", "apidocs", "lint"):
+        die("usage: test_console.py browser|apidocs|lint [--screenshots DIR]")
     shots = ""
     if "--screenshots" in sys.argv:
         shots = os.path.abspath(sys.argv[sys.argv.index("--screenshots") + 1])
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     if mode == "lint":
         ensure_node(LINT_DIR, "@redocly/cli")
-    elif mode == "smoke":
-        pass
     else:
         if not os.access(chromium, os.X_OK):
             die(chromium + " is missing: install Debian's chromium (scripts/lib/deps.sh)")
@@ -187,8 +161,6 @@ def main():
                      "VMB_ADMIN_API_KEY": stack["DEMO_ADMIN_API_KEY"], "VMB_SHOT_DIR": shots, "CHROMIUM": chromium})
         if mode == "lint":
             rc = lint(stack["BRIDGE_URL"])
-        elif mode == "smoke":
-            rc = smoke(dev_sh, env)
         else:
             script = "console.test.mjs" if mode == "browser" else "pages.test.mjs"
             t = subprocess.run(["node", os.path.join(NODE_DIR, script)], cwd=NODE_DIR,
