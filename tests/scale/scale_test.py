@@ -176,7 +176,7 @@ class Host:
             f.write('server.bind = "127.0.0.1"\nserver.port = %d\n' % self.port)
             f.write('server.errorlog = "%s"\n' % os.path.join(self.dir, "lighttpd-error.log"))
             f.write('server.modules = ( "mod_fastcgi" )\n')
-            f.write('server.max-connections = 256\n')
+            f.write('server.max-connections = 256\nserver.stream-response-body = 2\n')
             f.write('fastcgi.server = ( "/" => (( "socket" => "%s", '
                     '"check-local" => "disable", "fix-root-scriptname" => "enable" )) )\n'
                     % self.sock_path)
@@ -449,6 +449,79 @@ def case_registry_revoke(args, wd, cleanup):
     check(st == 200, "disable on A: %d %s" % (st, body[:200]))
     t2 = refused_within("disabled subject", lambda: b.req("GET", "/whoami", key=key2)[0] == 403)
     print("refused on B after: revoked key %.3fs, disabled subject %.3fs" % (t1, t2))
+
+
+class SseReader:
+    """GET /mcp/sse held open in a thread; events collected as dicts."""
+
+    def __init__(self, host, key):
+        self.events, self.ready = [], threading.Event()
+        self.conn = http.client.HTTPConnection("127.0.0.1", host.port, timeout=60)
+        self.conn.request("GET", "/mcp/sse", headers={"X-API-Key": key,
+                                                      "Accept": "text/event-stream"})
+        self.resp = self.conn.getresponse()
+        check(self.resp.status == 200, "/mcp/sse on %s: %d" % (host.name, self.resp.status))
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+        check(self.ready.wait(10), "the stream's first comment arrived")
+
+    def run(self):
+        ev = {}
+        try:
+            while True:
+                line = self.resp.readline()
+                if not line:
+                    return
+                line = line.decode().rstrip("\r\n")
+                if line.startswith(":"):
+                    self.ready.set()
+                elif line.startswith("id: "):
+                    ev["id"] = int(line[4:])
+                elif line.startswith("data: "):
+                    ev["data"] = json.loads(line[6:])
+                elif line == "" and ev:
+                    self.events.append(ev)
+                    ev = {}
+        except Exception:
+            return
+
+    def close(self):
+        self.conn.close()
+
+
+def case_events_cross_host(args, wd, cleanup):
+    """tool.completed of a call served by host A reaches the caller's
+    /mcp/sse stream held on host B, in order, never another subject's."""
+    redis = Redis(wd, cleanup)
+    a, b = two_hosts(args, wd, cleanup, redis, limit=100000, workers=2, threads=4)
+    alice_b = SseReader(b, ALICE)
+    cleanup.add(alice_b.close)
+    bob_b = SseReader(b, BOB)
+    cleanup.add(bob_b.close)
+    calls = ["kv_list", "kv_write", "kv_read"]
+    for i, tool in enumerate(calls):
+        params = {"name": tool, "arguments": {}}
+        if tool == "kv_write":
+            params["arguments"] = {"path": "scale/e", "data": {"v": "1"}}
+        elif tool == "kv_read":
+            params["arguments"] = {"path": "scale/e"}
+        st, _, doc = rpc(a if i != 1 else b, ALICE, "tools/call", params, rid=10 + i)
+        check(st == 200 and "result" in doc, "%s: %d %r" % (tool, st, doc))
+    got = wait_for(lambda: len(alice_b.events) >= 3 and alice_b.events, 10)
+    check(got, "alice's stream on B got her events: %r (keys %r)" % (alice_b.events, redis.cli("KEYS", "*")))
+    tools = [e["data"]["tool"] for e in alice_b.events]
+    check(tools == ["kv.list", "kv.write", "kv.read"], "in order, from both hosts: %r" % tools)
+    check(all(e["data"]["subject"] == "alice" for e in alice_b.events), "only alice's")
+    ids = [e["id"] for e in alice_b.events]
+    check(ids == sorted(ids) and len(set(ids)) == 3, "increasing ids: %r" % ids)
+    # bob calls one tool: his stream gets exactly that, never alice's.
+    st, _, _ = rpc(a, BOB, "tools/call", {"name": "kv_list", "arguments": {}}, rid=20)
+    check(st == 200, "bob's call")
+    check(wait_for(lambda: bob_b.events, 10), "bob's stream got his event")
+    time.sleep(0.5)   # a leak would have arrived by now: streams poll every 100 ms
+    check([e["data"]["subject"] for e in bob_b.events] == ["bob"],
+          "bob's stream holds only bob's event: %r" % bob_b.events)
+    check(len(alice_b.events) == 3, "alice's stream did not get bob's: %r" % alice_b.events)
 
 
 def case_password(args, wd, cleanup):

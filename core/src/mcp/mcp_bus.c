@@ -288,10 +288,144 @@ static void copy_str(char *dst, size_t cap, const char *src)
 
 /* ---- publishing ----------------------------------------------------- */
 
+/*
+** Events through Redis (REDIS_URL, issue 16): one Redis stream per
+** subject, <prefix>ev:<subject>, capped near BUS_EVENTS entries. A
+** stream on any host reads only its own subject's key, so no other
+** subject's event can reach it, and sees every host's events in the
+** order Redis took them. Event ids are the Redis entry ids packed into
+** one number (milliseconds << 20 | sequence), so Last-Event-ID works as
+** before. An event whose XADD fails is lost (the outage is logged).
+*/
+#define EV_SEQ_BITS 20
+
+static int ev_key(char *key, size_t len, const char *subject)
+{
+  int n = snprintf(key, len, "%sev:%s", vmb_redis_prefix(), subject);
+  return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+static void redis_publish(const char *tool, const char *subject)
+{
+  char key[256], ts[32], cap[16];
+  const char *argv[11] = {"XADD", key, "MAXLEN", "~", cap, "*", "tool", tool,
+                          "ts", ts, NULL};
+  size_t lens[10];
+  int i;
+  struct redisReply *r;
+  if(ev_key(key, sizeof(key), subject))
+    return;
+  snprintf(ts, sizeof(ts), "%.6f", vmb_now());
+  snprintf(cap, sizeof(cap), "%u", BUS_EVENTS);
+  for(i = 0; i < 10; i++)
+    lens[i] = strlen(argv[i]);
+  r = vmb_redis_command(10, argv, lens, NULL);
+  vmb_redis_free(r);
+}
+
+/* "ms-seq" -> packed id; 0 when malformed. */
+static uint64_t ev_pack(const char *id, size_t len)
+{
+  uint64_t ms = 0, seq = 0;
+  size_t i = 0;
+  for(; i < len && id[i] >= '0' && id[i] <= '9'; i++)
+    ms = ms * 10 + (uint64_t)(id[i] - '0');
+  if(i == 0 || i >= len || id[i] != '-' || i > 15)
+    return 0;
+  for(i++; i < len && id[i] >= '0' && id[i] <= '9'; i++)
+    seq = seq * 10 + (uint64_t)(id[i] - '0');
+  if(i != len || seq >= (1u << EV_SEQ_BITS))
+    return 0;
+  return ms << EV_SEQ_BITS | seq;
+}
+
+/* The id of the subject's newest event, packed (0: none yet); -1 when
+   Redis could not answer. */
+static int redis_last_id(const char *subject, uint64_t *out)
+{
+  char key[256];
+  const char *argv[6] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
+  size_t lens[6];
+  int i, rc = -1;
+  struct redisReply *r;
+  if(ev_key(key, sizeof(key), subject))
+    return -1;
+  for(i = 0; i < 6; i++)
+    lens[i] = strlen(argv[i]);
+  r = vmb_redis_command(6, argv, lens, NULL);
+  if(r && r->type == REDIS_REPLY_ARRAY) {
+    *out = 0;
+    if(r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+       r->element[0]->elements == 2 && r->element[0]->element[0]->type == REDIS_REPLY_STRING)
+      *out = ev_pack(r->element[0]->element[0]->str, r->element[0]->element[0]->len);
+    rc = 0;
+  }
+  vmb_redis_free(r);
+  return rc;
+}
+
+/* Events of subject after *pos into out (at most max); *pos moves to the
+   last one read. 0 when Redis could not answer (try again next tick). */
+static size_t redis_collect(const char *subject, uint64_t *pos, struct vmb_mcp_event *out,
+                            size_t max)
+{
+  char key[256], after[48], count[16];
+  const char *argv[6] = {"XREAD", "COUNT", count, "STREAMS", key, after};
+  size_t lens[6], n = 0, i, j;
+  struct redisReply *r, *entries;
+  if(ev_key(key, sizeof(key), subject))
+    return 0;
+  snprintf(after, sizeof(after), "%llu-%llu", (unsigned long long)(*pos >> EV_SEQ_BITS),
+           (unsigned long long)(*pos & ((1u << EV_SEQ_BITS) - 1)));
+  snprintf(count, sizeof(count), "%zu", max);
+  for(i = 0; i < 6; i++)
+    lens[i] = strlen(argv[i]);
+  r = vmb_redis_command(6, argv, lens, NULL);
+  if(!r || r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
+     r->element[0]->type != REDIS_REPLY_ARRAY || r->element[0]->elements != 2 ||
+     r->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+    vmb_redis_free(r);                /* nil: nothing new */
+    return 0;
+  }
+  entries = r->element[0]->element[1];
+  for(i = 0; i < entries->elements && n < max; i++) {
+    struct redisReply *e = entries->element[i], *f;
+    uint64_t id;
+    if(e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+       e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+      continue;
+    id = ev_pack(e->element[0]->str, e->element[0]->len);
+    if(id <= *pos)
+      continue;
+    *pos = id;
+    f = e->element[1];
+    memset(&out[n], 0, sizeof(out[n]));
+    out[n].seq = (unsigned long long)id;
+    for(j = 0; j + 1 < f->elements; j += 2) {
+      const struct redisReply *k = f->element[j], *v = f->element[j + 1];
+      if(k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+        continue;
+      if(!strcmp(k->str, "tool"))
+        copy_str(out[n].tool, sizeof(out[n].tool), v->str);
+      else if(!strcmp(k->str, "ts"))
+        out[n].ts = strtod(v->str, NULL);
+    }
+    copy_str(out[n].subject, sizeof(out[n].subject), subject);
+    if(out[n].tool[0])
+      n++;
+  }
+  vmb_redis_free(r);
+  return n;
+}
+
 void vmb_mcp_bus_publish(const char *tool, const char *subject)
 {
   struct bus_event *e;
   uint64_t seq;
+  if(tool && subject && vmb_redis_enabled()) {
+    redis_publish(tool, subject);
+    return;
+  }
   if(!bus || !tool || !subject || bus_lock())
     return;
   seq = atomic_load(&bus->next);
@@ -521,6 +655,8 @@ long vmb_mcp_stream_subject_limit(void) { return max_subject_streams; }
 
 unsigned long long vmb_mcp_bus_next(void)
 {
+  if(vmb_redis_enabled())
+    return 0;                         /* "from now": found by the follower */
   return bus ? (unsigned long long)atomic_load(&bus->next) : 1u;
 }
 
@@ -536,9 +672,26 @@ int vmb_mcp_bus_follow(struct vmb_request *req, const char *subject,
 {
   struct bus_event batch[BATCH];
   uint64_t pos = start, last_ka = vmb_monotonic_us();
+  bool shared = vmb_redis_enabled(), placed = start != 0;
   while(!atomic_load(&stopping)) {
     struct timespec ts = {0, POLL_NS};
-    if(fn && atomic_load(&bus->next) != pos) {
+    if(fn && shared) {
+      /* Redis: place the start after the newest event once (retried each
+         tick while Redis is away), then read what is new. */
+      if(!placed)
+        placed = redis_last_id(subject, &pos) == 0;
+      if(placed) {
+        struct vmb_mcp_event ev[BATCH];
+        size_t n, i;
+        do {
+          n = redis_collect(subject, &pos, ev, BATCH);
+          for(i = 0; i < n; i++)
+            if(fn(req, ctx, &ev[i]))
+              return -1;
+        } while(n == BATCH);
+      }
+    }
+    else if(fn && atomic_load(&bus->next) != pos) {
       size_t n, i;
       int bad = 0;
       do {
@@ -631,13 +784,27 @@ enum vmb_err vmb_h_mcp_sse(struct vmb_call *c)
     return reg == REG_ERROR ? VMB_ERR_INTERNAL : VMB_ERR_RATE_LIMITED;
   }
 
-  next = atomic_load(&bus->next);
-  pos = next;
-  /* Resume after the last event the client saw, if the ring still has
-     everything since then. */
-  if(last && !vmb_parse_long(last, 0, LONG_MAX, &last_id) &&
-     (uint64_t)last_id < next && (uint64_t)last_id + BUS_EVENTS >= next)
-    pos = (uint64_t)last_id + 1;
+  if(vmb_redis_enabled()) {
+    /* Ids are packed Redis ids: resume after the one the client saw
+       (what Redis still holds of the subject's stream). */
+    pos = 0;
+    if(last && !vmb_parse_long(last, 1, LONG_MAX, &last_id))
+      pos = (uint64_t)last_id;
+    /* Else start after the newest event now, before the stream opens,
+       so an event published once the client sees the stream is never
+       missed (if Redis is away, the follower places it later). */
+    else if(redis_last_id(req->identity.subject, &pos) == 0 && pos == 0)
+      pos = 1;                        /* nothing yet: everything from the start */
+  }
+  else {
+    next = atomic_load(&bus->next);
+    pos = next;
+    /* Resume after the last event the client saw, if the ring still has
+       everything since then. */
+    if(last && !vmb_parse_long(last, 0, LONG_MAX, &last_id) &&
+       (uint64_t)last_id < next && (uint64_t)last_id + BUS_EVENTS >= next)
+      pos = (uint64_t)last_id + 1;
+  }
 
   h[nh++] = (struct vmb_header){"Content-Type", "text/event-stream"};
   h[nh++] = (struct vmb_header){"Cache-Control", "no-store"};
