@@ -32,6 +32,9 @@ function kv(box) {
   const data = el('textarea', { id: 'kv-data', placeholder: '{"user": "svc"}' });
   const version = el('input', { type: 'number', id: 'kv-version', min: 1, placeholder: 'latest' });
   const versions = el('input', { type: 'text', id: 'kv-versions', placeholder: '1 2' });
+  // Response wrapping (docs/wrapping.md): with a TTL the read answers a
+  // single-use wrapping token and the secret never reaches this page.
+  const wrapTtl = el('input', { type: 'text', id: 'kv-wrap', placeholder: 'e.g. 60s (empty: no wrapping)' });
   const out = el('pre', { class: 'out', id: 'kv-out' });
   const run = fn => async () => { out.classList.remove('error'); try { show(out, await fn()); } catch (e) { showError(out, e); } };
   const vlist = () => versions.value.split(/[\s,]+/).filter(Boolean).map(Number);
@@ -50,7 +53,10 @@ function kv(box) {
     return r;
   }
   async function read() {
-    const q = version.value ? '?version=' + encodeURIComponent(version.value) : '';
+    const params = new URLSearchParams();
+    if (version.value) params.set('version', version.value);
+    if (wrapTtl.value.trim()) params.set('wrap_ttl', wrapTtl.value.trim());
+    const q = params.toString() ? '?' + params.toString() : '';
     const r = await call('GET', '/secrets/' + enc(path.value) + q);
     if (r && r.data && typeof r.data === 'object') data.value = JSON.stringify(r.data, null, 2);
     return r;
@@ -59,6 +65,7 @@ function kv(box) {
     el('div', {}, el('h3', {}, 'Browse'), el('label', {}, 'Prefix', prefix),
       el('button', { type: 'button', id: 'kv-browse', onclick: run(browse) }, 'List'), listing),
     el('div', {}, el('h3', {}, 'Secret'), el('label', {}, 'Path', path), el('label', {}, 'Version', version),
+      el('label', {}, 'Wrap TTL (answer a wrapping token instead of the secret)', wrapTtl),
       el('label', {}, 'Data (JSON object)', data),
       el('div', { class: 'row' },
         el('button', { type: 'button', id: 'kv-read', onclick: run(read) }, 'Read'),

@@ -167,6 +167,16 @@ try {
   await page.waitForFunction(v => document.getElementById('kv-out').textContent.includes(v), {}, secretValue);
   if (shots) await page.screenshot({ path: `${shots}/operations-kv.png`, fullPage: true });
 
+  step('KV: a wrapped read shows the wrapping token, never the secret');
+  await page.type('#kv-wrap', '60s');
+  await page.$eval('#kv-out', e => { e.textContent = ''; });
+  await page.click('#kv-read');
+  await page.waitForFunction(() => /wrap_info/.test(document.getElementById('kv-out').textContent));
+  const wrapped = await page.$eval('#kv-out', e => e.textContent);
+  if (wrapped.includes(secretValue)) fail('a wrapped read showed the secret');
+  if (!/"token"/.test(wrapped)) fail('a wrapped read showed no wrapping token');
+  await page.$eval('#kv-wrap', e => { e.value = ''; });
+
   step('MCP: tools/list, then kv read through the generated form');
   await page.click('button[data-tab="MCP"]');
   await page.waitForFunction(() => /\d+ tools/.test(document.getElementById('mcp-out')?.textContent || ''));
