@@ -101,7 +101,11 @@ def verify_sigv4(method, path, headers, body, creds, region):
     if not m:
         return "malformed Authorization %r" % auth[:40]
     akid, date, reg, service, signed, sig = m.groups()
-    if akid != creds["akid"]:
+    # creds may be one pair or a list of pairs (the bridge's own and a
+    # caller's temporary ones): the access key id picks the pair.
+    pairs = creds if isinstance(creds, (list, tuple)) else [creds]
+    creds = next((c for c in pairs if c["akid"] == akid), None)
+    if creds is None:
         return "unknown access key id"
     if reg != region or service != "kms":
         return "wrong scope %s/%s" % (reg, service)
@@ -204,6 +208,7 @@ class FakeKMS:
             self.api = json.load(f)
         self.creds, self.region = creds, region
         self.problems, self.calls = [], []
+        self.signed_by = []   # access key id of each request whose signature verified
         self.lock = threading.Lock()
         outer = self
         targets = {v["x_amz_target"]: k for k, v in self.api["operations"].items()}
@@ -242,6 +247,9 @@ class FakeKMS:
                                    outer.region)
                 if why:
                     return self._problem("sigv4: " + why, 400, "InvalidSignatureException")
+                with outer.lock:
+                    outer.signed_by.append(self.headers.get("Authorization", "")
+                                           .split("Credential=")[-1].split("/")[0])
                 if self.path != "/":
                     return self._problem("path %s" % self.path, 400, "UnknownOperationException")
                 if self.headers.get("Content-Type") != "application/x-amz-json-1.1":

@@ -254,6 +254,94 @@ def case_credfile(cl):
     check(not kms2.calls and not kms2.problems, "called KMS without credentials")
 
 
+def case_caller_creds(cl):
+    """Issue 14: an admin caller may send temporary AWS credentials for one
+    call, only with KMS_ALLOW_CALLER_CREDENTIALS=true; the fake KMS knows
+    both pairs and records which access key id signed each request."""
+    admin_key = "kms-admin-" + secrets.token_hex(16)
+    c_akid = "ASIACALLER" + secrets.token_hex(8).upper()
+    c_secret = "caller-secret-" + secrets.token_hex(16)
+    c_token = "caller-session-" + secrets.token_hex(24)
+    creds = {"aws_access_key_id": c_akid, "aws_secret_access_key": c_secret,
+             "aws_session_token": c_token}
+    keys = {KEY: "agent_k",
+            admin_key: {"subject": "kms_admin", "scopes": ["read", "write", "admin"]}}
+
+    def bridge(allow):
+        kms = fakekms.FakeKMS(procs.free_port(), [{"akid": AKID, "secret": SECRET},
+                                                  {"akid": c_akid, "secret": c_secret,
+                                                   "token": c_token}])
+        cl.add(kms.close)
+        e = {"AWS_KMS_ENABLED": "true", "AWS_REGION": "us-east-1",
+             "AWS_KMS_ENDPOINT": kms.url, "AWS_KMS_DEFAULT_KEY_ID": "alias/app",
+             "VAULT_TIMEOUT_MS": "1500", "HOME": "/nonexistent",
+             "AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET,
+             "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None, "AWS_SHARED_CREDENTIALS_FILE": None,
+             "REGISTRY_ENABLED": "false", "CHILD_TOKEN_ENABLED": "false",
+             "KMS_ALLOW_CALLER_CREDENTIALS": allow}
+        return kms, L.Bridge(cl, DEAD_VAULT, keys, env=e)
+
+    answers = []
+    # Setting off (the default spelled out): refused even for an admin.
+    kms, b = bridge("false")
+    for who in (admin_key, KEY):
+        res = b.op("kms.encrypt", dict(creds, plaintext=b64("x")), key=who)
+        answers.append(res)
+        expect_err(res, 403, "forbidden", "KMS_ALLOW_CALLER_CREDENTIALS", "setting off")
+    check(not kms.calls and not kms.problems, "refused call reached KMS")
+    b.close()
+    logs = [b.logs(), {"stderr": open(os.path.join(b.tmp, "stderr.txt"), "rb").read()}]
+
+    kms, b = bridge("true")
+    # Not admin: refused, over REST and MCP.
+    for res in both(b, "kms.encrypt", dict(creds, plaintext=b64("x"))):
+        answers.append(res)
+        expect_err(res, 403, "forbidden", "admin", "non-admin caller credentials")
+    # Key id without secret, and a malformed key id: 400.
+    res = b.op("kms.encrypt", {"plaintext": b64("x"), "aws_access_key_id": c_akid}, key=admin_key)
+    answers.append(res)
+    expect_err(res, 400, "bad_request", "together", "key id without secret")
+    res = b.op("kms.encrypt", dict(creds, plaintext=b64("x"), aws_access_key_id="asia-lower-case-1"),
+               key=admin_key)
+    answers.append(res)
+    expect_err(res, 400, "bad_request", "aws_access_key_id", "key id pattern")
+    check(not kms.calls and not kms.problems, "refused call reached KMS")
+    # Admin, setting on: every operation is signed by the caller's pair.
+    res = b.op("kms.encrypt", dict(creds, plaintext=b64(PLANT)), key=admin_key)
+    answers.append(res)
+    ct = expect_ok(res, "encrypt with caller credentials")["ciphertext"]
+    res = b.op("kms.decrypt", dict(creds, ciphertext=ct), key=admin_key)
+    answers.append(res)
+    check(base64.b64decode(expect_ok(res, "decrypt")["plaintext"]).decode() == PLANT, "round trip")
+    for op, args in (("kms.generate_data_key", {}),
+                     ("kms.sign", {"message": b64("m"), "signing_algorithm": "ECDSA_SHA_256"})):
+        res = b.op(op, dict(creds, **args), key=admin_key)
+        answers.append(res)
+        r = expect_ok(res, op)
+    res = b.op("kms.verify", dict(creds, message=b64("m"), signature=r["signature"],
+                                  signing_algorithm="ECDSA_SHA_256"), key=admin_key)
+    answers.append(res)
+    check(expect_ok(res, "verify")["valid"] is True, "verify with caller credentials")
+    check(kms.signed_by == [c_akid] * 5, "caller credentials signed: %r" % kms.signed_by)
+    # The next call without them uses the configured pair again (used once).
+    expect_ok(b.op("kms.encrypt", {"plaintext": b64("y")}, key=admin_key), "own credentials")
+    check(kms.signed_by[-1] == AKID, "bridge credentials after: %r" % kms.signed_by)
+    no_problems(kms)
+    # The description tells the console they are used once and never stored.
+    st, doc = b.raw("GET", "/openapi.json")
+    text = json.dumps(doc)
+    check(st == 200 and "aws_secret_access_key" in text and
+          "used for this request only, never stored" in text, "openapi describes the fields")
+    b.close()
+    logs += [b.logs(), {"stderr": open(os.path.join(b.tmp, "stderr.txt"), "rb").read()}]
+    for name, data in [kv for lg in logs for kv in lg.items()]:
+        for s in (c_secret, c_token):
+            check(s.encode() not in data, "%s holds a caller credential" % name)
+    for st, doc in answers:
+        for s in (c_secret, c_token):
+            check(s not in json.dumps(doc), "an answer holds a caller credential")
+
+
 if __name__ == "__main__":
     cleanup = L.Cleanup()
     try:

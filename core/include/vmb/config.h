@@ -98,6 +98,7 @@ struct vmb_config {
 
   /* AWS KMS */
   bool aws_kms_enabled;
+  bool kms_allow_caller_credentials;
   char *aws_region;
   char *aws_kms_default_key_id;
   char *aws_kms_endpoint;

@@ -57,6 +57,7 @@ static struct {
   const char *session_token;        /* AWS_SESSION_TOKEN */
   const char *profile;              /* AWS_PROFILE */
   const char *credentials_file;     /* AWS_SHARED_CREDENTIALS_FILE */
+  bool allow_caller_creds;          /* KMS_ALLOW_CALLER_CREDENTIALS */
   long timeout_ms;                  /* VAULT_TIMEOUT_MS, shared */
 } conf;
 
@@ -81,6 +82,7 @@ int vmb_kms_init(const struct vmb_config *cfg, char *err, size_t errlen)
   conf.session_token = cfg->aws_session_token;
   conf.profile = cfg->aws_profile;
   conf.credentials_file = cfg->aws_shared_credentials_file;
+  conf.allow_caller_creds = cfg->kms_allow_caller_credentials;
   conf.timeout_ms = cfg->vault_timeout_ms;
   return 0;
 }
@@ -269,6 +271,82 @@ static int creds_load(struct kms_creds *k, const char **why)
     return 0;
   }
   return creds_from_file(k, why);
+}
+
+/*
+** Caller credentials (issue 14): an admin-scope caller may send temporary
+** AWS credentials for one call when KMS_ALLOW_CALLER_CREDENTIALS=true.
+** They live in the request's arguments (arena) and in k for the signing
+** only; kms_call wipes both. Refusals never echo a value.
+*/
+static const char *const caller_cred_args[] = {
+  "aws_access_key_id", "aws_secret_access_key", "aws_session_token", NULL};
+
+static int caller_creds_present(struct vmb_call *c)
+{
+  for(size_t i = 0; caller_cred_args[i]; i++)
+    if(vmb_arg_str(c, caller_cred_args[i]))
+      return 1;
+  return 0;
+}
+
+static enum vmb_err caller_creds_check(struct vmb_call *c)
+{
+  const char *id, *secret;
+  if(!caller_creds_present(c))
+    return VMB_ERR_OK;
+  if(!conf.allow_caller_creds) {
+    c->detail = "caller AWS credentials are not accepted on this bridge "
+                "(KMS_ALLOW_CALLER_CREDENTIALS=false)";
+    return VMB_ERR_FORBIDDEN;
+  }
+  if(!(c->req->identity.scopes & VMB_SCOPE_ADMIN)) {
+    c->detail = "caller AWS credentials require the 'admin' scope";
+    return VMB_ERR_FORBIDDEN;
+  }
+  id = vmb_arg_str(c, "aws_access_key_id");
+  secret = vmb_arg_str(c, "aws_secret_access_key");
+  if(!id || !secret || !*secret) {
+    c->detail = "aws_access_key_id and aws_secret_access_key must be sent together";
+    return VMB_ERR_BAD_REQUEST;
+  }
+  /* The gate bounded the length (16..128); the charset is checked here. */
+  for(const char *p = id; *p; p++)
+    if(!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) {
+      c->detail = "field 'aws_access_key_id' must match [A-Z0-9]{16,128}";
+      return VMB_ERR_BAD_REQUEST;
+    }
+  return VMB_ERR_OK;
+}
+
+/* Copy the checked caller credentials into k (bounded by the table well
+   below k's buffers). */
+static int caller_creds_load(struct vmb_call *c, struct kms_creds *k)
+{
+  const char *tok = vmb_arg_str(c, "aws_session_token");
+  const char *id = vmb_arg_str(c, "aws_access_key_id");
+  const char *secret = vmb_arg_str(c, "aws_secret_access_key");
+  memset(k, 0, sizeof(*k));
+  if(!id || !secret)
+    return -1;
+  if(!tok)
+    tok = "";
+  return copy_field(k->access_key_id, sizeof(k->access_key_id), id, strlen(id)) ||
+         copy_field(k->secret_access_key, sizeof(k->secret_access_key), secret,
+                    strlen(secret)) ||
+         copy_field(k->session_token, sizeof(k->session_token), tok, strlen(tok))
+           ? -1 : 0;
+}
+
+/* Overwrite the caller's credential strings inside the arguments; the
+   arguments object is freed with the arena at the end of the request. */
+static void caller_creds_wipe(struct vmb_call *c)
+{
+  json_object *v;
+  for(size_t i = 0; caller_cred_args[i]; i++)
+    if(c->args && json_object_object_get_ex(c->args, caller_cred_args[i], &v) &&
+       json_object_is_type(v, json_type_string))
+      OPENSSL_cleanse((void *)json_object_get_string(v), (size_t)json_object_get_string_len(v));
 }
 
 /*
@@ -501,7 +579,16 @@ static enum vmb_err kms_call(struct vmb_call *c, const char *operation, json_obj
   memset(&r, 0, sizeof(r));
   memset(&up, 0, sizeof(up));
   vmb_sigv4_result_init(&sig);
-  if(creds_load(&k, &why)) {
+  if(caller_creds_present(c)) {
+    /* kms_begin checked setting, scope and shape already. */
+    if(caller_creds_load(c, &k)) {
+      c->detail = "the caller's AWS credentials are too long";
+      e = VMB_ERR_BAD_REQUEST;
+      goto out;
+    }
+    json_object_object_add(c->log_fields, "credentials", json_object_new_string("caller"));
+  }
+  else if(creds_load(&k, &why)) {
     vmb_log_server(VMB_LOG_WARN, "kms", why);
     c->detail = "the bridge has no usable AWS credentials";
     e = VMB_ERR_NOT_ENABLED;
@@ -612,6 +699,7 @@ static enum vmb_err kms_call(struct vmb_call *c, const char *operation, json_obj
     e = kms_fail(c, &r);
 out:
   creds_wipe(&k);
+  caller_creds_wipe(c);
   vmb_sigv4_result_free(&sig);
   if(hd) {
     OPENSSL_cleanse(hd, sizeof(*hd));
@@ -632,7 +720,12 @@ static enum vmb_err kms_begin(struct vmb_call *c, json_object **body, int with_k
                               int key_required)
 {
   const char *key;
+  enum vmb_err e;
   *body = NULL;
+  if((e = caller_creds_check(c)) != VMB_ERR_OK) {
+    caller_creds_wipe(c);
+    return e;
+  }
   if(!conf.enabled) {
     c->detail = "AWS KMS is not enabled on this bridge (AWS_KMS_ENABLED=false)";
     return VMB_ERR_NOT_ENABLED;

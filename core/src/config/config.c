@@ -113,6 +113,7 @@ static const struct setting settings[] = {
   S("WRAP_TTL_MAX", T_DURATION, wrap_ttl_max, "10m", 1, 86400, 0, "longest wrap_ttl a caller may ask for (response wrapping)"),
   S("WRAP_UNWRAP_ANY_SUBJECT", T_BOOL, wrap_unwrap_any_subject, "false", 0, 0, 0, "let any subject unwrap or look up a wrap, not only the subject that created it"),
   S("AWS_KMS_ENABLED", T_BOOL, aws_kms_enabled, "false", 0, 0, 0, "enable the KMS routes"),
+  S("KMS_ALLOW_CALLER_CREDENTIALS", T_BOOL, kms_allow_caller_credentials, "false", 0, 0, 0, "let admin-scope callers send temporary AWS credentials (aws_access_key_id, aws_secret_access_key, aws_session_token) for one kms.* call; used once, never stored or logged"),
   S("AWS_REGION", T_STR, aws_region, "", 0, 0, 0, "AWS region"),
   S("AWS_KMS_DEFAULT_KEY_ID", T_STR, aws_kms_default_key_id, "", 0, 0, 0, "default KMS key"),
   S("AWS_KMS_ENDPOINT", T_URL, aws_kms_endpoint, "", 0, 0, 0, "KMS endpoint override"),

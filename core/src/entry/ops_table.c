@@ -158,29 +158,43 @@ static const struct vmb_arg ssh_sign_args[] = {
                         "ECDSA_SHA_512|SM2DSA", "KMS signing algorithm"}
 #define ARG_KMS_MSGTYPE {"message_type", VMB_ARG_STRING, 0, 1, 6, "RAW|DIGEST", \
                          "RAW (default with message) or DIGEST (implied by message_digest)"}
+/* Temporary AWS credentials for this one call (issue 14, console KMS
+   page): only with KMS_ALLOW_CALLER_CREDENTIALS=true and the admin scope;
+   backend_kms.c checks both, signs with them instead of the configured
+   credentials and wipes them. Argument values are never logged (the gate
+   logs descriptors only), so these need no extra marking. */
+#define CALLER_CREDS_TEXT "; used for this request only, never stored or logged " \
+                          "(admin scope and KMS_ALLOW_CALLER_CREDENTIALS=true)"
+#define ARG_KMS_CREDS \
+  {"aws_access_key_id", VMB_ARG_STRING, 0, 16, 128, NULL, \
+   "Temporary AWS access key id ([A-Z0-9]{16,128})" CALLER_CREDS_TEXT}, \
+  {"aws_secret_access_key", VMB_ARG_STRING, 0, 1, 128, NULL, \
+   "Its secret access key" CALLER_CREDS_TEXT}, \
+  {"aws_session_token", VMB_ARG_STRING, 0, 1, 4000, NULL, \
+   "Its session token, sent as X-Amz-Security-Token" CALLER_CREDS_TEXT}
 static const struct vmb_arg kms_encrypt_args[] = {
   {"plaintext", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_BASE64, 1, 5464, NULL,
    "Base64 of the data to encrypt (1..4096 bytes)"},
-  ARG_KMS_KEY, ARG_KMS_CONTEXT, ARG_KMS_GRANTS, {0}};
+  ARG_KMS_KEY, ARG_KMS_CONTEXT, ARG_KMS_GRANTS, ARG_KMS_CREDS, {0}};
 static const struct vmb_arg kms_decrypt_args[] = {
   {"ciphertext", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_BASE64, 1, 8192, NULL,
    "Base64 CiphertextBlob as returned by kms.encrypt"},
-  ARG_KMS_CONTEXT, ARG_KMS_GRANTS, ARG_KMS_KEY, ARG_WRAP_TTL, {0}};
+  ARG_KMS_CONTEXT, ARG_KMS_GRANTS, ARG_KMS_KEY, ARG_WRAP_TTL, ARG_KMS_CREDS, {0}};
 static const struct vmb_arg kms_data_key_args[] = {
   ARG_KMS_KEY,
   {"key_spec", VMB_ARG_STRING, 0, 1, 8, "AES_256|AES_128",
    "Data key length as a spec (default AES_256)"},
   {"number_of_bytes", VMB_ARG_INTEGER, 0, 1, 1024, NULL,
    "Data key length in bytes (instead of key_spec)"},
-  ARG_KMS_CONTEXT, ARG_KMS_GRANTS, ARG_WRAP_TTL, {0}};
+  ARG_KMS_CONTEXT, ARG_KMS_GRANTS, ARG_WRAP_TTL, ARG_KMS_CREDS, {0}};
 static const struct vmb_arg kms_sign_args[] = {
   ARG_KMS_KEY, ARG_KMS_MESSAGE, ARG_KMS_DIGEST, ARG_KMS_SIGALG, ARG_KMS_MSGTYPE,
-  ARG_KMS_GRANTS, {0}};
+  ARG_KMS_GRANTS, ARG_KMS_CREDS, {0}};
 static const struct vmb_arg kms_verify_args[] = {
   ARG_KMS_KEY,
   {"signature", VMB_ARG_STRING, VMB_ARG_REQUIRED | VMB_ARG_BASE64, 1, 8192, NULL,
    "Base64 signature as returned by kms.sign"},
-  ARG_KMS_MESSAGE, ARG_KMS_DIGEST, ARG_KMS_SIGALG, ARG_KMS_MSGTYPE, ARG_KMS_GRANTS, {0}};
+  ARG_KMS_MESSAGE, ARG_KMS_DIGEST, ARG_KMS_SIGALG, ARG_KMS_MSGTYPE, ARG_KMS_GRANTS, ARG_KMS_CREDS, {0}};
 
 /* The admin API on the subject registry (admin.c, docs/registry.md).
    Writable fields are the same for create and patch; create also needs
