@@ -404,12 +404,29 @@ check_required() {
     "${FORGED[@]}" "${CERT[@]}"
 }
 
+# The operator smoke test in its mTLS mode, against this TLS front with the
+# test client certificate (scripts/smoke.sh; docs/operator-scripts.md).
+check_smoke_mtls() {
+  local root out rc
+  root=$(cd "$(dirname "$0")/../.." && pwd)
+  out=$(bash "$root/scripts/smoke.sh" --mtls --url "$base" --cert "$certs/client.crt" \
+    --key "$certs/client.key" --cacert "$certs/ca.crt" 2>&1)
+  rc=$?
+  if [ "$rc" = 0 ] && grep -q "subject $E2E_MTLS_SUBJECT\|$E2E_MTLS_SUBJECT" <<<"$out" \
+    && ! grep -q FAIL <<<"$out"; then
+    ok "scripts/smoke.sh --mtls: $(grep -c '^PASS' <<<"$out") checks passed"
+  else
+    bad "scripts/smoke.sh --mtls" "rc $rc: $(tail -n 5 <<<"$out" | tr '\n' ' ')"
+  fi
+}
+
 echo "-- $E2E_SERVER ($mode client certificates), $base"
 if [ "$mode" = required ]; then
   check_required
+  check_smoke_mtls
 else
   # E2E_ONLY="sse bodies" runs a subset (debugging).
-  for c in ${E2E_ONLY:-health static_and_headers auth forged bodies sse}; do
+  for c in ${E2E_ONLY:-health static_and_headers auth forged bodies sse smoke_mtls}; do
     "check_$c"
   done
 fi
