@@ -16,7 +16,7 @@
 set -euo pipefail
 
 server=${1:?usage: run-server.sh nginx|lighttpd|caddy|apache-fcgid|apache-proxy-fcgi [BASE_PORT]}
-port=${2:-24410}
+port=${2:-17410}
 vport=$((port + 1))
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${VMB_BUILD_DIR:-$root/build}
