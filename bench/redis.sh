@@ -67,8 +67,12 @@ else
 fi
 bridge_bin=$bin_dir/vault-mcp-fcgi
 
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if ! git -C "$root" diff --quiet HEAD 2>/dev/null; then commit="$commit (with uncommitted changes)"; fi
+# The commit measured: the last one that changed anything outside docs/
+# (so writing the figures down does not change the commit they name).
+commit=$(git -C "$root" log -1 --format=%h HEAD -- . ':(exclude)docs' 2>/dev/null || echo unknown)
+if ! git -C "$root" diff --quiet HEAD -- . ':(exclude)docs' 2>/dev/null; then
+  commit="$commit (with uncommitted changes)"
+fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 
