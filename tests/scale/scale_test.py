@@ -53,12 +53,13 @@ def wait_for(pred, timeout, step=0.05):
 class Redis:
     """A throw-away redis-server on loopback."""
 
-    def __init__(self, wd, cleanup, password=None, tls_dir=None):
+    def __init__(self, wd, cleanup, password=None, tls_dir=None, extra=None):
         self.dir = os.path.join(wd, "redis")
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
         self.password = password
         self.tls_dir = tls_dir
+        self.extra = list(extra or [])
         self.proc = None
         cleanup.add(self.stop)
         self.start()
@@ -76,7 +77,7 @@ class Redis:
             a += ["--port", str(self.port)]
         if self.password:
             a += ["--requirepass", self.password]
-        return a
+        return a + self.extra
 
     def start(self):
         self.proc = subprocess.Popen(self.args(), stdout=subprocess.DEVNULL,
@@ -576,6 +577,67 @@ def case_tls(args, wd, cleanup):
     doc = json.loads(body)
     check(doc["redis"]["ok"] is False and doc["redis"]["error"] == "tls",
           "an untrusted server certificate is refused: %r" % doc)
+
+
+# The ACL of docs/scaling.md ("TLS and AUTH"): the only commands and keys
+# the bridge uses, including the commands its scripts run inside Redis.
+ACL_RULES = ("on >acl-pass-4567 ~vmbtest:* resetchannels -@all +ping +select +get +set "
+             "+incr +expire +del +time +eval +evalsha +xadd +xread +xrevrange")
+
+
+def case_acl_user(args, wd, cleanup):
+    """An ACL user limited to the commands and key prefix docs/scaling.md
+    lists (the default user off) serves every Redis-backed path: limits,
+    sessions (new, touch, end), events (publish, stream), registry
+    notices, /readyz; Redis' ACL LOG records no denied command."""
+    # redis-server takes a directive's words as separate arguments
+    redis = Redis(wd, cleanup, extra=["--user", "default", "off", "--user", "vmb"] + ACL_RULES.split() +
+                  ["--user", "root", "on", ">root-pass-890", "~*", "&*", "+@all"])
+    url = "redis://vmb:acl-pass-4567@127.0.0.1:%d/0" % redis.port
+    cli = ["redis-cli", "-h", "127.0.0.1", "-p", str(redis.port), "--user", "root",
+           "--pass", "root-pass-890", "--no-auth-warning"]
+
+    def root(*cmd):
+        return subprocess.run(cli + list(cmd), capture_output=True, text=True, timeout=10).stdout
+    check(root("ACL", "WHOAMI").strip() == "root", "the test's own Redis user works")
+    env = {"REGISTRY_REFRESH_SECONDS": "3600", "REDIS_URL": url, "RATE_LIMIT_REQUESTS": "1000",
+           "RATE_LIMIT_WINDOW_SECONDS": "600", "RATE_LIMIT_ON_BACKEND_ERROR": "deny"}
+    sim = Sim(args.sim, wd, cleanup)
+    env["VAULT_ADDR"] = sim.addr()
+    a = Host("hostA", args.bin, wd, cleanup, env, workers=1, threads=4)
+    b = Host("hostB", args.bin, wd, cleanup, env, workers=1, threads=4)
+    st, _, body = a.req("GET", "/readyz", key=None)
+    check(st == 200 and json.loads(body)["redis"]["ok"] is True, "readyz (PING) as the ACL user: %s" % body)
+    st, hd, _ = a.req("GET", "/whoami")
+    check(st == 200 and "ratelimit-remaining" in hd, "rate limit script: %d %r" % (st, hd))
+    sse = SseReader(b, ALICE)                     # XREVRANGE, then XREAD polls
+    cleanup.add(sse.close)
+    st, hd, doc = rpc(a, ALICE, "initialize", {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "scale-test", "version": "1"}})
+    sid = hd.get("mcp-session-id")
+    check(st == 200 and sid, "initialize (SET): %d %r" % (st, doc))
+    check(root("EXISTS", PREFIX + "sess:" + sid).strip() == "1", "the session is stored")
+    st, _, doc = rpc(b, ALICE, "tools/call", {"name": "kv_list", "arguments": {}}, sid=sid, rid=2)
+    check(st == 200 and "result" in doc, "tools/call in the session (touch script, XADD): %d %r" % (st, doc))
+    check(wait_for(lambda: sse.events, 10), "the event reached the stream on B")
+    st, _, _ = a.req("DELETE", "/mcp/rpc", headers={"Mcp-Session-Id": sid})
+    check(st == 204, "DELETE (end script): %d" % st)
+    check(root("EXISTS", PREFIX + "sess:" + sid).strip() == "0", "the session key is gone")
+    # Registry notices: a key made on A works on B at once (B only reloads
+    # because the counter in Redis moved: REGISTRY_REFRESH_SECONDS is 3600).
+    st, _, body = a.req("POST", "/admin/subjects", key=ADMIN, body={"subject": "dave"})
+    check(st == 201, "admin write: %d %s" % (st, body[:200]))
+    st, _, body = a.req("POST", "/admin/subjects/dave/api-keys", key=ADMIN, body=b"")
+    check(st == 201, "key for dave: %d %s" % (st, body[:200]))
+    key = json.loads(body)["api_key"]
+    check(wait_for(lambda: b.req("GET", "/whoami", key=key)[0] == 200, 2.0),
+          "B accepts dave's new key (INCR and GET of registry:gen)")
+    denied = root("ACL", "LOG")
+    check(denied.strip() == "", "Redis denied nothing to the bridge's user: %r" % denied[:2000])
+    for h in (a, b):
+        check("redis unavailable" not in h.server_log() and "not announced" not in h.server_log(),
+              "%s: no Redis failure logged: %s" % (h.name, h.server_log()[-1000:]))
 
 
 def case_unset_unchanged(args, wd, cleanup):
