@@ -383,7 +383,8 @@ per_stream() {   # $1 before, $2 after, $3 streams -> KiB per stream
   awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { if (s > 0) printf "%.1f", (b - a) / s; else print "n/a" }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-commit=$(git rev-parse --short HEAD)
+# The last commit outside docs/: recording the figures does not change it.
+commit=$(git log -1 --format=%h -- . ':!docs')
 git diff --quiet HEAD -- core fcgi-app 2>/dev/null || commit="$commit+local changes"
 {
   echo "<!-- bench/streams.sh run: $label -->"
