@@ -12,7 +12,10 @@
 #      (vmb/*.h) and their own;
 #   4. given the built archive (libvmb_core.a), no object refers to a
 #      symbol defined in a higher layer: this also catches a function
-#      declared by hand instead of through a header.
+#      declared by hand instead of through a header;
+#   5. in that archive, the gate is where the drawing puts it: the
+#      request walk and the shared dispatch are defined in gate/, and the
+#      HTTP entry (entry/) only hands each request to it.
 #
 # Usage: check-layers.sh [ROOT] [path/to/libvmb_core.a]
 set -euo pipefail
@@ -27,6 +30,13 @@ declare -A public=(
   [vmb/arena.h]=base [vmb/buf.h]=base [vmb/error.h]=base [vmb/log.h]=base
   [vmb/request.h]=base [vmb/version.h]=base [vmb/config.h]=config
   [vmb/worker.h]=upstream [vmb/mcp.h]=mcp [vmb/core.h]=entry
+)
+# Functions that must be defined in a given layer (check 5): the gate's
+# REST walk and the dispatch REST and MCP share, and the entry point
+# that hands requests to them. Checked when the archive is the core's
+# (it defines vmb_core_handle).
+declare -A placed=(
+  [vmb_gate_http]=gate [vmb_gate_run]=gate [vmb_core_handle]=entry
 )
 
 declare -A rank=()
@@ -128,6 +138,15 @@ if [ -n "$archive" ]; then
     fi
   done < <(nm -A --undefined-only "$archive" 2>/dev/null |
            awk '{split($1, p, ":"); print p[2], $NF}')
+  if [ -n "${defined_in[vmb_core_handle]+set}" ]; then
+    for sym in "${!placed[@]}"; do
+      if [ -z "${defined_in[$sym]+set}" ]; then
+        problem "$sym is not defined in the archive (expected in ${placed[$sym]}/)"
+      elif [ "${defined_in[$sym]}" != "${placed[$sym]}" ]; then
+        problem "$sym is defined in ${defined_in[$sym]:-?}/, expected in ${placed[$sym]}/"
+      fi
+    done
+  fi
 fi
 
 if [ "$fail" != 0 ]; then

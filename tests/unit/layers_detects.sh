@@ -51,4 +51,26 @@ if "$check" "$dir" "$dir/libcore.a" >"$dir/out" 2>&1; then
   exit 1
 fi
 echo "detected: a hand-declared upward call: $(head -1 "$dir/out")"
+# 5. the gate's walk defined in the entry layer instead of gate/ (all
+#    calls point down, so only the placement check can see it).
+mkdir -p "$dir/core/src/gate"
+printf 'void vmb_gate_http(void);\nvoid vmb_gate_http(void) {}\nvoid vmb_gate_run(void);\nvoid vmb_gate_run(void) {}\n' \
+  > "$dir/core/src/entry/walk.c"
+printf 'void vmb_gate_http(void);\nvoid vmb_core_handle(void);\nvoid vmb_core_handle(void) { vmb_gate_http(); }\n' \
+  > "$dir/core/src/entry/core.c"
+printf 'int low(void) { return 0; }\n' > "$dir/core/src/base/low.c"
+(cd "$dir" && rm -f libcore.a && "$cc" -c core/src/entry/walk.c -o walk.c.o &&
+  "$cc" -c core/src/entry/core.c -o core.c.o && "$cc" -c core/src/base/low.c -o low.c.o &&
+  ar rcs libcore.a walk.c.o core.c.o low.c.o)
+if "$check" "$dir" "$dir/libcore.a" >"$dir/out" 2>&1; then
+  echo "check-layers.sh accepted the gate's walk defined in entry/"
+  exit 1
+fi
+echo "detected: the gate outside gate/: $(head -1 "$dir/out")"
+# fixed: the walk moves to gate/.
+mv "$dir/core/src/entry/walk.c" "$dir/core/src/gate/walk.c"
+(cd "$dir" && rm -f libcore.a && "$cc" -c core/src/gate/walk.c -o walk.c.o &&
+  ar rcs libcore.a walk.c.o core.c.o low.c.o)
+"$check" "$dir" "$dir/libcore.a" >"$dir/out" 2>&1 ||
+  { echo "check-layers.sh refused the gate in gate/: $(cat "$dir/out")"; exit 1; }
 echo "all planted layer violations detected"

@@ -18,7 +18,7 @@
 #include "api.h"
 #include "auth.h"
 #include "backends.h"
-#include "entry.h"
+#include "gate.h"
 #include "mcp.h"
 #include "metrics.h"
 #include "ops_table.h"
@@ -83,7 +83,7 @@ struct module {
 
 /* Start order: logs first (everything may log), then the outbound side,
    authentication, limits and observability, the backends and MCP, and
-   the HTTP entry last. */
+   the gate (the HTTP steps) last. */
 static const struct module modules[] = {
   {"log", log_init, vmb_log_close},
   {"vault", vmb_vault_init, vmb_vault_cleanup},
@@ -101,7 +101,7 @@ static const struct module modules[] = {
   {"backends", backends_init, NULL},
   {"mcp", vmb_mcp_init, vmb_mcp_cleanup},
   {"probe", vmb_probe_start, vmb_probe_stop},     /* after vault, metrics */
-  {"http", vmb_http_init, NULL},
+  {"gate", vmb_gate_init, NULL},
 };
 #define N_MODULES (sizeof(modules) / sizeof(modules[0]))
 
