@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# shellcheck source=../scripts/lib/deps.sh
+# shellcheck disable=SC1091  # sourced from the repository root (cd above)
 . scripts/lib/deps.sh
 vmb_ensure_packages wrk lighttpd spawn-fcgi redis-server redis-tools curl python3
 
@@ -115,7 +115,8 @@ wait_http() { for _ in $(seq 150); do curl -s -o /dev/null "$1" && return 0; sle
 vault_port=$(port); redis_port=$(port)
 "$bin_dir/vault-sim" --dev --dev-root-token-id root --dev-listen-address "127.0.0.1:$vault_port" \
   > "$work/vault.log" 2>&1 &
-pids+=($!)
+vault_pid=$!
+pids+=("$vault_pid")
 mkdir -p "$work/redis"
 redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$work/redis" \
   --daemonize no --logfile "$work/redis/redis.log" &
@@ -130,7 +131,7 @@ curl -sf -H "X-Vault-Token: root" -X POST -d '{"data":{"user":"bench","password"
 
 # ---- the three pools and their fronts ----
 keys_json="{\"$api_key\":{\"subject\":\"$subject\",\"scopes\":[\"read\",\"write\",\"list\"]},\"$admin_key\":{\"subject\":\"bench-admin\",\"scopes\":[\"admin\"]}}"
-declare -A front
+declare -A front front_pid
 start_pool() {   # $1 = name, $2 = REDIS_URL or ""
   local d=$work/$1 fp
   mkdir -p "$d"
@@ -152,7 +153,8 @@ server.stream-response-body = 2
 fastcgi.server = ("/" => (("socket" => "$d/fcgi.sock", "check-local" => "disable")))
 CONF
   lighttpd -D -f "$d/lighttpd.conf" > /dev/null 2>&1 &
-  pids+=($!)
+  front_pid[$1]=$!
+  pids+=("${front_pid[$1]}")
   front[$1]=$fp
 }
 start_pool A "redis://127.0.0.1:$redis_port/0"
@@ -219,10 +221,11 @@ measure_a() {
 }
 # (b) $1 = 1 (all on A) or 2 (split across A and B)
 measure_b() {
-  local hosts=$1 pl b r b2 r2 n k=hosts$1 wp1 wp2 half=$((conns / 2))
+  local hosts=$1 pl b r b2 r2 f f2 v v2 n k=hosts$1 wp1 wp2 half=$((conns / 2))
   pl="$(pool_pids A) $(pool_pids B)"
   # shellcheck disable=SC2086
   b=$(ticks $pl); r=$(ticks "$redis_pid")
+  f=$(ticks "${front_pid[A]}" "${front_pid[B]}"); v=$(ticks "$vault_pid")
   if [ "$hosts" = 1 ]; then
     wrk_once "http://127.0.0.1:${front[A]}$kv_path" "$conns" "$work/b1.out"
     n=$(wrk_reqs "$work/b1.out")
@@ -240,7 +243,14 @@ measure_b() {
   fi
   # shellcheck disable=SC2086
   b2=$(ticks $pl); r2=$(ticks "$redis_pid")
+  f2=$(ticks "${front_pid[A]}" "${front_pid[B]}"); v2=$(ticks "$vault_pid")
   add "rps,$k" "$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%d", n / s}')"
+  add "fcpu,$k" "$(awk -v t=$((f2 - f)) -v hz="$hz" -v n="$n" 'BEGIN{printf "%.1f", t * 1e6 / hz / n}')"
+  add "vcpu,$k" "$(awk -v t=$((v2 - v)) -v hz="$hz" -v n="$n" 'BEGIN{printf "%.1f", t * 1e6 / hz / n}')"
+  # cores the whole stack got (bridge pools, fronts, redis-server,
+  # vault-sim; not wrk) and the requests served per core-second of it
+  add "cores,$k" "$(awk -v t=$((b2 - b + r2 - r + f2 - f + v2 - v)) -v hz="$hz" -v s="$secs" 'BEGIN{printf "%.2f", t / hz / s}')"
+  add "rpc,$k" "$(awk -v t=$((b2 - b + r2 - r + f2 - f + v2 - v)) -v hz="$hz" -v n="$n" 'BEGIN{ if (t == 0) print 0; else printf "%d", n / (t / hz) }')"
   add "cpu,$k" "$(awk -v t=$((b2 - b)) -v hz="$hz" -v n="$n" 'BEGIN{printf "%.1f", t * 1e6 / hz / n}')"
   add "rcpu,$k" "$(awk -v t=$((r2 - r)) -v hz="$hz" -v n="$n" 'BEGIN{printf "%.1f", t * 1e6 / hz / n}')"
   echo "  (b) $hosts host(s): $((n / secs)) req/s" >&2
@@ -286,10 +296,10 @@ cell_lat() { us_ms "$(fig "$1")"; }
   echo
   echo "**(b) two hosts against one** (both with \`REDIS_URL\`; wrk -c$conns all on A's front, then -c$((conns / 2)) on each front at once):"
   echo
-  echo "| hosts | req/s | p50 | p99 | bridge CPU us/req | redis-server CPU us/req |"
-  echo "|---|---:|---:|---:|---:|---:|"
+  echo "| hosts | req/s | p50 | p99 | CPU us/req: bridge | lighttpd | redis-server | vault-sim | cores the stack got | req/s per core-second |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for k in hosts1 hosts2; do
-    echo "| ${k#hosts} | $(fig "rps,$k")$(spread "${V[rps,$k]}") | $(cell_lat "p50,$k") | $(cell_lat "p99,$k") | $(fig "cpu,$k") | $(fig "rcpu,$k") |"
+    echo "| ${k#hosts} | $(fig "rps,$k")$(spread "${V[rps,$k]}") | $(cell_lat "p50,$k") | $(cell_lat "p99,$k") | $(fig "cpu,$k") | $(fig "fcpu,$k") | $(fig "rcpu,$k") | $(fig "vcpu,$k") | $(fig "cores,$k")$(spread "${V[cores,$k]}") | $(fig "rpc,$k")$(spread "${V[rpc,$k]}") |"
   done
   echo
   echo "**(c) Redis per request** ($trips_n requests of each kind, one at a time, alternating between A and B;"
