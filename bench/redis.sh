@@ -303,7 +303,8 @@ cell_lat() { us_ms "$(fig "$1")"; }
   done
   echo
   echo "**(c) Redis per request** ($trips_n requests of each kind, one at a time, alternating between A and B;"
-  echo "round trips from \`MONITOR\`, commands executed and Redis' own time from the \`INFO commandstats\` delta):"
+  echo "round trips from \`MONITOR\`; commands executed and Redis' own time (the commands clients sent, scripts"
+  echo "with what they run inside) from the \`INFO commandstats\` delta of a second pass without \`MONITOR\`):"
   echo
   python3 - "$work/trips.json" <<'PY'
 import json, sys
@@ -317,15 +318,18 @@ def fmt(d, n):
 print("| request | round trips / request | by command | executed in Redis / request (incl. inside scripts) | Redis time us/req |")
 print("|---|---:|---|---:|---:|")
 for k in ("kv_read", "mcp_session", "mcp_tool_call", "admin_write"):
-    s = r[k]; n = s["n"]
+    s = r[k]; n = s["n"]; ns = max(s["n_stats"], 1)
     trips = sum(s["trips"].values())
     executed = sum(c for c, _ in s["stats"].values())
     # Redis' time for the commands clients sent: a script's usec already
     # includes its inner commands, so those are not added again; a command
     # sent both ways (GET) is counted for its client-sent share.
-    usec = sum(u * s["trips"][c] / max(calls, 1) for c, (calls, u) in s["stats"].items()
-               if s["trips"].get(c))
-    print("| %s | %.2f | %s | %.2f | %.1f |" % (names[k], trips / n, fmt(s["trips"], n), executed / n, usec / n))
+    usec = 0.0
+    for c, (calls, u) in s["stats"].items():
+        sent = s["trips"].get(c, 0) / max(n, 1)
+        if sent and calls:
+            usec += u / ns * min(1.0, sent / (calls / ns))
+    print("| %s | %.2f | %s | %.2f | %.1f |" % (names[k], trips / n, fmt(s["trips"], n), executed / ns, usec))
 rp = r["registry_poll"]
 gets = rp["trips"].get("get", 0)
 print()

@@ -8,12 +8,13 @@ fronts bench/redis.sh started, and counts what reached Redis meanwhile:
     (commands a Lua script runs inside Redis show up there as "[db lua]"
     and are counted apart: they cost Redis time, not a round trip);
   - commands executed and Redis' own time, from the INFO commandstats
-    delta (calls and usec per command; Redis counts the script's inner
-    commands there too).
+    delta of a second, identical pass without MONITOR (calls and usec per
+    command; Redis counts the script's inner commands there too, and
+    would count feeding MONITOR inside a script's time).
 
 The bench's own INFO/CONFIG/MONITOR commands are left out. Prints one
 JSON document: {scenario: {"n", "seconds", "trips": {cmd: calls},
-"inner": {cmd: calls}, "stats": {cmd: [calls, usec]}}}.
+"inner": {cmd: calls}, "n_stats", "stats": {cmd: [calls, usec]}}}.
 
   redis_trips.py --redis-port P --front-a PORT --front-b PORT --key K
                  --admin-key K --n N --stream-seconds S --procs N
@@ -109,16 +110,24 @@ class Monitor:
 
 
 def measure(port, name, n, fn, results):
-    cli(port, "CONFIG", "RESETSTAT")
+    """fn runs twice: with MONITOR on (round trips), then without it
+    (commandstats: Redis feeds MONITOR inside a script's run, which would
+    inflate the scripts' time). fn returns how many requests it made, or
+    None for n."""
     mon = Monitor(port)
     t0 = time.time()
-    fn()
+    n1 = fn()
     secs = time.time() - t0
     trips, inner = mon.stop()
     # "window": MONITOR on to off, for what is counted per second whether
     # or not a request is running (an idle stream's polls)
-    results[name] = {"n": n, "seconds": round(secs, 3), "window": round(time.time() - t0, 3),
-                     "trips": trips, "inner": inner, "stats": commandstats(port)}
+    window = time.time() - t0
+    cli(port, "CONFIG", "RESETSTAT")
+    n2 = fn()
+    time.sleep(0.3)
+    results[name] = {"n": n if n1 is None else n1, "seconds": round(secs, 3),
+                     "window": round(window, 3), "trips": trips, "inner": inner,
+                     "n_stats": n if n2 is None else n2, "stats": commandstats(port)}
 
 
 def main():
@@ -153,10 +162,10 @@ def main():
     # The registry change counter: each process reads it at most every
     # 250 ms, whatever the request rate; KV reads from 4 clients for
     # --stream-seconds keep every process of both hosts busy.
-    reg = {"n": 0}
     lock = threading.Lock()
 
     def registry_poll():
+        reg = {"n": 0}
         stop = time.time() + args.stream_seconds
 
         def worker(port):
@@ -173,8 +182,8 @@ def main():
             t.start()
         for t in ts:
             t.join()
+        return reg["n"]
     measure(args.redis_port, "registry_poll", 0, registry_poll, results)
-    results["registry_poll"]["n"] = reg["n"]
 
     # MCP session: initialize once (not counted), then requests that carry
     # the session id, alternating between the hosts.
@@ -214,12 +223,14 @@ def main():
     # Admin writes: each bumps the registry change counter once.
     m = max(5, args.n // 20)
     stamp = int(time.time())
+    made = [0]
 
     def admin_writes():
         for i in range(m):
+            made[0] += 1
             st, _, body = a.req("POST", "/admin/subjects", {"X-API-Key": args.admin_key,
                                                            "Content-Type": "application/json"},
-                                {"subject": "bench-%d-%d" % (stamp, i)})
+                                {"subject": "bench-%d-%d" % (stamp, made[0])})
             expect(st, 201, "admin write", body)
     measure(args.redis_port, "admin_write", m, admin_writes, results)
 
