@@ -16,7 +16,8 @@
 #   - event latency: STREAMS_CALLS MCP tools/call (kv.read, which publishes
 #     tool.completed) by subjects whose streams are open; time from sending
 #     the call until the event reached each / all of the subject's streams;
-#   - KV read p99 (wrk) without streams and with them open.
+#   - KV read p99 (wrk) before the streams open, while they are open and
+#     after they closed.
 # The table goes into docs/benchmarks.md, section "## Event streams
 # (bench/streams.sh)", as a block named STREAMS_LABEL (a rerun with the
 # same label replaces that block; other blocks and sections stay).
@@ -359,6 +360,10 @@ run_front() {
   echo quit >&"${CLIENT[1]}"
   wait "$client_pid" 2>/dev/null || true
   client_pid=""
+  # KV reads once more without streams: the spread of the two runs without
+  # streams shows how much of a difference the machine's load alone makes.
+  sleep "$settle"
+  read -r "R[$f.kv2]" "R[$f.kv2_n]" "R[$f.kv2_err]" <<<"$(kv_p99 "$kv_secs")"
   vmb_stop_pids "$work/front.pid" "$work/pool.pid"
 
   if [ "$smoke" = 1 ]; then
@@ -370,8 +375,9 @@ run_front() {
       fail "$f: ${R[$f.missed]} of ${R[$f.expected]} events missed"
     [ "${R[$f.with_event]}" = "$n" ] && [ "${R[$f.still]}" = "$n" ] ||
       fail "$f: ${R[$f.with_event]} of ${R[$f.still]} open streams (of $n) got an event"
-    [ "${R[$f.kv0_err]}" = 0 ] && [ "${R[$f.kv1_err]}" = 0 ] && [ "${R[$f.kv1_n]}" -gt 0 ] ||
-      fail "$f: KV reads failed (${R[$f.kv0_err]} / ${R[$f.kv1_err]} non-2xx)"
+    [ "${R[$f.kv0_err]}" = 0 ] && [ "${R[$f.kv1_err]}" = 0 ] && [ "${R[$f.kv2_err]}" = 0 ] &&
+      [ "${R[$f.kv1_n]}" -gt 0 ] ||
+      fail "$f: KV reads failed (${R[$f.kv0_err]} / ${R[$f.kv1_err]} / ${R[$f.kv2_err]} non-2xx)"
     say "$f: smoke ok: $n streams open, $calls calls, every stream got its subject's events"
   fi
 }
@@ -413,7 +419,7 @@ git diff --quiet HEAD -- core fcgi-app 2>/dev/null || commit="$commit+local chan
   v_all() { echo "${R[$1.all_p50_ms]} / ${R[$1.all_p99_ms]} / ${R[$1.all_max_ms]}"; }
   v_each() { echo "${R[$1.each_p50_ms]} / ${R[$1.each_p99_ms]}"; }
   v_ts() { echo "${R[$1.ts_p50_ms]} / ${R[$1.ts_p99_ms]}"; }
-  v_kv() { echo "${R[$1.kv0]} → ${R[$1.kv1]} ms (× $(ratio "${R[$1.kv1]}" "${R[$1.kv0]}"))"; }
+  v_kv() { echo "${R[$1.kv0]} → ${R[$1.kv1]} → ${R[$1.kv2]} ms (with / before × $(ratio "${R[$1.kv1]}" "${R[$1.kv0]}"), after / before × $(ratio "${R[$1.kv2]}" "${R[$1.kv0]}"))"; }
   v_end() { echo "${R[$1.still]} open, ${R[$1.closed]} closed"; }
   v_met() { local m="${R[$1.metrics]}"; echo "${m:-none}"; }
   row "load average (start / idle / end)" v_load
@@ -430,7 +436,7 @@ git diff --quiet HEAD -- core fcgi-app 2>/dev/null || commit="$commit+local chan
   row "**event send → all of the subject's streams, ms: p50 / p99 / max**" v_all
   row "event send → each stream, ms: p50 / p99" v_each
   row "event ts → receipt (ms clock), ms: p50 / p99" v_ts
-  row "**KV read p99 without → with streams (wrk -t1 -c4, ${kv_secs} s)**" v_kv
+  row "**KV read p99 before → with streams → after they closed (wrk -t1 -c4, ${kv_secs} s each)**" v_kv
   row "streams at the end" v_end
   row "stream metrics on /metrics" v_met
   echo "<!-- end of run: $label -->"
