@@ -358,8 +358,11 @@ run_front() {
   R[$f.load_end]=$(loadavg)
 
   echo quit >&"${CLIENT[1]}"
-  wait "$client_pid" 2>/dev/null || true
+  local crc=0
+  wait "$client_pid" || crc=$?
   client_pid=""
+  # a sanitizer report of an instrumented client makes it exit non-zero
+  [ "$crc" = 0 ] || fail "$f: the client exited with status $crc (see client.err)"
   # KV reads once more without streams: the spread of the two runs without
   # streams shows how much of a difference the machine's load alone makes.
   sleep "$settle"
