@@ -12,6 +12,9 @@
 #
 # Environment: FUZZ_RUNS (10000000), FUZZ_SECONDS (3600 per harness),
 #   FUZZ_BUILD (build; the plain build that holds tests/fuzz/project/bin),
+#   FUZZ_BIN (a directory of already built fuzz_* binaries, e.g. a copy
+#   kept from one commit so a campaign is not rebuilt under it while the
+#   tree changes; set, nothing is built),
 #   FUZZ_WORK ($FUZZ_BUILD/fuzz-campaign), FUZZ_OUT (a TSV copy of the
 #   table, default $FUZZ_WORK/results.tsv), FUZZ_JOBS (1; parallel
 #   harnesses - the machine has 2 cores that other work shares).
@@ -24,11 +27,14 @@ build=${FUZZ_BUILD:-build}
 work=${FUZZ_WORK:-$build/fuzz-campaign}
 out=${FUZZ_OUT:-$work/results.tsv}
 jobs=${FUZZ_JOBS:-1}
-bindir=$build/tests/fuzz/project/bin
-if [ ! -d "$bindir" ]; then
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+bindir=${FUZZ_BIN:-$build/tests/fuzz/project/bin}
+if [ -z "${FUZZ_BIN:-}" ]; then
+  if [ ! -d "$bindir" ]; then
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  fi
+  cmake --build "$build" --target vmb_fuzzers -j2 >/dev/null
 fi
-cmake --build "$build" --target vmb_fuzzers -j2 >/dev/null
+bindir=$(realpath "$bindir")
 mkdir -p "$work/artifacts"
 work=$(realpath "$work")
 names=("$@")

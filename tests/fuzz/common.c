@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http_client.h"
 #include "vmb/arena.h"
 #include "vmb/config.h"
 #include "vmb/core.h"
@@ -27,7 +28,11 @@ static pthread_mutex_t up_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *up_reply;          /* head + body, owned */
 static size_t up_len, up_head;
 static int up_mode;
-static int up_port;
+static int up_port;             /* loopback upstream, 0 = answers from memory */
+/* The in-memory answer: points into up_reply. Only the harness's own
+   thread makes upstream calls (no probe thread), so no lock is needed
+   for it; the loopback threads use up_lock. */
+static struct vmb_upstream_canned up_canned;
 
 void fz_upstream_set(int status, const char *extra_headers,
                      const uint8_t *body, size_t len, int mode)
@@ -52,6 +57,17 @@ void fz_upstream_set(int status, const char *extra_headers,
   up_head = (size_t)n;
   up_mode = mode;
   pthread_mutex_unlock(&up_lock);
+  memset(&up_canned, 0, sizeof(up_canned));
+  if(mode == 1) {
+    up_canned.curl_code = 18;       /* CURLE_PARTIAL_FILE: cut mid-body */
+  }
+  else {
+    up_canned.status = status;
+    up_canned.headers = r;
+    up_canned.headers_len = (size_t)n;
+    up_canned.body = r + n;
+    up_canned.body_len = len;
+  }
 }
 
 /* Read one request (head, then Content-Length bytes of body). 0 or -1. */
@@ -149,7 +165,7 @@ static void *up_accept(void *arg)
   return NULL;
 }
 
-int fz_upstream_start(void)
+int fz_upstream_loopback(void)
 {
   struct sockaddr_in sa;
   socklen_t sl = sizeof(sa);
@@ -188,20 +204,33 @@ void fz_core_start(void)
   char err[512], tmpl[] = "/tmp/vmb-fuzz-XXXXXX", url[64], sub[600];
   char *argv[] = {(char *)"fuzz", NULL};
   char *dir;
-  int port;
   if(core_started)
     return;
-  port = fz_upstream_start();
   dir = mkdtemp(tmpl);
   if(!dir)
     abort();
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+  if(up_port) {
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", up_port);
+  }
+  else {
+    /* Nothing listens there: every call is answered from memory. */
+    snprintf(url, sizeof(url), "http://127.0.0.1:9");
+    fz_upstream_set(200, "", (const uint8_t *)"{}", 2, 0);
+    vmb_upstream_set_canned(&up_canned);
+  }
   set_default("VAULT_ADDR", url);
   set_default("VAULT_TOKEN", "hvs.fuzz-token");
   set_default("VAULT_TIMEOUT_MS", "2000");
   set_default("API_KEYS_JSON", "{\"" FZ_API_KEY "\":{\"subject\":\"fuzzer\","
               "\"scopes\":[\"read\",\"write\",\"delete\",\"list\",\"admin\"]}}");
   set_default("JWT_HS256_SECRET", FZ_HS256_SECRET);
+  /* Every resource granted (subjects without a registry record get
+     these), so Transit/DB/SSH/KMS calls reach their handlers. */
+  set_default("DEFAULT_GRANTS_JSON", "{\"transit_keys\":[\"*\"],\"db_roles\":[\"*\"],"
+              "\"ssh_roles\":[\"*\"],\"kms_keys\":[\"*\"]}");
+  /* No background thread may read the harness's upstream answers (see
+     common.h): the health probe is off. */
+  set_default("HEALTH_PROBE_SECONDS", "0");
   set_default("RATE_LIMIT_ENABLED", "false");
   set_default("LOG_LEVEL", "error");
   snprintf(sub, sizeof(sub), "%s/logs", dir);
@@ -226,6 +255,13 @@ void fz_core_start(void)
   if(!worker)
     abort();
   core_started = 1;
+}
+
+void fz_reply_harness_start(void)
+{
+  if(!core_started)
+    set_default("REGISTRY_ENABLED", "false");
+  fz_core_start();
 }
 
 struct vmb_arena *fz_arena(void)

@@ -80,6 +80,10 @@ static void test_json_parse_strict(void **state)
   assert_null(vmb_json_parse("{\"a\":1", 6, 8));
   assert_null(vmb_json_parse("{\"a\":\"x\0\"}", 10, 8));
   assert_null(vmb_json_parse("", 0, 8));
+  /* A buffer that never received a byte hands over (NULL, 0): the probe
+     of a Vault that answered 200 with no body did (UBSan abort, found
+     by fuzz__kms_reply). */
+  assert_null(vmb_json_parse(NULL, 0, 8));
   assert_null(vmb_json_parse("[[[[[[[[[[1]]]]]]]]]]", 21, 8));
   /* invalid UTF-8 inside a string */
   assert_null(vmb_json_parse("{\"a\":\"\xff\xfe\"}", 10, 8));

@@ -386,15 +386,9 @@ int vmb_kms_ready(struct vmb_request *req, json_object *out, const char **proble
 
 /* ---- one KMS call ---------------------------------------------------- */
 
-struct kms_reply {
-  long status;
-  json_object *body;       /* parsed reply, owned by the arena; may be NULL */
-  char errtype[128];       /* from X-Amzn-Errortype, raw */
-};
-
-static void on_header(const char *ptr, size_t n, void *ud)
+/* KMS's X-Amzn-ErrorType header, when this line is it (see backends.h). */
+void vmb_kms_reply_header(struct vmb_kms_reply *r, const char *ptr, size_t n)
 {
-  struct kms_reply *r = ud;
   static const char name[] = "x-amzn-errortype:";
   if(n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
     size_t vn = n - (sizeof(name) - 1);
@@ -406,6 +400,11 @@ static void on_header(const char *ptr, size_t n, void *ud)
       r->errtype[vn] = '\0';
     }
   }
+}
+
+static void on_header(const char *ptr, size_t n, void *ud)
+{
+  vmb_kms_reply_header(ud, ptr, n);
 }
 
 static void json_put(void *p) { json_object_put(p); }
@@ -430,7 +429,7 @@ static int endpoint_parts(struct vmb_call *c, const char *url, const char **host
 
 /* The bare error name: the part before any ':' and after the last '#'
    (awsJson1_1 lets a name carry a namespace and a URI suffix). */
-static const char *error_name(struct vmb_call *c, const char *raw)
+static const char *error_name(struct vmb_arena *a, const char *raw)
 {
   const char *s = raw, *hash, *colon;
   size_t n;
@@ -444,26 +443,26 @@ static const char *error_name(struct vmb_call *c, const char *raw)
     n -= (size_t)(hash + 1 - s);
     s = hash + 1;
   }
-  return vmb_arena_strndup(c->req->arena, s, n);
+  return vmb_arena_strndup(a, s, n);
 }
 
 /* KMS's error name from the header, then "code", then top-level "__type". */
-static const char *reply_error_name(struct vmb_call *c, const struct kms_reply *r)
+static const char *reply_error_name(struct vmb_arena *a, const struct vmb_kms_reply *r)
 {
   json_object *v;
   if(r->errtype[0])
-    return error_name(c, r->errtype);
+    return error_name(a, r->errtype);
   if(r->body && json_object_is_type(r->body, json_type_object)) {
     if(json_object_object_get_ex(r->body, "code", &v) && json_object_is_type(v, json_type_string))
-      return error_name(c, json_object_get_string(v));
+      return error_name(a, json_object_get_string(v));
     if(json_object_object_get_ex(r->body, "__type", &v) &&
        json_object_is_type(v, json_type_string))
-      return error_name(c, json_object_get_string(v));
+      return error_name(a, json_object_get_string(v));
   }
   return "";
 }
 
-static const char *reply_message(const struct kms_reply *r)
+static const char *reply_message(const struct vmb_kms_reply *r)
 {
   json_object *v;
   if(!r->body || !json_object_is_type(r->body, json_type_object))
@@ -484,7 +483,7 @@ static int name_in(const char *name, const char *const *list)
 }
 
 /* Translate a KMS failure. Decided by the error name, never the text. */
-static enum vmb_err kms_fail(struct vmb_call *c, const struct kms_reply *r)
+static enum vmb_err kms_fail(struct vmb_arena *a, struct vmb_kms_reply *r)
 {
   static const char *const client[] = {
     "ValidationException", "InvalidCiphertextException", "IncorrectKeyException",
@@ -495,38 +494,61 @@ static enum vmb_err kms_fail(struct vmb_call *c, const struct kms_reply *r)
   static const char *const throttled[] = {
     "ThrottlingException", "ThrottledException", "LimitExceededException",
     "RequestLimitExceeded", "TooManyRequestsException", NULL};
-  const char *name = reply_error_name(c, r);
+  const char *name = reply_error_name(a, r);
   const char *msg = reply_message(r);
 
-  json_object_object_add(c->log_fields, "kms_status", json_object_new_int64(r->status));
-  if(*name)
-    json_object_object_add(c->log_fields, "kms_error", json_object_new_string(name));
+  if(!name) {
+    r->detail = "out of memory";
+    return VMB_ERR_NOMEM;
+  }
+  r->error_name = name;
   if(strcmp(name, "AccessDeniedException") == 0) {
-    c->detail = "AWS KMS denied the operation (AccessDeniedException)";
+    r->detail = "AWS KMS denied the operation (AccessDeniedException)";
     return VMB_ERR_VAULT_DENIED;
   }
   if(strcmp(name, "NotFoundException") == 0) {
-    c->detail = "the KMS key was not found (NotFoundException)";
+    r->detail = "the KMS key was not found (NotFoundException)";
     return VMB_ERR_NOT_FOUND;
   }
   if(name_in(name, client)) {
     /* KMS's text for a client error explains what to fix; it names keys
        and fields, not the data. Cut it short all the same. */
-    c->detail = msg ? vmb_arena_printf(c->req->arena, "AWS KMS refused the request "
-                                       "(%s): %.200s", name, msg)
-                    : vmb_arena_printf(c->req->arena, "AWS KMS refused the request (%s)",
-                                       name);
+    r->detail = msg ? vmb_arena_printf(a, "AWS KMS refused the request (%s): %.200s", name,
+                                       msg)
+                    : vmb_arena_printf(a, "AWS KMS refused the request (%s)", name);
     return VMB_ERR_BAD_REQUEST;
   }
   if(name_in(name, throttled)) {
-    c->detail = "AWS KMS is throttling requests; retry later";
+    r->detail = "AWS KMS is throttling requests; retry later";
     return VMB_ERR_RATE_LIMITED;
   }
-  c->detail = *name ? vmb_arena_printf(c->req->arena, "AWS KMS failed (%s, HTTP %ld)",
-                                       name, r->status)
-                    : vmb_arena_printf(c->req->arena, "AWS KMS answered with HTTP %ld",
-                                       r->status);
+  r->detail = *name ? vmb_arena_printf(a, "AWS KMS failed (%s, HTTP %ld)", name, r->status)
+                    : vmb_arena_printf(a, "AWS KMS answered with HTTP %ld", r->status);
   return VMB_ERR_UPSTREAM_ERROR;
+}
+
+enum vmb_err vmb_kms_reply_read(struct vmb_arena *a, struct vmb_kms_reply *r,
+                                const char *body, size_t len)
+{
+  r->body = NULL;
+  r->error_name = NULL;
+  r->detail = NULL;
+  if(body && len) {
+    r->body = vmb_json_parse(body, len, 16);
+    if(r->body && vmb_arena_defer(a, json_put, r->body)) {
+      json_object_put(r->body);
+      r->body = NULL;
+      r->detail = "out of memory";
+      return VMB_ERR_NOMEM;
+    }
+  }
+  if(r->status == 200 && r->body && json_object_is_type(r->body, json_type_object))
+    return VMB_ERR_OK;
+  if(r->status == 200) {
+    r->detail = "AWS KMS sent a reply that is not a JSON object";
+    return VMB_ERR_UPSTREAM_ERROR;
+  }
+  return kms_fail(a, r);
 }
 
 /* Header lines of one call, built here and wiped after the call: the
@@ -562,7 +584,7 @@ static enum vmb_err kms_call(struct vmb_call *c, const char *operation, json_obj
                              json_object **out)
 {
   struct kms_creds k;
-  struct kms_reply r;
+  struct vmb_kms_reply r;
   struct vmb_sigv4_result sig;
   struct vmb_sigv4_header h[5];
   struct vmb_sigv4_request sreq;
@@ -679,24 +701,21 @@ static enum vmb_err kms_call(struct vmb_call *c, const char *operation, json_obj
     goto out;
   }
   r.status = up.status;
-  if(up.body.len) {
-    r.body = vmb_json_parse(up.body.data, up.body.len, 16);
-    if(r.body && vmb_arena_defer(c->req->arena, json_put, r.body)) {
-      r.body = NULL;
-      e = VMB_ERR_NOMEM;
-      goto out;
+  e = vmb_kms_reply_read(c->req->arena, &r, up.body.data, up.body.len);
+  if(e == VMB_ERR_OK) {
+    *out = r.body;
+  }
+  else {
+    c->detail = r.detail;
+    if(r.error_name) {
+      /* A failure KMS named: its status and error name go to the log
+         (vmb_h_kms_verify reads kms_error back). */
+      json_object_object_add(c->log_fields, "kms_status", json_object_new_int64(r.status));
+      if(*r.error_name)
+        json_object_object_add(c->log_fields, "kms_error",
+                               json_object_new_string(r.error_name));
     }
   }
-  if(r.status == 200 && r.body && json_object_is_type(r.body, json_type_object)) {
-    *out = r.body;
-    e = VMB_ERR_OK;
-  }
-  else if(r.status == 200) {
-    c->detail = "AWS KMS sent a reply that is not a JSON object";
-    e = VMB_ERR_UPSTREAM_ERROR;
-  }
-  else
-    e = kms_fail(c, &r);
 out:
   creds_wipe(&k);
   caller_creds_wipe(c);

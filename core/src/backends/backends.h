@@ -84,6 +84,25 @@ enum vmb_err vmb_h_kms_generate_data_key(struct vmb_call *c);
 enum vmb_err vmb_h_kms_sign(struct vmb_call *c);
 enum vmb_err vmb_h_kms_verify(struct vmb_call *c);
 
+/* backend_kms.c: what the bridge makes of one KMS answer, without the
+   network (the fuzzers call these with hostile bytes). Zero a
+   vmb_kms_reply, set status, feed it each response header line with
+   vmb_kms_reply_header, then read the body with vmb_kms_reply_read:
+   VMB_ERR_OK with body the reply object (owned by arena), or the
+   translated failure with detail (a sentence for the caller) and
+   error_name (KMS's bare error name, "" when it gave none; NULL when the
+   failure is not KMS's answer). Pointers are into arena or static. */
+struct vmb_kms_reply {
+  long status;
+  char errtype[128];          /* X-Amzn-ErrorType, raw */
+  json_object *body;
+  const char *error_name;
+  const char *detail;
+};
+void vmb_kms_reply_header(struct vmb_kms_reply *r, const char *line, size_t n);
+enum vmb_err vmb_kms_reply_read(struct vmb_arena *a, struct vmb_kms_reply *r,
+                                const char *body, size_t len);
+
 /* backend_kms.c: adds {"kms":{...}} to out when KMS is enabled; -1 when
    enabled but not usable (no region or no credentials). */
 int vmb_kms_ready(struct vmb_request *req, json_object *out, const char **problem);

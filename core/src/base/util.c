@@ -173,6 +173,11 @@ json_object *vmb_json_parse(const char *text, size_t len, int max_depth)
   json_tokener *tok;
   json_object *obj;
   size_t end;
+  /* An empty reply is no document. It also arrives as (NULL, 0) from a
+     buffer that never received a byte, and memchr(NULL, ..., 0) is
+     undefined behaviour (UBSan aborts on it). */
+  if(!text || !len)
+    return NULL;
   if(len > (size_t)INT32_MAX - 1 || memchr(text, '\0', len) ||
      has_single_quote_outside_strings(text, len))
     return NULL;

@@ -37,7 +37,8 @@ void vmb_format_ts(char *out, size_t outlen, double t);
 
 /* Parse untrusted JSON text of exactly len bytes: strict mode, bounded
    depth, the whole input consumed, no embedded NUL. Returns a NEW
-   reference or NULL. */
+   reference or NULL. text may be NULL when len is 0 (an empty buffer):
+   empty text is not a document, so that is NULL too. */
 json_object *vmb_json_parse(const char *text, size_t len, int max_depth);
 
 /* Constant-time equality of two byte strings (lengths may differ; the

@@ -96,6 +96,43 @@ static void *new_handle(const struct vmb_upstream *up)
   return h;
 }
 
+#ifdef VMB_FUZZ_TRANSPORT
+static const struct vmb_upstream_canned *canned;
+
+void vmb_upstream_set_canned(const struct vmb_upstream_canned *c)
+{
+  canned = c;
+}
+
+/* Deliver the canned answer through the callbacks a real transfer uses. */
+static void canned_answer(struct call_ctx *x)
+{
+  struct vmb_upstream_reply *reply = x->reply;
+  const char *p = canned->headers, *end;
+  if(!canned->status || !p) {
+    reply->curl_code = canned->curl_code ? canned->curl_code : (int)CURLE_RECV_ERROR;
+    reply->error = curl_easy_strerror((CURLcode)reply->curl_code);
+    reply->failure = VMB_UPSTREAM_UNREACHABLE;
+    return;
+  }
+  end = p + canned->headers_len;
+  while(p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = nl ? (size_t)(nl + 1 - p) : (size_t)(end - p);
+    on_header((char *)p, 1, n, x);
+    p += n;
+  }
+  if(canned->body_len &&
+     on_body((char *)canned->body, 1, canned->body_len, x) != canned->body_len) {
+    reply->curl_code = (int)CURLE_WRITE_ERROR;
+    reply->error = x->too_large ? "the reply is larger than allowed" : "out of memory";
+    reply->failure = x->too_large ? VMB_UPSTREAM_TOO_LARGE : VMB_UPSTREAM_NOMEM;
+    return;
+  }
+  reply->status = canned->status;
+}
+#endif
+
 /* curl_slist copies each line; the copies may hold a token, so wipe them
    before they are freed. */
 static void slist_wipe_free(struct curl_slist *l)
@@ -129,6 +166,12 @@ int vmb_upstream_call(struct vmb_upstream_conns *conns, const struct vmb_upstrea
   x.cap = up->reply_max;
   vmb_trace_span_begin(&span, call->trace);
 
+#ifdef VMB_FUZZ_TRANSPORT
+  if(canned) {
+    canned_answer(&x);
+    goto out;
+  }
+#endif
   h = conns->handle[up->id];
   if(!h)
     h = conns->handle[up->id] = new_handle(up);

@@ -101,4 +101,26 @@ int vmb_upstream_call(struct vmb_upstream_conns *conns, const struct vmb_upstrea
                       const struct vmb_upstream_call *call,
                       struct vmb_upstream_reply *reply);
 
+#ifdef VMB_FUZZ_TRANSPORT
+/*
+** The fuzzing build only (tests/fuzz/project defines VMB_FUZZ_TRANSPORT;
+** the bridge itself never has this): answer every call from memory
+** instead of the network, so a harness can feed hostile upstream answers
+** through the whole core (client, Vault/KMS translation, handlers) at
+** parser speed. Status 0 makes the call fail as unreachable (curl_code
+** says how); headers are "Name: value\r\n" lines handed to on_header one
+** by one; the body goes through the same reply cap as a real one.
+** BORROWED until replaced; NULL goes back to the network. One thread.
+*/
+struct vmb_upstream_canned {
+  long status;
+  int curl_code;
+  const char *headers;
+  size_t headers_len;
+  const char *body;
+  size_t body_len;
+};
+void vmb_upstream_set_canned(const struct vmb_upstream_canned *canned);
+#endif
+
 #endif

@@ -124,20 +124,27 @@ static enum vmb_probe_reason probe_vault(CURL *h, struct vmb_buf *body)
   vmb_buf_free(&url);
   if(r != VMB_PROBE_OK)
     return r;
+  return vmb_probe_vault_health(status, body->data, body->len);
+}
+
+enum vmb_probe_reason vmb_probe_vault_health(long status, const char *body, size_t len)
+{
+  json_object *doc, *v;
+  enum vmb_probe_reason r = VMB_PROBE_OK;
   if(status != 200)
     return VMB_PROBE_HTTP_ERROR;
-  {
-    json_object *doc = vmb_json_parse(body->data, body->len, 8), *v;
-    if(!doc || !json_object_is_type(doc, json_type_object))
-      r = VMB_PROBE_HTTP_ERROR;
-    else if(json_object_object_get_ex(doc, "initialized", &v) && !json_object_get_boolean(v))
-      r = VMB_PROBE_UNINITIALIZED;
-    else if(json_object_object_get_ex(doc, "sealed", &v) && json_object_get_boolean(v))
-      r = VMB_PROBE_SEALED;
-    else if(!json_object_object_get_ex(doc, "sealed", &v))
-      r = VMB_PROBE_HTTP_ERROR;   /* 200, but not Vault's health document */
-    json_object_put(doc);
-  }
+  /* body is NULL when nothing came (a buffer that never grew);
+     vmb_json_parse takes that as no document. */
+  doc = vmb_json_parse(body, len, 8);
+  if(!doc || !json_object_is_type(doc, json_type_object))
+    r = VMB_PROBE_HTTP_ERROR;
+  else if(json_object_object_get_ex(doc, "initialized", &v) && !json_object_get_boolean(v))
+    r = VMB_PROBE_UNINITIALIZED;
+  else if(json_object_object_get_ex(doc, "sealed", &v) && json_object_get_boolean(v))
+    r = VMB_PROBE_SEALED;
+  else if(!json_object_object_get_ex(doc, "sealed", &v))
+    r = VMB_PROBE_HTTP_ERROR;   /* 200, but not Vault's health document */
+  json_object_put(doc);
   return r;
 }
 

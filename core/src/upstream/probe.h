@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "metrics.h"
 #include "vmb/config.h"
 
 /* Start the thread when cfg->health_probe_seconds > 0 (cfg must outlive
@@ -22,5 +23,11 @@ int vmb_probe_start(const struct vmb_config *cfg, char *err, size_t errlen);
 /* Stop and join the thread (a probe in flight finishes first: at most
    its timeout). Safe when it never started. */
 void vmb_probe_stop(void);
+
+/* What a reply to GET /v1/sys/health (status, body of len bytes; body
+   may be NULL when len is 0) says about Vault: OK, SEALED,
+   UNINITIALIZED, or HTTP_ERROR for anything that is not Vault's health
+   document. Pure, so the fuzzers call it directly with hostile bytes. */
+enum vmb_probe_reason vmb_probe_vault_health(long status, const char *body, size_t len);
 
 #endif

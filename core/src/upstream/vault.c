@@ -289,6 +289,41 @@ bool vmb_vault_path_has_dot_segment(const char *path)
    copies nothing, the strings are ours until curl_slist_free_all. */
 static void json_put(void *p) { json_object_put(p); }
 
+enum vmb_err vmb_vault_reply_read(struct vmb_arena *arena, long status, const char *body,
+                                  size_t len, struct vmb_vault_reply *reply)
+{
+  reply->status = status;
+  reply->body = NULL;
+  reply->message = NULL;
+  if(body && len) {
+    reply->body = vmb_json_parse(body, len, 64);
+    if(reply->body && vmb_arena_defer(arena, json_put, reply->body)) {
+      json_object_put(reply->body);
+      reply->body = NULL;
+      return VMB_ERR_NOMEM;
+    }
+  }
+  if(reply->body) {
+    json_object *errs, *first;
+    if(json_object_object_get_ex(reply->body, "errors", &errs) &&
+       json_object_is_type(errs, json_type_array) &&
+       (first = json_object_array_get_idx(errs, 0)) &&
+       json_object_is_type(first, json_type_string))
+      reply->message = vmb_arena_strdup(arena, json_object_get_string(first));
+  }
+  if(status >= 200 && status < 300)
+    return VMB_ERR_OK;
+  if(status == 400)
+    return VMB_ERR_BAD_REQUEST;
+  if(status == 403)
+    return VMB_ERR_VAULT_DENIED;
+  if(status == 404)
+    return VMB_ERR_NOT_FOUND;
+  if(status == 503)
+    return VMB_ERR_VAULT_UNAVAILABLE;
+  return VMB_ERR_VAULT_ERROR;
+}
+
 enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
                             const char *method, const char *path,
                             json_object *body, const char *token,
@@ -397,32 +432,7 @@ enum vmb_err vmb_vault_call_wrap(struct vmb_request *req, const char *op,
     goto out;
   }
   status = up.status;
-  reply->status = status;
-  if(up.body.len) {
-    reply->body = vmb_json_parse(up.body.data, up.body.len, 64);
-    if(reply->body)
-      vmb_arena_defer(req->arena, json_put, reply->body);
-  }
-  if(reply->body) {
-    json_object *errs, *first;
-    if(json_object_object_get_ex(reply->body, "errors", &errs) &&
-       json_object_is_type(errs, json_type_array) &&
-       (first = json_object_array_get_idx(errs, 0)) &&
-       json_object_is_type(first, json_type_string))
-      reply->message = vmb_arena_strdup(req->arena, json_object_get_string(first));
-  }
-  if(status >= 200 && status < 300)
-    result = VMB_ERR_OK;
-  else if(status == 400)
-    result = VMB_ERR_BAD_REQUEST;
-  else if(status == 403)
-    result = VMB_ERR_VAULT_DENIED;
-  else if(status == 404)
-    result = VMB_ERR_NOT_FOUND;
-  else if(status == 503)
-    result = VMB_ERR_VAULT_UNAVAILABLE;
-  else
-    result = VMB_ERR_VAULT_ERROR;
+  result = vmb_vault_reply_read(req->arena, status, up.body.data, up.body.len, reply);
 out:
   vmb_metrics_vault(op, (int)status, vmb_monotonic_us() - started);
   OPENSSL_cleanse(own_token, sizeof(own_token));

@@ -51,6 +51,14 @@ enum vmb_err vmb_vault_call(struct vmb_request *req, const char *op,
                             json_object *body, const char *token,
                             struct vmb_vault_reply *reply);
 
+/* Read one answer of Vault's: HTTP status and the body of len bytes
+   (body may be NULL when len is 0). Parses the body into reply (owned by
+   arena), takes Vault's first error string and returns the outcome as
+   vmb_vault_call does. The whole of what vmb_vault_call makes of an
+   answer, without the network: the fuzzers call it with hostile bytes. */
+enum vmb_err vmb_vault_reply_read(struct vmb_arena *arena, long status, const char *body,
+                                  size_t len, struct vmb_vault_reply *reply);
+
 /* As vmb_vault_call, with X-Vault-Wrap-TTL: wrap_ttl seconds (> 0) asks
    Vault to answer with a wrapping token (reply "wrap_info") instead of
    the data; 0 = no header. */
