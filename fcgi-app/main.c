@@ -188,6 +188,13 @@ int main(int argc, char **argv)
     vmb_config_free(&cfg);
     return 2;
   }
+  if(check_only && vmb_core_check_config(&cfg, err, sizeof(err))) {
+    /* The same refusal start-up would make (e.g. an API key under 32
+       bytes), so a config that passes the check also starts. */
+    fprintf(stderr, "vault-mcp-fcgi: %s\n", err);
+    vmb_config_free(&cfg);
+    return 2;
+  }
   if(check_only) {
     char *dump = vmb_config_dump(&cfg);
     printf("%s\n", dump ? dump : "{}");

@@ -394,7 +394,8 @@ def case_shutdown():
 def case_apikey_length():
     """Issue 13: a configured API key under 32 bytes stops start-up (exit 2)
     with a message naming the subject, never the key, from the environment
-    and from a config file alike; a 32-byte key starts and authenticates."""
+    and from a config file alike; --check-config refuses it the same way;
+    a 32-byte key passes --check-config, starts and authenticates."""
     short = "demo-agent-key-31b-0123456789ab"
     ok = "demo-agent-key-32b-0123456789abc"
     check(len(short) == 31 and len(ok) == 32, "key lengths")
@@ -418,10 +419,28 @@ def case_apikey_length():
         check('subject "%s"' % subject in p.stderr and "too short" in p.stderr
               and "32..512 bytes" in p.stderr, "%s: message %r" % (form, p.stderr))
         check(short not in p.stderr + p.stdout, "%s: the key is in the output" % form)
+        # --check-config refuses the same configuration with the same
+        # message (before, it printed the configuration and exited 0).
+        c = subprocess.run([procs.binary("vault-mcp-fcgi"), "--check-config"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           env=env, cwd=tmp, timeout=30)
+        check(c.returncode == 2, "%s: --check-config exit %d, stderr %r"
+              % (form, c.returncode, c.stderr))
+        check('subject "%s"' % subject in c.stderr and "too short" in c.stderr
+              and "32..512 bytes" in c.stderr, "%s: --check-config message %r"
+              % (form, c.stderr))
+        check(short not in c.stderr + c.stdout, "%s: --check-config shows the key" % form)
         for name in os.listdir(os.path.join(tmp, "logs")) if os.path.isdir(
                 os.path.join(tmp, "logs")) else []:
             with open(os.path.join(tmp, "logs", name), errors="replace") as f:
                 check(short not in f.read(), "%s: the key is in %s" % (form, name))
+    c = subprocess.run([procs.binary("vault-mcp-fcgi"), "--check-config"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       env=dict(base, API_KEYS_JSON=json.dumps({ok: "agent_ok"})),
+                       cwd=tmp, timeout=30)
+    check(c.returncode == 0 and c.stdout.lstrip().startswith("{"),
+          "32-byte key: --check-config exit %d, %r" % (c.returncode, c.stderr))
+    check(ok not in c.stdout + c.stderr, "32-byte key: --check-config shows the key")
     s = Stack(env={"API_KEYS_JSON": json.dumps({ok: "agent_ok"})})
     try:
         st, _, b = s.req("GET", "/whoami", headers={"X-API-Key": ok})

@@ -21,6 +21,14 @@
 int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen);
 void vmb_core_shutdown(void);
 
+/* For --check-config: the checks vmb_core_init makes on the settings'
+   content that need no Vault, no files and no shared memory - today the
+   API keys (JSON shape, subjects, the 32..512-byte length rule) - with
+   start-up's own code and message. Call it only in a process that serves
+   nothing (it borrows the process-wide key table for a moment). 0, or
+   -1 with err filled. */
+int vmb_core_check_config(const struct vmb_config *cfg, char *err, size_t errlen);
+
 /* Ask long-running handlers (SSE streams) to finish soon; called by a
    transport when it starts shutting down. Async-signal-unsafe; thread-safe. */
 void vmb_core_stop(void);

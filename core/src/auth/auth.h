@@ -34,6 +34,10 @@ enum vmb_auth_result vmb_authenticate(struct vmb_request *req,
 /* Mode entry points, used by vmb_authenticate and by tests. */
 int vmb_apikey_init(const struct vmb_config *cfg, char *err, size_t errlen);
 void vmb_apikey_cleanup(void);
+/* The checks of vmb_apikey_init, keeping nothing (for --check-config).
+   The key table is process-wide: call it only in a process that serves
+   no request. 0, or -1 with err filled as start-up would. */
+int vmb_apikey_validate(const struct vmb_config *cfg, char *err, size_t errlen);
 enum vmb_auth_result vmb_apikey_check(const char *key, struct vmb_identity *id,
                                       const char **reason);
 

@@ -135,3 +135,11 @@ void vmb_core_shutdown(void)
       m->cleanup();
   }
 }
+
+int vmb_core_check_config(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  /* Only checks that need no Vault, no files and no shared memory, and
+     that start-up makes the same way (one function each, so the two
+     cannot drift apart). */
+  return vmb_apikey_validate(cfg, err, errlen);
+}
