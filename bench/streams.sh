@@ -281,7 +281,7 @@ client_cmd() {   # $1 command, $2 timeout seconds -> the answer line
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 metrics_streams() {   # stream gauges on /metrics, when the bridge has any
   curl -s "http://127.0.0.1:$fport/metrics" | grep -v '^#' | grep -i 'stream' | grep -vi 'upstream' |
-    tr '\n' ' ' || true
+    tr '\n' ' ' | cut -c1-400 || true
 }
 
 run_front() {
@@ -428,18 +428,18 @@ git diff --quiet HEAD -- core fcgi-app 2>/dev/null || commit="$commit+local chan
   row "load average (start / idle / end)" v_load
   row "streams open (time to open all)" v_open
   row "the rest" v_rest
-  row "bridge threads before → after" v_thr
+  row "bridge threads before → after (goal: no growth)" v_thr
   row "bridge pool USS / PSS, KiB, before → after" v_bmem
-  row "**bridge USS / PSS per open stream, KiB**" v_bper
+  row "**bridge USS / PSS per open stream, KiB** (goal USS ≤ 8)" v_bper
   row "front USS / PSS, KiB, before → after" v_fmem
   row "front USS / PSS per open stream, KiB" v_fper
-  row "**idle CPU over ${idle} s, % of one core: bridge pool / front / client**" v_cpu
+  row "**idle CPU over ${idle} s, % of one core: bridge pool / front / client** (goal pool < 2)" v_cpu
   row "keepalives received in that time" v_ka
   row "tools/call kv.read" v_calls
-  row "**event send → all of the subject's streams, ms: p50 / p99 / max**" v_all
+  row "**event send → all of the subject's streams, ms: p50 / p99 / max** (goal p99 ≤ 50)" v_all
   row "event send → each stream, ms: p50 / p99" v_each
   row "event ts → receipt (ms clock), ms: p50 / p99" v_ts
-  row "**KV read p99 before → with streams → after they closed (wrk -t1 -c4, ${kv_secs} s each)**" v_kv
+  row "**KV read p99 before → with streams → after they closed (wrk -t1 -c4, ${kv_secs} s each)** (goal with / before ≤ 1.10)" v_kv
   row "streams at the end" v_end
   row "stream metrics on /metrics" v_met
   echo "<!-- end of run: $label -->"
