@@ -1262,6 +1262,7 @@ def suite_database(t):
             204)
     t.check("lease gone", "PUT", lk["path"], {"lease_id": cl}, 400,
             lk["errors"][0]["body"])
+    lease_dies_with_expiring_token(t, cr["path"], lk)
     # Non-renewable SSH-style lease path handled in the ssh suite.
     t.check("no read on creds", "GET", cr["path"], status=403,
             token=t.token(["default"]), expect=cerr["token lacks read"]["body"])
@@ -1272,6 +1273,52 @@ def suite_database(t):
     st, got, _ = t.check("last use", "GET", cr["path"], status=400, token=one)
     if "Secret cannot be returned" not in got["errors"][0]:
         raise Fail("last-use lease: %r" % got)
+
+
+def lease_dies_with_expiring_token(t, creds_path, lk):
+    """Expiry, not only revocation, ends a token's leases (vault/expiration.go
+    RevokeByToken via token_store.go revokeTreeInternal): a 1h lease made
+    under a 3s token, or under the child of a 3s token, is gone once that
+    token expired, with nobody calling in between; a lease made under an
+    orphan token (no_parent, sudo) outlives it and stays renewable. This is
+    why the bridge issues database credentials under a lease token."""
+    t.policy("dbshort", 'path "database/creds/readonly" { capabilities = ["read"] }\n'
+             'path "auth/token/create" { capabilities = ["update", "sudo"] }\n'
+             'path "sys/leases/renew" { capabilities = ["update"] }')
+    short = t.token(["dbshort"], ttl="3s")
+    sub = t.sim.req("POST", "/v1/auth/token/create", {"ttl": "1h"}, token=short)[1]
+    orphan = t.sim.req("POST", "/v1/auth/token/create",
+                       {"ttl": "1h", "no_parent": True}, token=short)[1]
+    if not orphan["auth"]["orphan"] or sub["auth"]["orphan"]:
+        raise Fail("orphan flags %r %r" % (sub["auth"], orphan["auth"]))
+    leases = {}
+    for name, tok in (("short", short), ("child of short", sub["auth"]["client_token"]),
+                      ("orphan", orphan["auth"]["client_token"])):
+        st, got, _ = t.sim.req("GET", creds_path, token=tok)
+        if st != 200 or got["lease_duration"] != 3600:
+            raise Fail("creds under the %s token: %d %r" % (name, st, got))
+        leases[name] = got["lease_id"]
+    t0 = time.monotonic()
+
+    def alive(lease):
+        # the root token looks up, so only the timer and the sweep can act
+        return t.sim.req("PUT", lk["path"], {"lease_id": lease})[0] == 200
+
+    # Event: the short token's lease disappears; poll, bounded well above 3s.
+    while alive(leases["short"]):
+        if time.monotonic() - t0 > 20:
+            raise Fail("a lease outlived its expired 3s token by %.0fs"
+                       % (time.monotonic() - t0))
+        time.sleep(0.2)
+    if alive(leases["child of short"]):
+        raise Fail("a lease made under a child of the expired token survived")
+    if not alive(leases["orphan"]):
+        raise Fail("the orphan token's lease died with the other token")
+    t.check("orphan's lease renews", "PUT", "/v1/sys/leases/renew",
+            {"lease_id": leases["orphan"], "increment": 600}, 200,
+            {"lease_id": leases["orphan"], "lease_duration": 600})
+    t.check("orphan token lives", "GET", "/v1/auth/token/lookup-self",
+            token=orphan["auth"]["client_token"], status=200)
 
 
 def ssh_keygen_available():

@@ -135,6 +135,10 @@ int sim_lease_revoke_prefix(const char *prefix)
   return revoke_matching(NULL, prefix, NULL);
 }
 
+/* vault/expiration.go RevokeByToken: every lease the token created (its
+** secondary index, createIndexByToken in Register) goes with the token.
+** Vault sets their expiry to now and lets the timers revoke them; here it
+** happens at once, which is the same as seen from any later request. */
 void sim_lease_revoke_by_token(const char *token_id)
 {
   revoke_matching(token_id, NULL, NULL);

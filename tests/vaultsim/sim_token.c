@@ -5,6 +5,16 @@
 ** its non-orphan descendants and every lease they own. Expiry is by wall
 ** clock: a token found expired at look-up (or by the periodic sweep) is
 ** revoked with its subtree, exactly as an explicit revocation.
+**
+** That is Vault's path too: a token's own lease expires in the expiration
+** manager (vault/expiration.go revokeEntry, for an auth lease, calls
+** TokenStore.revokeTree), vault/token_store.go revokeTreeInternal walks
+** the children depth first and revokeInternal calls
+** ExpirationManager.RevokeByToken for each token, which marks every lease
+** in that token's index as expired now. A lease therefore never outlives
+** the token that created it, or that token's parent, however long its own
+** TTL (the sub-tree test in tests/vaultsim/run_tests.py, suite database).
+** Orphans (create-orphan, no_parent with sudo) have no parent to die with.
 */
 #include "sim.h"
 
