@@ -465,6 +465,121 @@ def case_child_tokens(cl):
     check(st == 200, "lease exists %r" % doc)
 
 
+def agent_tokens(v, subject):
+    """Every live token the bridge made for subject, as Vault's
+    lookup-accessor shows them (never the token itself)."""
+    st, doc = v.api("LIST", "auth/token/accessors")
+    check(st == 200, "list accessors %d %r" % (st, doc))
+    out = []
+    for acc in doc["data"]["keys"]:
+        st, d = v.api("POST", "auth/token/lookup-accessor", {"accessor": acc})
+        if st == 200 and (d["data"].get("meta") or {}).get("subject") == subject:
+            out.append(d["data"])
+    return out
+
+
+def lease_alive(v, lease):
+    st, doc = v.api("PUT", "sys/leases/lookup", {"lease_id": lease})
+    return st == 200 and doc["data"]["ttl"] > 0
+
+
+def lease_token_stack(cl, env):
+    """vault-sim with a 30 s database role, and the bridge on a token of its
+    own (not root) so a test can revoke it; the agent's policy is loaded by
+    the test, as an operator would (the test bridge may not write policies)."""
+    v = L.Vault(cl)
+    L.provision(v)
+    v.must("POST", "database/config/mcp-postgres", {"allowed_roles": "readonly,other,short"})
+    v.must("POST", "database/roles/short", {
+        "db_name": "mcp-postgres", "default_ttl": "30s", "max_ttl": "60s",
+        "creation_statements": ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}';"]})
+    v.policy("mcp-bridge", L.BRIDGE_POLICY)
+    v.policy(L.policy_name("agent_x"), L.gen_policy("--subject", "agent_x", "--db-role", "short"))
+    own = v.must("POST", "auth/token/create", {"policies": ["mcp-bridge"], "ttl": "1h"})
+    token = own["auth"]["client_token"]
+    key = "key-agent_x-" + secrets.token_hex(16)
+    e = {"VAULT_TOKEN": token, "CHILD_TOKEN_ENABLED": "true", "CHILD_TOKEN_TTL": "10s",
+         "DEFAULT_GRANTS_JSON": json.dumps({"db_roles": ["short"]})}
+    e.update(env)
+    b = L.Bridge(cl, v.addr, {key: "agent_x"}, env=e)
+    return v, b, key, token
+
+
+def case_db_lease_token(cl):
+    """A 30 s database lease issued with a 10 s child token still exists, and
+    renews and revokes through the bridge, after the child token expired
+    (before the fix Vault revoked it with the child token: the lease belongs
+    to the token that asked, vault/expiration.go RevokeByToken). The lease
+    token carries only the agent's policy; as an orphan it also survives the
+    bridge's own token."""
+    v, b, k, own = lease_token_stack(cl, {})
+    # a KV call mints the agent's 10 s child token, as any request would
+    expect_err(b.op("kv.read", {"path": "nothing"}, key=k), 404)
+    cr = expect_ok(b.op("db.issue_creds", {"role": "short"}, key=k), "issue")
+    t_issue = time.monotonic()
+    check(cr["lease_duration"] == 30 and "warnings" not in cr, "30 s lease %r" % cr)
+    toks = agent_tokens(v, "agent_x")
+    # Event: the child token is gone (expired at 10 s and swept by Vault).
+    wait_for(lambda: not [t for t in agent_tokens(v, "agent_x")
+                        if t["meta"].get("purpose") == "request"], 40,
+           "the agent's 10 s child token to expire")
+    waited = time.monotonic() - t_issue
+    check(waited < 30, "the child token outlived the lease (%.1fs)" % waited)
+    check(lease_alive(v, cr["lease_id"]),
+          "the lease died with the child token after %.1fs" % waited)
+    kinds = sorted((t["meta"] or {}).get("purpose", "") for t in toks)
+    check(kinds == ["db-lease", "request"], "one child and one lease token: %r" % toks)
+    policy = L.policy_name("agent_x")
+    for t in toks:
+        # Vault-side confinement is the same for both: the agent's policy only
+        check(t["policies"] == [policy], "policies of a %s token: %r" % (
+            t["meta"]["purpose"], t["policies"]))
+        check(t["display_name"] == "token-agent-x", "display name %r" % t["display_name"])
+    lt = [t for t in toks if t["meta"]["purpose"] == "db-lease"][0]
+    check(lt["orphan"] is True and 86000 < lt["ttl"] <= 86400,
+          "the lease token is an orphan with DB_LEASE_TOKEN_TTL: %r" % lt)
+    # renew through the bridge (under a fresh child token) moves the lease
+    r = expect_ok(b.op("db.renew", {"lease_id": cr["lease_id"], "increment": 40}, key=k),
+                  "renew after the child token expired")
+    check(r["lease_duration"] == 40, "renewed %r" % r)
+    st, doc = v.api("PUT", "sys/leases/lookup", {"lease_id": cr["lease_id"]})
+    check(st == 200 and doc["data"]["ttl"] > 30, "renewed lease %r" % doc)
+    expect_ok(b.op("db.revoke", {"lease_id": cr["lease_id"]}, key=k), "revoke")
+    check(not lease_alive(v, cr["lease_id"]), "revoked through the bridge")
+    # the orphan lease token outlives the bridge's own token
+    cr2 = expect_ok(b.op("db.issue_creds", {"role": "short"}, key=k), "issue 2")
+    v.must("POST", "auth/token/revoke", {"token": own})
+    check(lease_alive(v, cr2["lease_id"]),
+          "an orphan lease token's lease survives the bridge's token")
+    print("lease alive %.1fs after issue, child token expired (child 10s, lease 30s)" % waited)
+
+
+def case_db_lease_token_child(cl):
+    """DB_LEASE_TOKEN_ORPHAN=false: the lease token is a child of the bridge's
+    token (revoking the bridge's token ends the credentials), and a
+    DB_LEASE_TOKEN_TTL shorter than the lease is reported as a warning."""
+    v, b, k, own = lease_token_stack(cl, {"DB_LEASE_TOKEN_ORPHAN": "false",
+                                          "DB_LEASE_TOKEN_TTL": "20s"})
+    cr = expect_ok(b.op("db.issue_creds", {"role": "short"}, key=k), "issue")
+    check(cr["lease_duration"] == 30, "Vault's lease is the role's %r" % cr)
+    check(any("DB_LEASE_TOKEN_TTL" in w for w in cr.get("warnings", [])),
+          "a lease longer than its token is reported: %r" % cr)
+    lt = [t for t in agent_tokens(v, "agent_x") if t["meta"].get("purpose") == "db-lease"]
+    check(len(lt) == 1 and lt[0]["orphan"] is False and lt[0]["ttl"] <= 20,
+          "a 20 s child lease token %r" % lt)
+    check(lease_alive(v, cr["lease_id"]), "lease alive")
+    v.must("POST", "auth/token/revoke", {"token": own})
+    check(not lease_alive(v, cr["lease_id"]),
+          "the lease died with the bridge's token (child lease token)")
+
+
+def wait_for(cond, timeout, what):
+    t0 = time.monotonic()
+    while not cond():
+        check(time.monotonic() - t0 < timeout, "timed out (%ds) waiting for %s" % (timeout, what))
+        time.sleep(0.2)
+
+
 def case_child_token_timing(cl):
     """Cached child token versus a token minted per request: time per KV read."""
     n = 40

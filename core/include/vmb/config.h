@@ -87,6 +87,8 @@ struct vmb_config {
   bool child_token_enabled;
   long child_token_ttl;       /* seconds */
   char *child_token_policy_prefix;
+  long db_lease_token_ttl;    /* seconds: token under which DB leases are made */
+  bool db_lease_token_orphan; /* that token survives the bridge's own token */
   long wrap_ttl_max;          /* seconds */
   bool wrap_unwrap_any_subject;
 

@@ -66,6 +66,39 @@ enum vmb_err vmb_backend_vault(struct vmb_call *c, const char *op,
   return e;
 }
 
+enum vmb_err vmb_backend_vault_lease(struct vmb_call *c, const char *op,
+                                     const char *method, const char *path,
+                                     json_object *body, struct vmb_vault_reply *reply,
+                                     long *token_ttl)
+{
+  char token[512];
+  const char *detail = NULL;
+  enum vmb_err e = VMB_ERR_OK;
+  int attempt;
+  *token_ttl = 0;
+  if(!conf.child_tokens)
+    return vmb_vault_call(c->req, op, method, path, body, NULL, reply);
+  /* A fresh token each time, so a 403 is never a stale token; it may be
+     a lost policy (see vmb_backend_vault): rewrite it once and retry. */
+  for(attempt = 0; attempt < 2; attempt++) {
+    e = vmb_vault_lease_token(c->req, c->req->identity.subject, token, sizeof(token),
+                              token_ttl, &detail);
+    if(e != VMB_ERR_OK) {
+      memset(reply, 0, sizeof(*reply));
+      c->detail = detail;
+      return e;
+    }
+    e = vmb_vault_call(c->req, op, method, path, body, token, reply);
+    if(e != VMB_ERR_OK)
+      vmb_vault_drop_lease_token(c->req, token);
+    OPENSSL_cleanse(token, sizeof(token));
+    if(e != VMB_ERR_VAULT_DENIED || attempt > 0)
+      break;
+    vmb_policy_forget(c->req->identity.subject);
+  }
+  return e;
+}
+
 enum vmb_err vmb_backend_fail(struct vmb_call *c, enum vmb_err err,
                               const struct vmb_vault_reply *reply)
 {

@@ -17,6 +17,17 @@ enum vmb_err vmb_backend_vault(struct vmb_call *c, const char *op,
                                const char *method, const char *path,
                                json_object *body, struct vmb_vault_reply *reply);
 
+/*
+** The same for a call that creates a lease which must outlive the request
+** (db.issue_creds): with child tokens it runs under a lease token of its
+** own (vault_auth.c), whose TTL goes to *token_ttl (0 when the bridge's
+** token was used). Vault ends the lease at the latest with that token.
+*/
+enum vmb_err vmb_backend_vault_lease(struct vmb_call *c, const char *op,
+                                     const char *method, const char *path,
+                                     json_object *body, struct vmb_vault_reply *reply,
+                                     long *token_ttl);
+
 /* Turn a failed Vault reply into the client-facing error and detail
    (Vault's own message for 400s, a plain sentence otherwise). */
 enum vmb_err vmb_backend_fail(struct vmb_call *c, enum vmb_err err,

@@ -8,6 +8,10 @@
 ** credentials, so a lease id is accepted only when it has the exact
 ** shape Vault gives database leases: {DATABASE_MOUNT}/creds/<role>/<id>.
 **
+** Credentials are issued under a lease token (vault_auth.c), not the
+** subject's short child token: Vault revokes a lease with the token that
+** created it, and the agent asked for the role's TTL, not 90 s.
+**
 ** Logs carry the role, the lease duration and the last six characters
 ** of the lease id; never the username or password.
 */
@@ -93,14 +97,17 @@ enum vmb_err vmb_h_db_issue_creds(struct vmb_call *c)
   struct vmb_vault_reply r;
   json_object *data, *user = NULL, *pass = NULL, *lease, *dur;
   enum vmb_err e;
+  long token_ttl = 0;
 
   if(!(role = vmb_checked_name(c, "role")))
     return VMB_ERR_BAD_REQUEST;
   path = vmb_arena_printf(c->req->arena, "%s/creds/%s", conf.mount, role);
   if(!path)
     return VMB_ERR_NOMEM;
-  /* Vault wants read (GET) on creds/<role>, not create (CONTRACT 8.1). */
-  e = vmb_backend_vault(c, "db.issue_creds", "GET", path, NULL, &r);
+  /* Vault wants read (GET) on creds/<role>, not create (CONTRACT 8.1).
+     The lease belongs to the token that asks, and dies with it: the
+     lease token outlives the request (vault_auth.c). */
+  e = vmb_backend_vault_lease(c, "db.issue_creds", "GET", path, NULL, &r, &token_ttl);
   if(e != VMB_ERR_OK)
     return vmb_backend_fail(c, e, &r);
   data = vmb_reply_data(&r);
@@ -126,6 +133,15 @@ enum vmb_err vmb_h_db_issue_creds(struct vmb_call *c)
                                                            LEASE_SUFFIX)));
   if(dur)
     json_object_object_add(c->log_fields, "lease_duration", json_object_get(dur));
+  if(dur && token_ttl > 0 && json_object_get_int64(dur) > token_ttl) {
+    /* Vault still says the role's TTL; the lease will end with its token
+       first. Say so rather than let the agent plan on the longer time. */
+    json_object *w = json_object_new_array();
+    json_object_array_add(w, json_object_new_string(vmb_arena_printf(
+      c->req->arena, "the lease ends with the token it was issued under, in %ld s "
+      "(DB_LEASE_TOKEN_TTL), before its lease_duration", token_ttl)));
+    json_object_object_add(c->result, "warnings", w);
+  }
   return VMB_ERR_OK;
 }
 

@@ -106,6 +106,8 @@ static const struct setting settings[] = {
   S("CHILD_TOKEN_ENABLED", T_BOOL, child_token_enabled, "true", 0, 0, 0, "run Vault calls under a per-subject child token"),
   S("CHILD_TOKEN_TTL", T_DURATION, child_token_ttl, "90s", 10, 86400, 0, "child token TTL"),
   S("CHILD_TOKEN_POLICY_PREFIX", T_STR, child_token_policy_prefix, "mcp-agent-", 0, 0, 0, "child token policy = prefix + folded subject + '-' + hash (docs/registry.md)"),
+  S("DB_LEASE_TOKEN_TTL", T_DURATION, db_lease_token_ttl, "24h", 10, 2764800, 0, "with child tokens: db.issue_creds runs under its own token of this TTL (the subject's policy only), so the credentials live as long as their lease, up to this bound (docs/operations.md)"),
+  S("DB_LEASE_TOKEN_ORPHAN", T_BOOL, db_lease_token_orphan, "true", 0, 0, 0, "make that token an orphan, so the credentials also outlive the bridge's own token (an AppRole re-login); false = a child of the bridge's token"),
   S("REGISTRY_ENABLED", T_BOOL, registry_enabled, "true", 0, 0, 0, "subject registry in Vault KV (admin API, grants per subject); false = DEFAULT_GRANTS_JSON for everyone"),
   S("ADMIN_PREFIX", T_STR, admin_prefix, "mcp-admin", 0, 0, 0, "KV folder of the subject registry (never reachable by agents)"),
   S("DEFAULT_GRANTS_JSON", T_JSON_OBJ, default_grants_json, "{}", 0, 0, 0, "grants of subjects without a registry record, e.g. {\"transit_keys\": [\"k\"], \"db_roles\": [], \"ssh_roles\": [], \"kms_keys\": []}"),

@@ -11,6 +11,17 @@
 ** reused until two thirds of the TTL are spent, so Vault itself enforces
 ** each agent's policy without a token mint per request. The cache is a
 ** fixed array under a mutex; a token is copied out, never shared.
+**
+** Lease tokens: Vault revokes every lease with the token that created it
+** (vault/expiration.go RevokeByToken, called from token_store.go
+** revokeInternal for each token of an expiring or revoked tree), so a
+** database credential made under a 90 s child token dies after 90 s
+** whatever its lease says. db.issue_creds therefore runs under a token of
+** its own: the same single policy, DB_LEASE_TOKEN_TTL, and by default no
+** parent (DB_LEASE_TOKEN_ORPHAN), so neither the child token's expiry nor
+** a re-login of the bridge ends the credential before its lease does. One
+** token per lease, never cached and never handed out; it holds nothing
+** else and ends at its TTL.
 */
 #include "vault_auth.h"
 
@@ -47,6 +58,8 @@ static struct {
   const char *secret_id;            /* VAULT_SECRET_ID */
   const char *policy_prefix;        /* CHILD_TOKEN_POLICY_PREFIX */
   long child_ttl;                   /* CHILD_TOKEN_TTL, seconds */
+  long lease_ttl;                   /* DB_LEASE_TOKEN_TTL, seconds */
+  bool lease_orphan;                /* DB_LEASE_TOKEN_ORPHAN */
 } conf;
 static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct child_slot child_cache[CHILD_CACHE_SLOTS];
@@ -196,6 +209,8 @@ int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen)
   conf.secret_id = cfg->vault_secret_id;
   conf.policy_prefix = cfg->child_token_policy_prefix;
   conf.child_ttl = cfg->child_token_ttl;
+  conf.lease_ttl = cfg->db_lease_token_ttl;
+  conf.lease_orphan = cfg->db_lease_token_orphan;
   memset(child_cache, 0, sizeof(child_cache));
   if(!*cfg->vault_role_id)
     return 0;
@@ -276,24 +291,23 @@ void vmb_vault_forget_subject_token(const char *subject)
   pthread_mutex_unlock(&child_lock);
 }
 
-enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subject,
-                                     char *out, size_t outlen, const char **detail,
-                                     bool *from_cache)
+/*
+** Mint a token for subject that holds exactly the subject's policy (written
+** first when this request is the subject's own, policy.c). ttl in seconds;
+** orphan asks Vault for a token without a parent (no_parent, which needs
+** sudo on auth/token/create, the permission child tokens already need).
+** purpose goes into the token's metadata so an operator looking at
+** auth/token/lookup-accessor sees why it exists. Returns OK with the token
+** in out and Vault's TTL in *ttl_out.
+*/
+static enum vmb_err mint(struct vmb_request *req, const char *subject, long ttl,
+                         bool orphan, const char *purpose, char *out, size_t outlen,
+                         long *ttl_out, const char **detail)
 {
-  uint64_t now = vmb_monotonic_us();
   struct vmb_vault_reply r;
   json_object *body, *pols, *meta;
   enum vmb_err e;
-  long ttl = 0;
   char ttl_text[32], policy[VMB_POLICY_NAME_MAX];
-  int hit;
-
-  pthread_mutex_lock(&child_lock);
-  hit = cache_get(subject, now, out, outlen);
-  pthread_mutex_unlock(&child_lock);
-  *from_cache = hit == 0;
-  if(hit == 0)
-    return VMB_ERR_OK;
 
   /* The subject's policy follows its grants (policy.c); it is written
      before the first mint of this process and whenever the grants
@@ -308,30 +322,87 @@ enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subjec
   json_object_array_add(pols, json_object_new_string(policy));
   json_object_object_add(body, "policies", pols);
   json_object_object_add(body, "no_default_policy", json_object_new_boolean(1));
-  snprintf(ttl_text, sizeof(ttl_text), "%lds", conf.child_ttl);
+  if(orphan)
+    json_object_object_add(body, "no_parent", json_object_new_boolean(1));
+  snprintf(ttl_text, sizeof(ttl_text), "%lds", ttl);
   json_object_object_add(body, "ttl", json_object_new_string(ttl_text));
   json_object_object_add(body, "renewable", json_object_new_boolean(0));
+  /* Vault's database plugins put the display name into user names
+     (v-token-<name>-...), so both kinds of token carry the subject. */
   json_object_object_add(body, "display_name", json_object_new_string(subject));
   json_object_object_add(meta, "subject", json_object_new_string(subject));
+  json_object_object_add(meta, "purpose", json_object_new_string(purpose));
   json_object_object_add(body, "meta", meta);
   e = vmb_vault_call(req, "auth.token_create", "POST", "auth/token/create", body,
                      NULL, &r);
   json_object_put(body);
   if(e != VMB_ERR_OK) {
     *detail = e == VMB_ERR_VAULT_DENIED || e == VMB_ERR_BAD_REQUEST
-      ? "the bridge's Vault token may not create child tokens for this agent"
+      ? (orphan ? "the bridge's Vault token may not create orphan tokens for this agent "
+                  "(sudo on auth/token/create, or set DB_LEASE_TOKEN_ORPHAN=false)"
+                : "the bridge's Vault token may not create child tokens for this agent")
       : e == VMB_ERR_VAULT_ERROR
       ? vmb_arena_printf(req->arena, "Vault answered with HTTP %ld when the bridge "
-                         "created the agent's child token", r.status)
+                         "created the agent's token", r.status)
       : NULL;
     return e == VMB_ERR_BAD_REQUEST ? VMB_ERR_VAULT_DENIED : e;
   }
-  if(auth_from_reply(&r, out, outlen, &ttl) != 0)
+  if(auth_from_reply(&r, out, outlen, ttl_out) != 0)
     return VMB_ERR_VAULT_ERROR;
-  if(ttl <= 0)
-    ttl = conf.child_ttl;
+  if(*ttl_out <= 0)
+    *ttl_out = ttl;
+  return VMB_ERR_OK;
+}
+
+enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subject,
+                                     char *out, size_t outlen, const char **detail,
+                                     bool *from_cache)
+{
+  uint64_t now = vmb_monotonic_us();
+  enum vmb_err e;
+  long ttl = 0;
+  int hit;
+
+  pthread_mutex_lock(&child_lock);
+  hit = cache_get(subject, now, out, outlen);
+  pthread_mutex_unlock(&child_lock);
+  *from_cache = hit == 0;
+  if(hit == 0)
+    return VMB_ERR_OK;
+  e = mint(req, subject, conf.child_ttl, false, "request", out, outlen, &ttl, detail);
+  if(e != VMB_ERR_OK)
+    return e;
   pthread_mutex_lock(&child_lock);
   cache_put(subject, out, now + (uint64_t)ttl * 1000000u * 2u / 3u, now);
   pthread_mutex_unlock(&child_lock);
   return VMB_ERR_OK;
+}
+
+enum vmb_err vmb_vault_lease_token(struct vmb_request *req, const char *subject,
+                                   char *out, size_t outlen, long *ttl,
+                                   const char **detail)
+{
+  return mint(req, subject, conf.lease_ttl, conf.lease_orphan, "db-lease", out, outlen,
+              ttl, detail);
+}
+
+void vmb_vault_drop_lease_token(struct vmb_request *req, const char *token)
+{
+  struct vmb_vault_reply r;
+  json_object *body = json_object_new_object();
+  /* With the bridge's own token: the lease token's policy has no
+     auth/token/revoke-self (no_default_policy). Best effort: a token we
+     cannot revoke ends at DB_LEASE_TOKEN_TTL. */
+  json_object_object_add(body, "token", json_object_new_string(token));
+  if(vmb_vault_call(req, "auth.token_revoke", "POST", "auth/token/revoke", body, NULL, &r)
+     != VMB_ERR_OK)
+    vmb_log_server(VMB_LOG_INFO, "vault", "an unused database lease token could not be "
+                   "revoked; it expires at DB_LEASE_TOKEN_TTL");
+  {
+    json_object *t;
+    if(json_object_object_get_ex(body, "token", &t))
+      OPENSSL_cleanse((void *)json_object_get_string(t),
+                      (size_t)json_object_get_string_len(t));
+  }
+  json_object_put(body);
 }

@@ -21,5 +21,14 @@ enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subjec
                                      bool *from_cache);
 /* Drop subject's cached child token (it was refused). */
 void vmb_vault_forget_subject_token(const char *subject);
+/* A fresh token for one database lease (see vault_auth.c): the subject's
+   policy only, DB_LEASE_TOKEN_TTL, orphan unless DB_LEASE_TOKEN_ORPHAN is
+   false. Never cached; the caller wipes it. *ttl gets Vault's TTL. */
+enum vmb_err vmb_vault_lease_token(struct vmb_request *req, const char *subject,
+                                   char *out, size_t outlen, long *ttl,
+                                   const char **detail);
+/* Revoke a lease token that ended up holding no lease (the call under it
+   failed), with the bridge's own token; best effort. */
+void vmb_vault_drop_lease_token(struct vmb_request *req, const char *token);
 
 #endif
