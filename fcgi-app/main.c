@@ -265,7 +265,8 @@ int main(int argc, char **argv)
     vmb_config_free(&cfg);
     return 2;
   }
-  vmb_config_forget_vault_token(&cfg);   /* the Vault client holds its copy */
+  /* The Vault client and the AppRole module hold their own copies. */
+  vmb_config_forget_vault_credentials(&cfg);
   nthreads = cfg.threads > 0 ? cfg.threads : cores();
   threads = calloc((size_t)nthreads, sizeof(*threads));
   thread_done = calloc((size_t)nthreads, sizeof(*thread_done));

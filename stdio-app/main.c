@@ -179,7 +179,8 @@ int main(int argc, char **argv)
     vmb_config_free(&cfg);
     return 2;
   }
-  vmb_config_forget_vault_token(&cfg);   /* the Vault client holds its copy */
+  /* The Vault client and the AppRole module hold their own copies. */
+  vmb_config_forget_vault_credentials(&cfg);
   w = vmb_worker_create();
   conn = vmb_mcp_stdio_new();
   if(!w || !conn) {

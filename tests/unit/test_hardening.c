@@ -72,7 +72,10 @@ static void subject_rule_for_transports(void **state)
   assert_false(vmb_core_subject_valid(NULL));
 }
 
-/* The configuration forgets VAULT_TOKEN once the Vault client has it. */
+/* The configuration forgets VAULT_TOKEN and VAULT_SECRET_ID once the
+   Vault client (the token) and the AppRole module (the secret id) have
+   their own copies. That AppRole re-login still works afterwards is
+   ops_approle_relogin (a revoked token replaced by a fresh login). */
 static void config_forgets_vault_token(void **state)
 {
   struct vmb_config cfg;
@@ -80,10 +83,14 @@ static void config_forgets_vault_token(void **state)
   char *argv[] = {(char *)"t", NULL};
   (void)state;
   setenv("VAULT_TOKEN", "hvs.unit-forget-0123456789", 1);
+  setenv("VAULT_SECRET_ID", "unit-secret-id-0123456789", 1);
   assert_int_equal(vmb_config_load(&cfg, 1, argv, err, sizeof(err)), 0);
+  unsetenv("VAULT_SECRET_ID");
+  assert_string_equal(cfg.vault_secret_id, "unit-secret-id-0123456789");
   assert_int_equal(vmb_vault_init(&cfg, err, sizeof(err)), 0);
-  vmb_config_forget_vault_token(&cfg);
+  vmb_config_forget_vault_credentials(&cfg);
   assert_string_equal(cfg.vault_token, "");
+  assert_string_equal(cfg.vault_secret_id, "");
   assert_int_equal(vmb_vault_token(tok, sizeof(tok)), 0);
   assert_string_equal(tok, "hvs.unit-forget-0123456789");
   vmb_vault_cleanup();

@@ -140,12 +140,13 @@ struct vmb_config {
 int vmb_config_load(struct vmb_config *cfg, int argc, char **argv,
                     char *err, size_t errlen);
 void vmb_config_free(struct vmb_config *cfg);
-/* Wipe the configured VAULT_TOKEN from cfg (it becomes ""). Call once
-   vmb_core_init has handed it to the Vault client, which keeps its own
-   guarded copy: the configuration then holds no bearer token for the
-   rest of the process's life (issue 13). The AppRole secret id stays:
-   a revoked token needs a fresh login. */
-void vmb_config_forget_vault_token(struct vmb_config *cfg);
+/* Wipe VAULT_TOKEN and VAULT_SECRET_ID from cfg (overwritten, emptied)
+   once vmb_core_init has handed them on: the Vault client keeps its own
+   guarded copy of the token, and the AppRole module (vault_auth.c) its
+   own locked copy of the secret id, which re-login needs for the
+   process's whole life. The configuration then holds neither for the
+   rest of the process (issue 13). */
+void vmb_config_forget_vault_credentials(struct vmb_config *cfg);
 
 /* The effective configuration as a JSON text (secrets redacted, each with
    its source). Caller frees. NULL on OOM. */

@@ -493,12 +493,15 @@ fail:
   return -1;
 }
 
-void vmb_config_forget_vault_token(struct vmb_config *cfg)
+void vmb_config_forget_vault_credentials(struct vmb_config *cfg)
 {
-  if(cfg->vault_token) {
-    OPENSSL_cleanse(cfg->vault_token, strlen(cfg->vault_token));
-    cfg->vault_token[0] = '\0';
-  }
+  char *const slots[] = {cfg->vault_token, cfg->vault_secret_id};
+  size_t i;
+  for(i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+    if(slots[i]) {
+      OPENSSL_cleanse(slots[i], strlen(slots[i]));
+      slots[i][0] = '\0';
+    }
 }
 
 void vmb_config_free(struct vmb_config *cfg)

@@ -6,6 +6,14 @@
 ** thirds of its TTL and logs in again when renewal fails. The current
 ** token lives in vault.c behind a rwlock (vmb_vault_set_token).
 **
+** The secret id is needed for the process's whole life (a token that
+** reached its max TTL or was revoked can only be replaced by a fresh
+** login), so it cannot be wiped after the first login. It lives in one
+** place only: a page of its own, taken at init, locked in RAM (mlock:
+** never written to swap) and left out of core dumps (MADV_DONTDUMP),
+** wiped and unmapped at cleanup. The configuration's copy is wiped as
+** soon as init has taken it (vmb_config_forget_vault_credentials).
+**
 ** Child tokens: one per subject, created with only the policy
 ** {CHILD_TOKEN_POLICY_PREFIX}{subject} and CHILD_TOKEN_TTL, cached and
 ** reused until two thirds of the TTL are spent, so Vault itself enforces
@@ -29,7 +37,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -55,12 +65,17 @@ struct child_slot {
    the AppRole credentials among them are never logged. */
 static struct {
   const char *role_id;              /* VAULT_ROLE_ID */
-  const char *secret_id;            /* VAULT_SECRET_ID */
   const char *policy_prefix;        /* CHILD_TOKEN_POLICY_PREFIX */
   long child_ttl;                   /* CHILD_TOKEN_TTL, seconds */
   long lease_ttl;                   /* DB_LEASE_TOKEN_TTL, seconds */
   bool lease_orphan;                /* DB_LEASE_TOKEN_ORPHAN */
 } conf;
+/* VAULT_SECRET_ID, OWNED here (see the header comment): a NUL-terminated
+   string at the start of its own locked page. Written by init before the
+   renewal thread starts, read by logins (init, then that thread only),
+   wiped by cleanup after the thread is joined: no lock needed. */
+static char *secret_page;
+static size_t secret_page_len;
 static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct child_slot child_cache[CHILD_CACHE_SLOTS];
 
@@ -125,7 +140,8 @@ static int approle_login(long *ttl)
     return -1;
   body = json_object_new_object();
   json_object_object_add(body, "role_id", json_object_new_string(conf.role_id));
-  json_object_object_add(body, "secret_id", json_object_new_string(conf.secret_id));
+  json_object_object_add(body, "secret_id",
+                         json_object_new_string(secret_page ? secret_page : ""));
   if(vmb_vault_call(&s.req, "auth.approle_login", "POST", "auth/approle/login",
                     body, "", &r) == VMB_ERR_OK &&
      auth_from_reply(&r, token, sizeof(token), ttl) == 0) {
@@ -202,11 +218,50 @@ static void *renew_main(void *arg)
   return NULL;
 }
 
+/* Take VAULT_SECRET_ID into its own page (see the header comment). */
+static int secret_take(const char *secret_id, char *err, size_t errlen)
+{
+  long ps = sysconf(_SC_PAGESIZE);
+  size_t n = strlen(secret_id);
+  void *p;
+  secret_page_len = ps > 0 ? (size_t)ps : 4096u;
+  if(n >= secret_page_len) {
+    snprintf(err, errlen, "invalid configuration: VAULT_SECRET_ID: too long");
+    return -1;
+  }
+  p = mmap(NULL, secret_page_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if(p == MAP_FAILED) {
+    snprintf(err, errlen, "cannot map a page for VAULT_SECRET_ID");
+    return -1;
+  }
+  secret_page = p;
+#ifdef MADV_DONTDUMP
+  (void)madvise(secret_page, secret_page_len, MADV_DONTDUMP);
+#endif
+  /* Locking may be refused (RLIMIT_MEMLOCK); the secret still works, so
+     say so instead of refusing to start. */
+  if(mlock(secret_page, secret_page_len) != 0)
+    vmb_log_server(VMB_LOG_WARN, "vault",
+                   "cannot lock the page holding VAULT_SECRET_ID in memory "
+                   "(RLIMIT_MEMLOCK); it may be written to swap");
+  memcpy(secret_page, secret_id, n + 1);
+  return 0;
+}
+
+static void secret_drop(void)
+{
+  if(!secret_page)
+    return;
+  OPENSSL_cleanse(secret_page, secret_page_len);
+  (void)munlock(secret_page, secret_page_len);
+  (void)munmap(secret_page, secret_page_len);
+  secret_page = NULL;
+}
+
 int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
   long ttl = 0;
   conf.role_id = cfg->vault_role_id;
-  conf.secret_id = cfg->vault_secret_id;
   conf.policy_prefix = cfg->child_token_policy_prefix;
   conf.child_ttl = cfg->child_token_ttl;
   conf.lease_ttl = cfg->db_lease_token_ttl;
@@ -214,6 +269,9 @@ int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen)
   memset(child_cache, 0, sizeof(child_cache));
   if(!*cfg->vault_role_id)
     return 0;
+  secret_drop();
+  if(secret_take(cfg->vault_secret_id, err, errlen))
+    return -1;
   /* Vault may come up after us (a dev stack): a failed first login is
      retried by the renewal thread, and /readyz says not ready meanwhile. */
   approle_login(&ttl);
@@ -236,6 +294,7 @@ void vmb_vault_auth_cleanup(void)
     pthread_join(renew_thread, NULL);
     renew_started = 0;
   }
+  secret_drop();
   pthread_mutex_lock(&child_lock);
   OPENSSL_cleanse(child_cache, sizeof(child_cache));
   pthread_mutex_unlock(&child_lock);
