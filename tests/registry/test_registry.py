@@ -202,6 +202,12 @@ def case_admin_flow(cl):
           len(lines) == 3, "csv %d %r" % (st, text))
     check('"\'=cmd' in text, "formula cells are neutralised: %r" % lines[2])
     check(k2 not in text and "sha256" not in text, "no key material in the CSV")
+    # a document result: its own content type, offered as a download
+    st, hd, _ = L.fc.request(b.addr, "GET", "/admin/subjects.csv",
+                             headers={"X-API-Key": ADMIN_KEY})
+    check(st == 200 and hd.get("content-type") == "text/csv; charset=utf-8" and
+          hd.get("content-disposition") == 'attachment; filename="subjects.csv"',
+          "csv headers %d %r" % (st, hd))
     # list and delete
     st, doc = admin(b, "GET", "/admin/subjects")
     check(st == 200 and [s["subject"] for s in doc["subjects"]] == ["alice", "bob"] and

@@ -162,6 +162,43 @@ static void test_install_refuses_raw_tool(void **state)
   assert_int_equal(n, vmb_n_ops);
 }
 
+/* Nor may a tool return a document or read the body itself: MCP renders
+   a JSON result from JSON arguments. */
+static void test_install_refuses_document_tool(void **state)
+{
+  static const struct vmb_arg none[] = {{0}};
+  static const struct vmb_op doc[] = {
+    {.id = "x.doc_tool", .title = "x", .flags = VMB_OP_TOOL | VMB_OP_DOCUMENT, .args = none},
+  };
+  static const struct vmb_op opaque[] = {
+    {.id = "x.body_tool", .title = "x", .flags = VMB_OP_TOOL | VMB_OP_BODY_OPAQUE,
+     .args = none},
+  };
+  size_t n = 0;
+  (void)state;
+  assert_int_equal(vmb_ops_install(doc, 1), -1);
+  assert_int_equal(vmb_ops_install(opaque, 1), -1);
+  assert_ptr_equal(vmb_ops_rows(&n), vmb_ops);
+  assert_int_equal(n, vmb_n_ops);
+}
+
+/* Only the transports stay RAW (docs/architecture.md): every other row
+   returns a result or a document. */
+static void test_raw_rows_are_transports(void **state)
+{
+  size_t i, raw = 0;
+  (void)state;
+  for(i = 0; i < vmb_n_ops; i++) {
+    if(!(vmb_ops[i].flags & VMB_OP_RAW))
+      continue;
+    raw++;
+    assert_non_null(vmb_ops[i].path);
+    if(strncmp(vmb_ops[i].path, "/mcp/", 5) != 0)
+      fail_msg("%s (%s) is RAW but no MCP transport", vmb_ops[i].id, vmb_ops[i].path);
+  }
+  assert_int_equal(raw, 3);     /* POST and DELETE /mcp/rpc, GET /mcp/sse */
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -170,6 +207,8 @@ int main(void)
     cmocka_unit_test(test_schema),
     cmocka_unit_test(test_scopes),
     cmocka_unit_test(test_install_refuses_raw_tool),
+    cmocka_unit_test(test_install_refuses_document_tool),
+    cmocka_unit_test(test_raw_rows_are_transports),
   };
   /* Start-up hands the table to the gate; do the same here. */
   if(vmb_ops_install(vmb_ops, vmb_n_ops))

@@ -692,6 +692,8 @@ enum vmb_err vmb_h_admin_issue_jwt(struct vmb_call *c)
   return e;
 }
 
+#define CSV_MAX_BYTES (8u * 1024u * 1024u)
+
 /* One CSV cell: quoted, quotes doubled, and a leading = + - @ neutralised
    with a quote mark so a spreadsheet never evaluates it. */
 static int csv_cell(struct vmb_buf *b, const char *s, bool last)
@@ -749,7 +751,8 @@ enum vmb_err vmb_h_admin_csv(struct vmb_call *c)
     "secrets_backend", "status"};
   const size_t ncols = sizeof(cols) / sizeof(cols[0]);
   json_object *names = NULL;
-  struct vmb_buf *b = &c->resp->body;
+  struct vmb_buf csv, *b = &csv;
+  char *body;
   enum vmb_err e;
   size_t i, j, n;
   int bad = 0;
@@ -761,7 +764,8 @@ enum vmb_err vmb_h_admin_csv(struct vmb_call *c)
   }
   if(!own(c, names))
     return VMB_ERR_NOMEM;
-  vmb_buf_reset(b);
+  /* The cap is the response's (the transport's 8 MiB). */
+  vmb_buf_init(b, CSV_MAX_BYTES);
   for(j = 0; j < ncols; j++)
     bad |= csv_cell(b, cols[j], j + 1 == ncols);
   n = json_object_array_length(names);
@@ -786,10 +790,19 @@ enum vmb_err vmb_h_admin_csv(struct vmb_call *c)
       bad |= csv_cell(b, t, j + 1 == ncols);
     }
   }
-  if(bad)
+  if(bad) {
+    vmb_buf_free(b);
     return VMB_ERR_INTERNAL;
-  c->resp->status = 200;
-  vmb_response_header(c->resp, "Content-Type", "text/csv; charset=utf-8");
-  vmb_response_header(c->resp, "Content-Disposition", "attachment; filename=\"subjects.csv\"");
+  }
+  /* A document result; the request arena frees the text after the answer. */
+  c->document.len = b->len;
+  body = vmb_buf_steal(b);
+  if(!body || vmb_arena_defer(c->req->arena, free, body)) {
+    free(body);
+    return VMB_ERR_NOMEM;
+  }
+  c->document.content_type = "text/csv; charset=utf-8";
+  c->document.body = body;
+  c->document.filename = "subjects.csv";
   return VMB_ERR_OK;
 }

@@ -123,7 +123,6 @@ enum vmb_err vmb_h_echo_headers(struct vmb_call *c)
   json_object_object_add(doc, "headers", headers);
   json_object_object_add(doc, "body_bytes", json_object_new_int64((int64_t)c->req->body_len));
   json_object_object_add(doc, "body_sha256", json_object_new_string(hex));
-  vmb_respond_json(c->resp, 200, doc);
-  json_object_put(doc);
+  c->result = doc;
   return VMB_ERR_OK;
 }

@@ -30,27 +30,29 @@
 /* ---- /metrics ------------------------------------------------------ */
 
 /*
-** RAW handler: the body is Prometheus text, not JSON. Rendered into a
-** local buffer first so a failure leaves the response untouched for the
-** gate's error reply.
+** A document result: the body is Prometheus text, not JSON. The rendered
+** text is handed to the request arena, which frees it after the answer.
 */
 enum vmb_err vmb_h_metrics(struct vmb_call *c)
 {
   struct vmb_buf text;
+  size_t len;
+  char *body;
   vmb_buf_init(&text, METRICS_BODY_MAX);
   if(vmb_metrics_render(&text) || !text.data) {
     vmb_buf_free(&text);
     c->detail = "metrics are unavailable";
     return VMB_ERR_INTERNAL;
   }
-  vmb_buf_reset(&c->resp->body);
-  if(vmb_buf_append(&c->resp->body, text.data, text.len)) {
-    vmb_buf_free(&text);
-    return VMB_ERR_INTERNAL;
+  len = text.len;
+  body = vmb_buf_steal(&text);
+  if(!body || vmb_arena_defer(c->req->arena, free, body)) {
+    free(body);
+    return VMB_ERR_NOMEM;
   }
-  vmb_buf_free(&text);
-  c->resp->status = 200;
-  vmb_response_header(c->resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  c->document.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  c->document.body = body;
+  c->document.len = len;
   return VMB_ERR_OK;
 }
 

@@ -209,9 +209,9 @@ enum vmb_err vmb_h_openapi(struct vmb_call *c)
   pthread_once(&openapi_once, build);
   if(!openapi_text)
     return VMB_ERR_NOMEM;
-  c->resp->status = 200;
-  vmb_buf_reset(&c->resp->body);
-  if(vmb_buf_append_str(&c->resp->body, openapi_text))
-    return VMB_ERR_INTERNAL;
+  /* Built once per process and kept: the document borrows it. */
+  c->document.content_type = "application/json";
+  c->document.body = openapi_text;
+  c->document.len = strlen(openapi_text);
   return VMB_ERR_OK;
 }

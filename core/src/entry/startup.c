@@ -111,7 +111,8 @@ static size_t n_started;
 int vmb_core_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
   if(vmb_ops_install(vmb_ops, vmb_n_ops)) {
-    snprintf(err, errlen, "the operation table has a row that is both an MCP tool and RAW");
+    snprintf(err, errlen, "the operation table has an MCP tool that is RAW, "
+             "returns a document or reads the body itself");
     return -1;
   }
   for(n_started = 0; n_started < N_MODULES; n_started++)

@@ -94,12 +94,6 @@ void vmb_response_set_json(struct vmb_response *resp, json_object *doc)
   }
 }
 
-void vmb_respond_json(struct vmb_response *resp, int status, json_object *doc)
-{
-  resp->status = status;
-  vmb_response_set_json(resp, doc);
-}
-
 static void json_put(void *p) { json_object_put(p); }
 
 /* ---- response helpers ---------------------------------------------- */
@@ -590,15 +584,16 @@ static bool step_rate_limit(struct gate *g)
 }
 
 /* arguments: path parameters, declared query parameters and the JSON
-   body (RAW operations read the request themselves). */
+   body (RAW and BODY_OPAQUE operations read the request themselves).
+   Only a RAW operation (a transport) is given the HTTP response. */
 static bool step_arguments(struct gate *g)
 {
   struct vmb_request *req = g->req;
   g->call.req = req;
-  g->call.resp = g->resp;
+  g->call.resp = (g->op->flags & VMB_OP_RAW) ? g->resp : NULL;
   g->call.op = g->op;
   g->call.via = "rest";
-  if(g->op->flags & VMB_OP_RAW) {
+  if(g->op->flags & (VMB_OP_RAW | VMB_OP_BODY_OPAQUE)) {
     g->call.args = json_object_new_object();
     if(!g->call.args || vmb_arena_defer(req->arena, json_put, g->call.args)) {
       g->err = VMB_ERR_NOMEM;
@@ -629,13 +624,36 @@ static bool step_dispatch(struct gate *g)
   return g->err == VMB_ERR_OK;
 }
 
-/* respond: render the result or the error (REST's rendering). */
+/* A document result goes out as it is, with its own content type. */
+static enum vmb_err render_document(struct gate *g)
+{
+  const struct vmb_document *d = &g->call.document;
+  struct vmb_response *resp = g->resp;
+  if(!d->body || !d->content_type)
+    return VMB_ERR_INTERNAL;          /* a DOCUMENT handler that set none */
+  vmb_buf_reset(&resp->body);
+  if(vmb_buf_append(&resp->body, d->body, d->len)) {
+    vmb_buf_reset(&resp->body);
+    return VMB_ERR_INTERNAL;          /* over the response cap */
+  }
+  resp->status = 200;
+  vmb_response_header(resp, "Content-Type", d->content_type);
+  if(d->filename)
+    vmb_response_header(resp, "Content-Disposition", vmb_arena_printf(
+                          g->req->arena, "attachment; filename=\"%s\"", d->filename));
+  return VMB_ERR_OK;
+}
+
+/* respond: render the result, the document or the error (REST's
+   rendering); a RAW operation has written its own response. */
 static void step_respond(struct gate *g)
 {
   struct vmb_response *resp = g->resp;
   const struct vmb_op *op = g->op;
+  if(g->err == VMB_ERR_OK && op && (op->flags & VMB_OP_DOCUMENT))
+    g->err = render_document(g);
   if(g->call.result) {
-    if(g->err == VMB_ERR_OK && !(op && (op->flags & VMB_OP_RAW))) {
+    if(g->err == VMB_ERR_OK && !(op && (op->flags & (VMB_OP_RAW | VMB_OP_DOCUMENT)))) {
       /* A result that describes a failure keeps its body and takes the
          error's status (readiness: 503 with what is not ready). */
       if(g->call.failed_with != VMB_ERR_OK)

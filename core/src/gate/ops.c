@@ -21,7 +21,8 @@ int vmb_ops_install(const struct vmb_op *rows, size_t n)
 {
   size_t i;
   for(i = 0; i < n; i++)
-    if((rows[i].flags & VMB_OP_TOOL) && (rows[i].flags & VMB_OP_RAW))
+    if((rows[i].flags & VMB_OP_TOOL) &&
+       (rows[i].flags & (VMB_OP_RAW | VMB_OP_DOCUMENT | VMB_OP_BODY_OPAQUE)))
       return -1;
   ops_rows = rows;
   ops_n = n;

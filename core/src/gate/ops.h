@@ -52,11 +52,26 @@ enum vmb_op_flags {
   VMB_OP_IDEMPOTENT = 1u << 3,    /* MCP idempotentHint */
   VMB_OP_REST_OPTIONAL = 1u << 4, /* off when EXPOSE_REST_ROUTES=false */
   VMB_OP_TOOL = 1u << 5,          /* exposed as an MCP tool */
-  VMB_OP_RAW = 1u << 6,           /* handler writes resp itself */
+  VMB_OP_RAW = 1u << 6,           /* a transport: the handler writes resp itself */
   VMB_OP_NO_RATE_LIMIT = 1u << 7, /* health and metrics */
   VMB_OP_NO_BODY = 1u << 8,       /* a body is ignored (GET-like) */
   VMB_OP_DEBUG = 1u << 9,         /* off unless DEBUG_ROUTES_ENABLED=true */
-  VMB_OP_ADDR_LIMIT = 1u << 10    /* limited per client address (READYZ_RATE_LIMIT) */
+  VMB_OP_ADDR_LIMIT = 1u << 10,  /* limited per client address (READYZ_RATE_LIMIT) */
+  VMB_OP_DOCUMENT = 1u << 11,     /* the result is call->document (REST only) */
+  VMB_OP_BODY_OPAQUE = 1u << 12   /* the body is not arguments: the handler
+                                     reads req->body itself (echo routes) */
+};
+
+/* A result that is a document rather than a JSON object (Prometheus
+   text, CSV, the prebuilt OpenAPI text): REST sends body as it is, with
+   content_type, status 200 and, when filename is set, Content-Disposition:
+   attachment. The handler of a VMB_OP_DOCUMENT row fills it instead of
+   result; body is BORROWED (static, or owned by the request arena). */
+struct vmb_document {
+  const char *content_type;   /* static */
+  const char *body;           /* NULL: no document */
+  size_t len;
+  const char *filename;       /* static; NULL: shown inline */
 };
 
 struct vmb_op;
@@ -67,14 +82,17 @@ struct vmb_op;
    when its result describes a failure (readiness: not ready) it names
    the error in failed_with and REST and MCP each render that their way.
    log_fields collects descriptors for responses.log (never secret
-   values). resp is only for RAW operations (transports such as MCP's
-   Streamable HTTP, text bodies); it is NULL when MCP runs a tool. */
+   values). A VMB_OP_DOCUMENT row's handler fills document instead of
+   result. resp is only for RAW operations (the transports: MCP's
+   Streamable HTTP and its event stream); it is NULL for every other row
+   and whenever MCP runs a tool. */
 struct vmb_call {
   struct vmb_request *req;
   struct vmb_response *resp;  /* RAW operations only; NULL under MCP */
   const struct vmb_op *op;
   json_object *args;          /* BORROWED; validated against op->args */
   json_object *result;        /* NEW, set by the handler */
+  struct vmb_document document;   /* VMB_OP_DOCUMENT rows: set by the handler */
   enum vmb_err failed_with;   /* OK, or the error that result describes */
   bool created;               /* result is a new resource (REST: 201) */
   const char *detail;         /* client-safe message for an error */
@@ -106,8 +124,9 @@ struct vmb_op {
 /* The table is defined above the gate (entry/ops_table.c binds rows to
    handlers of every layer) and handed down once at start-up, before any
    request: rows is BORROWED and must outlive every request. Returns -1
-   when a row is both an MCP tool and RAW: a tool's handler must work
-   without an HTTP response (MCP renders its result). */
+   when an MCP tool row is RAW, a DOCUMENT or BODY_OPAQUE: a tool's
+   handler must work without an HTTP response or body, on JSON arguments,
+   and return a JSON result (MCP renders it). */
 int vmb_ops_install(const struct vmb_op *rows, size_t n);
 /* The installed rows; *n gets their number (0 before install). */
 const struct vmb_op *vmb_ops_rows(size_t *n);
@@ -137,8 +156,6 @@ json_object *vmb_args_schema(const struct vmb_op *op);
    handler, responses.log, metrics. Shared by REST, MCP and stdio. */
 enum vmb_err vmb_gate_run(struct vmb_call *call);
 
-/* For RAW handlers: set status and a JSON body (doc is BORROWED). */
-void vmb_respond_json(struct vmb_response *resp, int status, json_object *doc);
 /* Replace resp's body with doc's compact text (doc BORROWED); a body over
    the response cap becomes a 500 internal_error body. */
 void vmb_response_set_json(struct vmb_response *resp, json_object *doc);
