@@ -2,7 +2,11 @@
 ** ceiling.c - the reference FastCGI responder for benchmarks: N threads,
 ** each accepting and answering a fixed small JSON document. Nothing any
 ** FastCGI app does can be cheaper, so the bridge is measured against it.
-**   bench-ceiling --listen 127.0.0.1:9100 --threads 4
+**   bench-ceiling --listen 127.0.0.1:9100 --threads 4 [--close-at-once 1]
+** With --close-at-once 1 it reads stdin to its end and closes the web
+** server's connection without libfcgi's linger (FCGX_Detach), as the
+** bridge does on a unix socket (fcgi-app/fcgi_transport.c), so the
+** bridge can also be compared with a ceiling that uses the same close.
 */
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +16,7 @@
 #include <fcgiapp.h>
 
 static int listen_fd;
+static int close_at_once;
 
 static void *serve(void *arg)
 {
@@ -21,7 +26,13 @@ static void *serve(void *arg)
   (void)arg;
   FCGX_InitRequest(&r, listen_fd, 0);
   while(FCGX_Accept_r(&r) >= 0) {
+    if(close_at_once) {
+      while(FCGX_GetChar(r.in) >= 0)
+        ;
+    }
     FCGX_PutStr(reply, (int)sizeof(reply) - 1, r.out);
+    if(close_at_once && !r.keepConnection)
+      FCGX_Detach(&r);
     FCGX_Finish_r(&r);
   }
   return NULL;
@@ -37,6 +48,8 @@ int main(int argc, char **argv)
       listen = argv[i + 1];
     else if(!strcmp(argv[i], "--threads"))
       threads = strtol(argv[i + 1], NULL, 10);
+    else if(!strcmp(argv[i], "--close-at-once"))
+      close_at_once = !strcmp(argv[i + 1], "1");
   }
   if(threads < 1 || threads > 256 || FCGX_Init() != 0)
     return 2;
