@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -158,6 +159,71 @@ static void follow_rotation(void)
   atomic_flag_clear(&rotating);
 }
 
+/* True when json-c prints s exactly as it is: printable ASCII without
+   '"' or '\\' ('/' is not escaped under NOSLASHESCAPE). Anything else
+   takes the general path, so the two paths cannot print differently. */
+static bool plain_text(const char *s)
+{
+  for(; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if(c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+      return false;
+  }
+  return true;
+}
+
+/*
+** The line for the common case, without building a second JSON object:
+** json-c prints an object as '{' + its members joined by ',' + '}', so
+** the line equals the four core members followed by the members of the
+** fields object as json-c prints them. Writes into out and returns the
+** length, or 0 when the general path must build the line (texts that
+** need escaping, fields that repeat a core key, a line that does not
+** fit).
+*/
+static size_t quick_line(char *out, size_t cap, const char *ts, const char *lvl,
+                         const char *msg, const char *logger, json_object *fields)
+{
+  const char *ftext = NULL;
+  size_t flen = 0;
+  int n;
+  if(!plain_text(msg) || !plain_text(logger))
+    return 0;
+  if(fields) {
+    if(!json_object_is_type(fields, json_type_object) ||
+       json_object_object_get_ex(fields, "ts", NULL) ||
+       json_object_object_get_ex(fields, "lvl", NULL) ||
+       json_object_object_get_ex(fields, "msg", NULL) ||
+       json_object_object_get_ex(fields, "logger", NULL))
+      return 0;
+    ftext = json_object_to_json_string_ext(fields, JSON_C_TO_STRING_PLAIN |
+                                           JSON_C_TO_STRING_NOSLASHESCAPE);
+    if(!ftext)
+      return 0;
+    flen = strlen(ftext);
+    if(flen < 2 || ftext[0] != '{' || ftext[flen - 1] != '}')
+      return 0;
+  }
+  n = snprintf(out, cap, "{\"ts\":\"%s\",\"lvl\":\"%s\",\"msg\":\"%s\",\"logger\":\"%s\"",
+               ts, lvl, msg, logger);
+  if(n < 0 || (size_t)n >= cap)
+    return 0;
+  if(flen > 2) {
+    /* ",<members>}": the fields' text without its opening brace */
+    if((size_t)n + flen >= cap)
+      return 0;
+    out[n++] = ',';
+    memcpy(out + n, ftext + 1, flen - 1);
+    n += (int)(flen - 1);
+  }
+  else {
+    if((size_t)n + 1 >= cap)
+      return 0;
+    out[n++] = '}';
+  }
+  return (size_t)n;
+}
+
 void vmb_log(enum vmb_log_stream stream, enum vmb_log_level lvl,
              const char *logger, const char *msg, json_object *fields)
 {
@@ -171,6 +237,14 @@ void vmb_log(enum vmb_log_stream stream, enum vmb_log_level lvl,
   if(!vmb_log_enabled(lvl) || (unsigned)stream > 2 || (unsigned)lvl > 3)
     return;
   vmb_format_ts(ts, sizeof(ts), vmb_now());
+  /* Room is kept for the newline and for one more in front when a
+     fragment must be closed (as below). */
+  len = quick_line(stackbuf, LOG_LINE_MAX - 2, ts, level_names[lvl], msg ? msg : "",
+                   logger ? logger : logger_default, fields);
+  if(len > 0) {
+    stackbuf[len++] = '\n';
+    goto write_it;
+  }
   line = json_object_new_object();
   if(!line)
     return;
@@ -204,6 +278,7 @@ void vmb_log(enum vmb_log_stream stream, enum vmb_log_level lvl,
     stackbuf[len++] = '\n';
   }
   json_object_put(line);
+write_it:
   follow_rotation();
   fd = log_fds[stream];
   if(fd < 0)
