@@ -5,11 +5,22 @@
 ** when it is created (timeouts, TLS, no proxy, protocols, path as is);
 ** each call then sets every per-call option (URL, method, headers, body,
 ** callbacks), so nothing of a previous call leaks into the next and no
-** curl_easy_reset is needed. The handle keeps its connection between
-** calls (keep-alive per thread and upstream).
+** curl_easy_reset is needed. The connections stay open between calls
+** (keep-alive per thread and upstream) in the set's multi handle.
+**
+** A call is driven with libcurl's socket interface rather than
+** curl_easy_perform: libcurl says which socket to wait for and how long
+** (on_socket, on_timer), this file waits in one poll() and tells libcurl
+** what became ready, so libcurl reads without checking the socket again.
+** curl_easy_perform would add a poll of its internal wake-up pipe before
+** every call and one more zero-timeout poll after every wait, two of the
+** eight system calls a Vault round trip made (docs/benchmarks.md).
 */
 #include "http_client.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -19,6 +30,136 @@
 #include "trace.h"
 #include "util.h"
 
+/* The sockets libcurl wants watched, and when it wants to be called
+   back without any socket event. Owned by one connection set. An HTTP/1.1
+   call uses one socket; a connect trying IPv6 and IPv4 at once, two. */
+#define DRIVER_SOCKETS 8
+struct vmb_upstream_driver {
+  CURLM *multi;
+  struct {
+    curl_socket_t fd;
+    short events;               /* POLLIN / POLLOUT */
+  } sock[DRIVER_SOCKETS];
+  int nsock;
+  long timeout_ms;              /* -1: no timer */
+};
+
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+  struct vmb_upstream_driver *d = userp;
+  int i;
+  (void)e;
+  (void)socketp;
+  for(i = 0; i < d->nsock && d->sock[i].fd != s; i++)
+    ;
+  if(what == CURL_POLL_REMOVE) {
+    if(i < d->nsock)
+      d->sock[i] = d->sock[--d->nsock];
+    return 0;
+  }
+  if(i == d->nsock) {
+    if(d->nsock == DRIVER_SOCKETS)
+      return -1;                /* libcurl fails the call */
+    d->sock[d->nsock++].fd = s;
+  }
+  d->sock[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
+                              ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+  return 0;
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+  struct vmb_upstream_driver *d = userp;
+  (void)m;
+  d->timeout_ms = timeout_ms;
+  return 0;
+}
+
+static struct vmb_upstream_driver *driver_get(struct vmb_upstream_conns *c)
+{
+  struct vmb_upstream_driver *d = c->driver;
+  if(d)
+    return d;
+  d = calloc(1, sizeof(*d));
+  if(!d)
+    return NULL;
+  d->multi = curl_multi_init();
+  if(!d->multi) {
+    free(d);
+    return NULL;
+  }
+  d->timeout_ms = -1;
+  curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
+  curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
+  c->driver = d;
+  return d;
+}
+
+/*
+** Run one transfer on h to its end, as curl_easy_perform would. libcurl
+** enforces the handle's timeouts through the timer it sets, so a wait
+** here never lasts longer than it asked (and at most a second when no
+** timer is set). A wait interrupted by a signal (SIGUSR2 at shutdown) is
+** resumed.
+*/
+static CURLcode drive(struct vmb_upstream_driver *d, CURL *h)
+{
+  struct pollfd pfd[DRIVER_SOCKETS];
+  CURLMcode mc;
+  CURLMsg *msg;
+  CURLcode cc = CURLE_OK;
+  bool done = false;
+  int running = 0, left, n, i, rc;
+
+  mc = curl_multi_add_handle(d->multi, h);
+  if(mc != CURLM_OK)
+    return mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+  mc = curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  while(mc == CURLM_OK && running > 0) {
+    long wait = d->timeout_ms < 0 || d->timeout_ms > 1000 ? 1000 : d->timeout_ms;
+    n = d->nsock;
+    for(i = 0; i < n; i++) {
+      pfd[i].fd = d->sock[i].fd;
+      pfd[i].events = d->sock[i].events;
+      pfd[i].revents = 0;
+    }
+    rc = wait > 0 || n > 0 ? poll(pfd, (nfds_t)n, (int)wait) : 0;
+    if(rc < 0 && errno == EINTR)
+      continue;
+    if(rc <= 0) {
+      /* The timer is due. (A failed poll lands here too; libcurl's own
+         timeout check then ends the call in time.) */
+      mc = curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      continue;
+    }
+    for(i = 0; i < n && mc == CURLM_OK; i++) {
+      int ev = 0;
+      if(!pfd[i].revents)
+        continue;
+      if(pfd[i].revents & (POLLIN | POLLHUP))
+        ev |= CURL_CSELECT_IN;
+      if(pfd[i].revents & POLLOUT)
+        ev |= CURL_CSELECT_OUT;
+      if(pfd[i].revents & (POLLERR | POLLNVAL))
+        ev |= CURL_CSELECT_ERR;
+      mc = curl_multi_socket_action(d->multi, pfd[i].fd, ev, &running);
+    }
+  }
+  while((msg = curl_multi_info_read(d->multi, &left)) != NULL) {
+    if(msg->msg == CURLMSG_DONE && msg->easy_handle == h) {
+      cc = msg->data.result;
+      done = true;
+    }
+  }
+  curl_multi_remove_handle(d->multi, h);
+  if(!done)
+    cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+         : mc != CURLM_OK ? CURLE_FAILED_INIT : CURLE_GOT_NOTHING;
+  return cc;
+}
+
 void vmb_upstream_conns_close(struct vmb_upstream_conns *c)
 {
   size_t i;
@@ -27,6 +168,12 @@ void vmb_upstream_conns_close(struct vmb_upstream_conns *c)
       curl_easy_cleanup(c->handle[i]);
       c->handle[i] = NULL;
     }
+  if(c->driver) {
+    /* closes the kept-alive connections */
+    curl_multi_cleanup(c->driver->multi);
+    free(c->driver);
+    c->driver = NULL;
+  }
 }
 
 /* Per-call state the callbacks see. */
@@ -155,6 +302,7 @@ int vmb_upstream_call(struct vmb_upstream_conns *conns, const struct vmb_upstrea
   const char *const *hp;
   uint64_t started = vmb_monotonic_us();
   CURLcode cc = CURLE_OK;
+  struct vmb_upstream_driver *d;
   CURL *h;
   bool ok;
 
@@ -172,10 +320,11 @@ int vmb_upstream_call(struct vmb_upstream_conns *conns, const struct vmb_upstrea
     goto out;
   }
 #endif
+  d = driver_get(conns);
   h = conns->handle[up->id];
-  if(!h)
+  if(!h && d)
     h = conns->handle[up->id] = new_handle(up);
-  if(!h) {
+  if(!h || !d) {
     reply->failure = VMB_UPSTREAM_NOMEM;
     reply->error = "out of memory";
     goto out;
@@ -212,7 +361,7 @@ int vmb_upstream_call(struct vmb_upstream_conns *conns, const struct vmb_upstrea
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   }
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
-  cc = curl_easy_perform(h);
+  cc = drive(d, h);
   /* Nothing of this call may be used by the next one. */
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);

@@ -54,6 +54,10 @@ struct vmb_upstream {
    with vmb_upstream_conns_close. Never used by two threads at once. */
 struct vmb_upstream_conns {
   void *handle[VMB_UPSTREAM_COUNT];     /* CURL * */
+  /* The multi handle that drives this set's calls and holds its kept-alive
+     connections, with the sockets and timer libcurl asked us to watch
+     (http_client.c). Created on first use. */
+  struct vmb_upstream_driver *driver;
 };
 void vmb_upstream_conns_close(struct vmb_upstream_conns *c);
 
