@@ -10,6 +10,7 @@
 */
 #include "fcgi_transport.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -129,19 +130,24 @@ static int fill_request(FCGX_Request *r, struct vmb_request *req)
 }
 
 /* Read stdin to its end. The body is kept up to the cap; beyond it the
-   rest is drained without being stored. */
-static int read_body(FCGX_Request *r, struct vmb_request *req, size_t cap)
+   rest is drained without being stored. *drained_all says whether the web
+   server's stream was read to its end (false when DRAIN_MAX cut it). */
+static int read_body(FCGX_Request *r, struct vmb_request *req, size_t cap,
+                     bool *drained_all)
 {
   struct vmb_buf body;
   char chunk[16384];
   size_t drained = 0;
   int got;
+  *drained_all = true;
   vmb_buf_init(&body, cap);
   while((got = FCGX_GetStr(chunk, sizeof(chunk), r->in)) > 0) {
     if(req->body_too_large) {
       drained += (size_t)got;
-      if(drained > DRAIN_MAX)
+      if(drained > DRAIN_MAX) {
+        *drained_all = false;
         break;
+      }
       continue;
     }
     if(vmb_buf_append(&body, chunk, (size_t)got)) {
@@ -228,18 +234,52 @@ static void log_client_gone(const struct vmb_request *req)
   json_object_put(f);
 }
 
+/*
+** Whether the listening socket is a unix socket (1) or not (2), found
+** once per process (0: not yet known).
+**
+** Why it matters: at the end of a request libfcgi closes the web
+** server's connection with a linger (shutdown, then poll and read until
+** the server closes its end, up to 2 s), so that a TCP stack never
+** answers unread input with a reset that would destroy the response in
+** flight. That wait costs three system calls and a sleep and wake-up per
+** request. A unix socket has no reset: what we wrote is already in the
+** server's receive queue and stays readable after our close, and the
+** server sees a plain end of file once it has read it (an error instead
+** only if we left its data unread, which is why the linger is skipped
+** only after stdin was read to its end). So on a unix socket the
+** connection is detached from libfcgi (FCGX_Detach: close without the
+** linger); on TCP (--listen host:port) the linger stays.
+*/
+static atomic_int listen_is_unix;
+
+static bool close_at_once(const FCGX_Request *r)
+{
+  int v = atomic_load(&listen_is_unix);
+  if(v == 0) {
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    memset(&sa, 0, sizeof(sa));
+    v = getsockname(r->listen_sock, (struct sockaddr *)&sa, &len) == 0 &&
+        sa.ss_family == AF_UNIX ? 1 : 2;
+    atomic_store(&listen_is_unix, v);
+  }
+  return v == 1;
+}
+
 void vmb_fcgi_serve(FCGX_Request *r, struct vmb_worker *w)
 {
   struct vmb_request req;
   struct vmb_response resp;
   struct vmb_stream stream = {r, stream_begin, stream_write};
+  bool drained = false;
 
   memset(&req, 0, sizeof(req));
   req.arena = vmb_worker_arena(w);
   req.worker = w;
   req.stream = &stream;
   vmb_response_init(&resp, 8u * 1024u * 1024u);
-  if(fill_request(r, &req) || read_body(r, &req, vmb_core_max_body())) {
+  if(fill_request(r, &req) || read_body(r, &req, vmb_core_max_body(), &drained)) {
     static const char oom[] = "Status: 500 Internal Server Error\r\n"
       "Content-Type: application/json\r\n\r\n"
       "{\"error\":{\"code\":\"internal_error\",\"message\":\"internal error\"}}";
@@ -258,6 +298,8 @@ void vmb_fcgi_serve(FCGX_Request *r, struct vmb_worker *w)
        write_head(r->out, resp.status, resp.headers, resp.n_headers) ||
        put(r->out, resp.body.data ? resp.body.data : "", resp.body.len))
       log_client_gone(&req);
+    if(drained && !r->keepConnection && close_at_once(r))
+      (void)FCGX_Detach(r);   /* FCGX_Finish_r then closes without the linger */
   }
 out:
   vmb_response_free(&resp);
