@@ -194,14 +194,19 @@ uint64_t vmb_registry_generation(void)
 static _Atomic uint64_t local_generation;
 
 /*
-** Other hosts (REDIS_URL, issue 16): every change also increments
-** <prefix>registry:gen in Redis, and each process reads that counter at
-** most every REDIS_GEN_CHECK_US (one GET, by whichever request claims the
-** check; the others use the cached value). A change made on another host
-** is therefore seen within that interval plus one reload - well under a
-** second - instead of REGISTRY_REFRESH_SECONDS. When Redis cannot be
-** asked the cached value stays and REGISTRY_REFRESH_SECONDS bounds
-** staleness as without Redis (the client logs the outage).
+** Other hosts (REDIS_URL, issue 16): every change also sets
+** <prefix>registry:gen in Redis to a fresh random token, and each process
+** reads that key at most every REDIS_GEN_CHECK_US (one GET, by whichever
+** request claims the check; the others use the cached value) and folds a
+** hash of it into the generation. A change made on another host is
+** therefore seen within that interval plus one reload - well under a
+** second - instead of REGISTRY_REFRESH_SECONDS. A token, not a counter:
+** a counter starts again from 1 when Redis restarts empty and can come
+** back to the very value a process read last, which would hide a change
+** (a revoked key) from it; a random 128-bit token does not repeat. A
+** missing key reads as 0. When Redis cannot be asked the cached value
+** stays and REGISTRY_REFRESH_SECONDS bounds staleness as without Redis
+** (the client logs the outage).
 */
 #define REDIS_GEN_CHECK_US 250000u
 static _Atomic uint64_t redis_gen, redis_gen_checked_us;
@@ -228,14 +233,18 @@ static uint64_t redis_generation(void)
     lens[0] = 3;
     lens[1] = strlen(key);
     r = vmb_redis_command(2, argv, lens, NULL);
-    if(r && r->type == REDIS_REPLY_STRING && r->len > 0 && r->len < 20) {
-      uint64_t v = 0;
+    if(r && r->type == REDIS_REPLY_STRING) {
+      /* FNV-1a over the token; 0 is kept for "no key" */
+      uint64_t v = 0xcbf29ce484222325ULL;
       size_t i;
-      for(i = 0; i < r->len && r->str[i] >= '0' && r->str[i] <= '9'; i++)
-        v = v * 10 + (uint64_t)(r->str[i] - '0');
-      if(i == r->len)
-        atomic_store(&redis_gen, v);
+      for(i = 0; i < r->len; i++) {
+        v ^= (unsigned char)r->str[i];
+        v *= 0x100000001b3ULL;
+      }
+      atomic_store(&redis_gen, v ? v : 1);
     }
+    else if(r && r->type == REDIS_REPLY_NIL)
+      atomic_store(&redis_gen, 0);
     vmb_redis_free(r);
   }
   return atomic_load(&redis_gen);
@@ -247,26 +256,31 @@ void vmb_registry_changed(void)
     atomic_fetch_add(&shm->generation, 1);
   atomic_fetch_add(&local_generation, 1);
   if(vmb_redis_enabled()) {
-    char key[96];
-    const char *argv[2] = {"INCR", key};
-    size_t lens[2];
-    struct redisReply *r;
+    char key[96], token[33];
+    const char *argv[3] = {"SET", key, token};
+    size_t lens[3];
+    struct redisReply *r = NULL;
     redis_gen_key(key, sizeof(key));
-    lens[0] = 4;
+    lens[0] = 3;
     lens[1] = strlen(key);
-    r = vmb_redis_command(2, argv, lens, NULL);
-    if(!r || r->type != REDIS_REPLY_INTEGER)
+    lens[2] = 32;
+    if(!vmb_random_hex(token, 16))
+      r = vmb_redis_command(3, argv, lens, NULL);
+    if(!r || r->type != REDIS_REPLY_STATUS)
       vmb_log_server(VMB_LOG_WARN, "registry", "registry change not announced "
                      "in Redis; other hosts see it within REGISTRY_REFRESH_SECONDS");
     vmb_redis_free(r);
   }
 }
 
-/* Each part only grows, so the sum changes whenever any part does. */
+/* The host's and the process' counters only grow, so their sum changes
+   whenever either does; the Redis part is the hash of a token that
+   changes with every change on any host, so XOR-ing it in keeps every
+   change visible (short of a 2^-64 coincidence). */
 static uint64_t current_generation(void)
 {
-  return vmb_registry_generation() + (atomic_load(&local_generation) << 32) +
-         (redis_generation() << 44);
+  return (vmb_registry_generation() + (atomic_load(&local_generation) << 32)) ^
+         redis_generation();
 }
 
 /* ---- the snapshot ---------------------------------------------------- */
