@@ -14,6 +14,7 @@
 
 #include "common.h"
 
+#include "fcgi_record.c"
 #include "fcgi_transport.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
