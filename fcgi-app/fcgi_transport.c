@@ -7,8 +7,24 @@
 ** is read from the stdin stream to its end, up to MAX_BODY_BYTES; client
 ** headers arrive as HTTP_* params and are the only source of headers,
 ** while TLS facts come only from the server's own params.
+**
+** Event streams are parked (docs/mcp.md, "How streams are held"): once
+** the handler has written a stream's headers and offered it through
+** vmb_stream.park, this file takes the connection away from libfcgi
+** after vmb_core_handle() returns. libfcgi 2.4 declares FCGX_Detach but
+** its own header calls it not fully implemented, so the take-over uses
+** what FCGX_Finish_r/FCGX_Free do: the out stream is flushed first, then
+** FCGX_Free(r, 0) releases libfcgi's streams and params without writing
+** a record or closing the fd, and r->ipcFd = -1 makes the next
+** FCGX_Accept_r accept a fresh connection instead of reusing this one.
+** The fd and request id go to the core's loop with fcgi_record.c's
+** framing; the loop writes END_REQUEST and closes the fd when the
+** stream ends. (Bytes libfcgi had already read past our empty STDIN
+** are lost with its buffer; a web server sends nothing there but an
+** ABORT_REQUEST, and then the client is gone anyway: its EOF follows.)
 */
 #include "fcgi_transport.h"
+#include "fcgi_record.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -16,12 +32,21 @@
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "vmb/arena.h"
 #include "vmb/core.h"
 #include "vmb/log.h"
+#include "vmb/mcp.h"
+
+/* One request's streaming state: the libfcgi request, and the stream
+   the handler offered for parking (taken over once it returns). */
+struct serve_ctx {
+  FCGX_Request *r;
+  struct vmb_parked *parked;
+};
 
 #define MAX_PARAMS 256
 /* After the cap we keep reading (and discarding) this much at most, so
@@ -200,7 +225,7 @@ static int write_head(FCGX_Stream *out, int status, const struct vmb_header *h,
 static int stream_begin(void *ctx, int status, const struct vmb_header *h,
                         size_t nh)
 {
-  FCGX_Request *r = ctx;
+  FCGX_Request *r = ((struct serve_ctx *)ctx)->r;
   if(write_head(r->out, status, h, nh) || FCGX_FFlush(r->out))
     return -1;
   return 0;
@@ -208,10 +233,86 @@ static int stream_begin(void *ctx, int status, const struct vmb_header *h,
 
 static int stream_write(void *ctx, const char *data, size_t len)
 {
-  FCGX_Request *r = ctx;
+  FCGX_Request *r = ((struct serve_ctx *)ctx)->r;
   if(put(r->out, data, len) || FCGX_FFlush(r->out))
     return -1;
   return 0;
+}
+
+/* The handler offers its stream: everything written so far must be on
+   the wire before the loop writes records of its own. */
+static int stream_park(void *ctx, struct vmb_parked *p)
+{
+  struct serve_ctx *sc = ctx;
+  if(sc->parked || sc->r->ipcFd < 0 || FCGX_FFlush(sc->r->out) || FCGX_GetError(sc->r->out))
+    return -1;
+  sc->parked = p;
+  return 0;
+}
+
+/* ---- a parked connection, as the loop sees it ------------------------ */
+
+struct parked_conn {
+  uint16_t id;
+  struct vmb_fcgi_reader rd;
+};
+
+static int pc_frame(void *ctx, const char *data, size_t len, struct vmb_buf *out)
+{
+  return vmb_fcgi_put_stdout(out, ((struct parked_conn *)ctx)->id, data, len);
+}
+
+static int pc_finish(void *ctx, struct vmb_buf *out)
+{
+  return vmb_fcgi_put_end(out, ((struct parked_conn *)ctx)->id);
+}
+
+static int pc_input(void *ctx, const void *data, size_t len)
+{
+  enum vmb_fcgi_input in = vmb_fcgi_reader_feed(&((struct parked_conn *)ctx)->rd, data, len);
+  return in == VMB_FCGI_ABORT ? 1 : in == VMB_FCGI_BAD ? -1 : 0;
+}
+
+static void pc_release(void *ctx) { free(ctx); }
+
+/* Take r's connection from libfcgi and give it to the loop with p. */
+static void take_over(FCGX_Request *r, struct vmb_parked *p)
+{
+  struct parked_conn *pc = malloc(sizeof(*pc));
+  struct vmb_park_conn conn;
+  int fd = r->ipcFd;
+  uint16_t id = (uint16_t)r->requestId;
+  if(!pc) {
+    vmb_mcp_park_drop(p);          /* libfcgi ends the request as usual */
+    return;
+  }
+  vmb_fcgi_reader_init(&pc->rd, id);
+  pc->id = id;
+  FCGX_Free(r, 0);                 /* streams and params; no record, fd open */
+  r->ipcFd = -1;                   /* the next accept takes a new connection */
+  conn.fd = fd;
+  conn.ctx = pc;
+  conn.frame = pc_frame;
+  conn.finish = pc_finish;
+  conn.input = pc_input;
+  conn.release = pc_release;
+  if(vmb_mcp_park_adopt(p, &conn)) {
+    /* No loop (shutting down): end the request here, blocking. */
+    struct vmb_buf b;
+    vmb_buf_init(&b, 64);
+    if(!vmb_fcgi_put_end(&b, id)) {
+      size_t off = 0;
+      while(off < b.len) {
+        ssize_t n = send(fd, b.data + off, b.len - off, MSG_NOSIGNAL);
+        if(n <= 0)
+          break;
+        off += (size_t)n;
+      }
+    }
+    vmb_buf_free(&b);
+    close(fd);
+    free(pc);
+  }
 }
 
 /* True when the web server has closed our connection (its client went
@@ -271,7 +372,8 @@ void vmb_fcgi_serve(FCGX_Request *r, struct vmb_worker *w)
 {
   struct vmb_request req;
   struct vmb_response resp;
-  struct vmb_stream stream = {r, stream_begin, stream_write};
+  struct serve_ctx sc = {r, NULL};
+  struct vmb_stream stream = {&sc, stream_begin, stream_write, stream_park};
   bool drained = false;
 
   memset(&req, 0, sizeof(req));
@@ -287,6 +389,12 @@ void vmb_fcgi_serve(FCGX_Request *r, struct vmb_worker *w)
     goto out;
   }
   vmb_core_handle(&req, &resp);
+  if(sc.parked) {
+    /* After the handler and its access log: req no longer needs the
+       params libfcgi frees here. */
+    take_over(r, sc.parked);
+    goto out;
+  }
   if(!resp.streamed) {
     char clen[32];
     snprintf(clen, sizeof(clen), "%zu", resp.body.len);

@@ -12,6 +12,14 @@
 **
 ** Debian's libfcgi installs its own SIGTERM/SIGUSR1 handlers in
 ** FCGX_Init() when they are still SIG_DFL; ours are installed before.
+**
+** Event streams do not hold these threads: after its headers a stream is
+** handed to the core's event loop (fcgi_transport.c, core mcp_park.c),
+** and the thread accepts the next request. Each parked stream keeps a
+** descriptor, so RLIMIT_NOFILE is raised to its hard limit at start-up
+** (the core then caps MCP_MAX_STREAMS_PER_PROCESS to fit), and a thread
+** whose accept() fails with EMFILE/ENFILE waits and tries again instead
+** of ending.
 */
 #include <errno.h>
 #include <stdint.h>
@@ -21,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -109,7 +118,16 @@ static void *serve_thread(void *arg)
     return NULL;
   }
   while(!atomic_load(&stopping)) {
-    if(FCGX_Accept_r(&r) < 0)
+    int rc = FCGX_Accept_r(&r);
+    if(rc == -EMFILE || rc == -ENFILE) {
+      /* Out of descriptors (streams hold them): the web server's
+         connection waits in the backlog; try again shortly. */
+      struct timespec ts = {0, 100 * 1000 * 1000};
+      vmb_log_server(VMB_LOG_WARN, "fcgi", "accept: out of file descriptors; retrying");
+      nanosleep(&ts, NULL);
+      continue;
+    }
+    if(rc < 0)
       break;
     vmb_fcgi_serve(&r, w);
     FCGX_Finish_r(&r);
@@ -260,6 +278,15 @@ int main(int argc, char **argv)
     }
     listen_fd = 0;
   }
+  {
+    /* Parked streams cost a descriptor each: take what the hard limit
+       allows (logged below once logs are open). */
+    struct rlimit rl;
+    if(!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
   if(vmb_core_init(&cfg, err, sizeof(err))) {
     startup_error(cfg.log_dir, err);
     vmb_config_free(&cfg);
@@ -281,8 +308,12 @@ int main(int argc, char **argv)
       break;
   {
     char msg[160];
-    snprintf(msg, sizeof(msg), "vault-mcp-fcgi %s serving with %ld threads",
-             vmb_version(), started);
+    struct rlimit rl;
+    unsigned long long nofile = 0;
+    if(!getrlimit(RLIMIT_NOFILE, &rl))
+      nofile = rl.rlim_cur == RLIM_INFINITY ? ~0ull : (unsigned long long)rl.rlim_cur;
+    snprintf(msg, sizeof(msg), "vault-mcp-fcgi %s serving with %ld threads "
+             "(RLIMIT_NOFILE %llu)", vmb_version(), started, nofile);
     vmb_log_server(VMB_LOG_INFO, "main", msg);
   }
   if(started == 0) {

@@ -389,7 +389,7 @@ def modern_error(label, st, doc, status, code, rid):
 def case_modern_http(cl):
     v = m.Vault(cl)
     tmp = m.tmpdir(cl, "vmb-mcp-modern-")
-    b = m.Bridge(cl, tmp, v.addr, env={"MCP_LIST_TTL_MS": "60000",
+    b = m.Bridge(cl, tmp, v.addr, env={"MCP_LIST_TTL_MS": "60000", "MCP_MAX_STREAMS_PER_SUBJECT": "2",
                                        "PUBLIC_HOSTS": "bridge.example.com, api.example.com:8443",
                                        "CORS_ALLOW_ORIGINS": "https://inspector.example"})
 
@@ -677,7 +677,8 @@ def call_tool(b, key, name="kv.list", args=None):
 
 def case_sse(cl):
     tmp = m.tmpdir(cl, "vmb-mcp-sse-")
-    env = {"MCP_MAX_STREAMS_PER_SUBJECT": "2", "MCP_SSE_KEEPALIVE_SECONDS": "1"}
+    env = {"MCP_MAX_STREAMS_PER_SUBJECT": "2", "MCP_MAX_STREAMS_PER_PROCESS": "2",
+           "MCP_SSE_KEEPALIVE_SECONDS": "1"}
     a = m.Bridge(cl, tmp, None, env=env, threads=3)
     b = m.Bridge(cl, tmp, None, env=env, threads=3)
     s1 = sse(a, ALICE)
@@ -701,8 +702,8 @@ def case_sse(cl):
     check(s2.read_until(b"retry:", 5), "second alice stream")
     st, hd, body = a.http("GET", "/mcp/sse", headers={"Accept": "text/event-stream"}, timeout=5)
     check(st == 429 and "retry-after" in hd, "third alice stream: %d %r" % (st, body))
-    # Per-process limit: A has 3 threads, so 2 streams; a third is refused
-    # and a thread is left for ordinary requests.
+    # Per-process limit (MCP_MAX_STREAMS_PER_PROCESS 2): a third is refused;
+    # streams are parked, so every thread is left for ordinary requests.
     s3 = sse(a, BOB)
     check(s3.read_until(b"retry:", 5), "bob's stream on A")
     st, hd, body = a.http("GET", "/mcp/sse", key=READER, headers={"Accept": "text/event-stream"}, timeout=5)

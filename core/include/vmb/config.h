@@ -113,6 +113,8 @@ struct vmb_config {
   /* MCP */
   long mcp_sse_keepalive_seconds;
   long mcp_max_streams_per_subject;
+  long mcp_max_streams_per_process;
+  long mcp_stream_buffer_bytes;
   bool mcp_tool_names_dotted;
   long mcp_list_ttl_ms;
 

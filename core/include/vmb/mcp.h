@@ -45,4 +45,19 @@ void vmb_mcp_stdio_free(struct vmb_mcp_stdio *st);
 const char *vmb_mcp_stdio_handle(struct vmb_mcp_stdio *st, struct vmb_request *req,
                                  const char *text, size_t len, bool *shutdown);
 
+/*
+** Parked event streams (GET /mcp/sse, subscriptions/listen): a handler
+** that has written a stream's headers offers it to the transport through
+** vmb_stream.park (vmb/request.h). A transport that takes it calls,
+** after vmb_core_handle() has returned, exactly one of:
+**   vmb_mcp_park_adopt(p, conn) - the loop owns conn->fd from now on
+**     (it closes it) and conn->ctx (released through conn->release);
+**     -1 when the loop is not running: then p is released, and the
+**     transport still owns the fd and ends the request itself;
+**   vmb_mcp_park_drop(p) - the connection could not be taken over.
+*/
+struct vmb_parked;
+int vmb_mcp_park_adopt(struct vmb_parked *p, const struct vmb_park_conn *conn);
+void vmb_mcp_park_drop(struct vmb_parked *p);
+
 #endif

@@ -69,11 +69,36 @@ struct vmb_tls_info {
 ** begin() sends status and headers; write() sends bytes and flushes them
 ** to the client. Both return 0, or -1 when the client is gone.
 */
+struct vmb_parked;
+struct vmb_buf;
+
+/*
+** A connection a transport hands to the core's event loop (vmb/mcp.h,
+** vmb_mcp_park_adopt): its fd and the transport's framing. The loop
+** calls these on its own thread only. frame() and finish() append to out
+** and return -1 when out's ceiling is reached (out unchanged); input()
+** gets bytes read from fd and returns 0, 1 when the peer ended the
+** request, -1 when the bytes make no sense (the fd is then closed).
+*/
+struct vmb_park_conn {
+  int fd;
+  void *ctx;
+  int (*frame)(void *ctx, const char *data, size_t len, struct vmb_buf *out);
+  int (*finish)(void *ctx, struct vmb_buf *out);
+  int (*input)(void *ctx, const void *data, size_t len);
+  void (*release)(void *ctx);
+};
+
 struct vmb_stream {
   void *ctx;
   int (*begin)(void *ctx, int status, const struct vmb_header *headers,
                size_t n_headers);
   int (*write)(void *ctx, const char *data, size_t len);
+  /* Optional (NULL: the handler keeps its thread for the stream's life).
+     Offer the stream, headers and hello already written and flushed, to
+     the transport for parking: 0 when it takes p (and later passes it to
+     vmb_mcp_park_adopt or vmb_mcp_park_drop), -1 when it cannot. */
+  int (*park)(void *ctx, struct vmb_parked *p);
 };
 
 /* A request's trace context: obs/trace.c fills it when tracing is on (all

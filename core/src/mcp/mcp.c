@@ -1342,7 +1342,8 @@ int vmb_mcp_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
   conf.cors_allow_origins = cfg->cors_allow_origins;
   conf.tool_names_dotted = cfg->mcp_tool_names_dotted;
-  if(vmb_mcp_http_init(cfg, err, errlen) || vmb_mcp_modern_init(cfg, err, errlen))
+  if(vmb_mcp_http_init(cfg, err, errlen) || vmb_mcp_modern_init(cfg, err, errlen) ||
+     vmb_mcp_park_init(cfg, err, errlen))
     return -1;
   return vmb_mcp_bus_init(cfg, err, errlen);
 }

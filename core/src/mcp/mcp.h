@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -227,6 +228,54 @@ int vmb_mcp_bus_follow(struct vmb_request *req, const char *subject,
 
 /* Ask every event stream of this process to end (shutdown). */
 void vmb_mcp_stop_streams(void);
+
+/* ---- parked streams (mcp_park.c; delivery in mcp_bus.c) ---------------- */
+
+/* Limits: the per-process stream limit in force (the setting, lowered to
+   what RLIMIT_NOFILE allows) and the streams open in this process. */
+long vmb_mcp_stream_process_limit(void);
+long vmb_mcp_streams_open_here(void);
+
+/* Where a new stream of subject starts: the id of the last event it has
+   seen (events after it are delivered). last_event_id is the client's
+   Last-Event-ID header or NULL. */
+uint64_t vmb_mcp_bus_start(const char *subject, const char *last_event_id);
+/* Redis only: subject's events after *last from its own Redis stream (a
+   Last-Event-ID replay, read by the serving thread); 0 on the shared
+   memory bus, where the loop replays from the ring. */
+size_t vmb_mcp_bus_replay(const char *subject, uint64_t *last, struct vmb_mcp_event *out,
+                          size_t max);
+/* Start this process's waiter (futex on the shared-memory bus) or Redis
+   reader thread, which writes efd whenever events may be new. Once per
+   process. 0 or -1. */
+int vmb_mcp_bus_watch(int efd);
+/* Index after the newest event the loop can fetch, and the index to
+   start a catch-up from for a stream whose last event was last_id. */
+uint64_t vmb_mcp_bus_end(void);
+uint64_t vmb_mcp_bus_catchup_from(uint64_t last_id);
+/* Events with index in [*cursor, end) (end 0: all there are) of subject
+   (NULL: every subject) into out, at most max; *cursor moves past what
+   was scanned. */
+size_t vmb_mcp_bus_fetch(const char *subject, uint64_t *cursor, uint64_t end,
+                         struct vmb_mcp_event *out, size_t max);
+
+/* Settings of mcp_park.c, taken by vmb_mcp_init(). */
+int vmb_mcp_park_init(const struct vmb_config *cfg, char *err, size_t errlen);
+/* Start the loop (once per process); 0 or -1. Handlers call it before
+   placing a stream, so the loop's position precedes the stream's. */
+int vmb_mcp_park_prepare(void);
+/* A stream to hand over: subject, request id and stream slot of req,
+   the last event id seen, and for listen streams the request id (copied)
+   and whether tool events were asked for. NULL on out-of-memory. */
+struct vmb_parked *vmb_mcp_parked_new(const struct vmb_request *req, long slot,
+                                      uint64_t last, bool listen, bool tool_events,
+                                      json_object *listen_id);
+/* Stop every parked stream (final event, END_REQUEST) and wake the loop;
+   vmb_mcp_park_join() waits until the loop has closed them all. */
+void vmb_mcp_park_stop(void);
+void vmb_mcp_park_join(void);
+/* Parked streams of this process right now. */
+long vmb_mcp_streams_parked(void);
 
 /* The operation handlers, for the operation table. */
 enum vmb_err vmb_h_mcp_rpc(struct vmb_call *c);

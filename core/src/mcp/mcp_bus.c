@@ -4,37 +4,50 @@
 ** Why shared memory: a FastCGI pool is several processes, each with
 ** several threads, and a tools/call may be served by a different process
 ** than the one holding the caller's event stream. So events go through
-** one small file in RUN_DIR (mcp-bus.v1), mapped MAP_SHARED by every
+** one small file in RUN_DIR (mcp-bus.v2), mapped MAP_SHARED by every
 ** process of the host:
 **
 **   - a ring of BUS_EVENTS slots, each tagged with a sequence number;
 **     `next` is the sequence number of the next event, from 1;
 **   - a table of BUS_STREAMS open streams (pid + subject), so the
-**     per-subject limit MCP_MAX_STREAMS_PER_SUBJECT holds host-wide;
+**     per-subject limit MCP_MAX_STREAMS_PER_SUBJECT holds host-wide
+**     (rows are scanned up to a high-water mark, not the whole table);
 **   - a table of BUS_SESSIONS MCP sessions (Mcp-Session-Id, subject,
 **     last use), so a session begun on one process is known to all;
 **   - one process-shared, robust mutex guarding all three: a process that
 **     dies holding it leaves it recoverable (EOWNERDEAD), and stream
 **     rows of dead pids are reclaimed on the next registration.
 **
-** Publishers (tools/call) take the lock, fill the slot, bump `next`.
-** Each stream polls `next` every 100 ms without the lock and only locks
-** to copy out events that are new; an event overwritten before a slow
-** stream saw it is skipped (the stream learns nothing it should not).
-** Event ids are the global sequence numbers, so they are unique across
-** all streams and Last-Event-ID can replay what is still in the ring.
+** Publishers (tools/call) take the lock, fill the slot, bump `next`,
+** then bump the 32-bit `wake` word and FUTEX_WAKE everyone waiting on it.
+** Each process that holds streams runs one small waiter thread
+** (vmb_mcp_bus_watch) blocked in FUTEX_WAIT on that word; when it moves,
+** the waiter writes the event loop's eventfd (mcp_park.c), and the loop
+** copies out what is new under the lock, once per process, not per
+** stream. Why a futex rather than an eventfd per process registered in
+** shared memory: another process cannot write to our eventfd without
+** being handed the descriptor (SCM_RIGHTS or pidfd_getfd), and a registry
+** of them would need cleaning when processes die; one futex word in the
+** mapping every process already has needs neither, and one FUTEX_WAKE by
+** the publisher wakes every process of the host at once. An event
+** overwritten before a slow loop saw it is skipped (the stream learns
+** nothing it should not). Event ids are the global sequence numbers, so
+** they are unique across all streams and Last-Event-ID can replay what
+** is still in the ring.
 **
-** A stream holds a FastCGI serving thread for its whole life. Per process
-** at most (threads - 1) streams run, so one thread is always left for
-** ordinary requests. A stream ends when a write fails (client gone; found
-** at the latest by the next keepalive), when vmb_mcp_stop_streams() is
-** called, or when the thread is interrupted by a signal: the responder
-** pokes serving threads (SIGUSR2) only when it is stopping.
+** Streams are parked (mcp_park.c): after the serving thread has written
+** the headers, one event-loop thread per process holds the connection,
+** so a stream costs a socket and a few KiB, not a thread. Per process at
+** most MCP_MAX_STREAMS_PER_PROCESS streams are open (lowered at start-up
+** to what RLIMIT_NOFILE allows). A transport that cannot park (none
+** today) falls back to vmb_mcp_bus_follow(), which holds its thread and
+** polls every 100 ms.
 **
 ** If RUN_DIR cannot be used, the bus falls back to an anonymous mapping:
 ** events then only reach streams of the same process (logged once).
 **
-** With REDIS_URL set (issue 16) sessions live in Redis instead, so every
+** With REDIS_URL set (issue 16) events and sessions live in Redis: see
+** "Events through Redis" below for events. Sessions: so every
 ** host knows them: key <prefix>sess:<id> holds the subject and expires
 ** after SESSION_IDLE_S without use; a touch or an end is one script that
 ** compares the subject and refreshes or deletes the key in one step, so
@@ -56,9 +69,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/futex.h>
 
 #include <hiredis/hiredis.h>
 
@@ -70,11 +87,16 @@
 
 #define BUS_MAGIC 0x564d4231u        /* "VMB1" */
 #define BUS_EVENTS 1024u
-#define BUS_STREAMS 512u
+/* Host-wide open streams; the per-process limit is a setting, this is
+   the ceiling of all processes together (about 9 MiB of the mapping,
+   touched only up to the high-water mark). */
+#define BUS_STREAMS 65536u
 #define BUS_TOOL_MAX 64
 #define POLL_NS (100L * 1000L * 1000L)
 #define BATCH 32
 #define BUS_SESSIONS 4096u
+/* Descriptors kept free of streams in each process. */
+#define FD_RESERVE 256L
 /* A session unused this long is forgotten; the client gets 404 and
    starts a new one, as Streamable HTTP prescribes. */
 #define SESSION_IDLE_S (12.0 * 3600.0)
@@ -88,6 +110,8 @@ struct bus_event {
 
 struct bus_stream {
   int32_t pid;                       /* 0 = free */
+  uint32_t pad;
+  uint64_t hash;                     /* of subject: most rows are skipped on it */
   char subject[VMB_SUBJECT_MAX + 1];
 };
 
@@ -102,6 +126,10 @@ struct bus {
   uint32_t size;
   pthread_mutex_t lock;
   _Atomic uint64_t next;
+  _Atomic uint32_t wake;      /* futex word: moves after every publish */
+  _Atomic uint32_t waiters;   /* processes with a waiter thread (hint only) */
+  uint32_t streams_hw;        /* rows [0, hw) may be in use; lock held */
+  uint32_t pad;
   struct bus_stream streams[BUS_STREAMS];
   struct bus_event events[BUS_EVENTS];
   struct bus_session sessions[BUS_SESSIONS];
@@ -112,6 +140,7 @@ static bool bus_shared;              /* false: anonymous fallback */
 static atomic_bool stopping;
 static atomic_long local_streams;
 static long max_local_streams;
+static long process_limit_setting;
 static long max_subject_streams;
 static long keepalive_s;
 
@@ -126,6 +155,21 @@ static const char sess_end_script[] =
   "  redis.call('DEL', KEYS[1]) return 1 end\n"
   "return 0\n";
 static char sess_touch_sha[41], sess_end_sha[41];
+
+/* Events through Redis (see below). */
+#define EV_SEQ_BITS 20
+#define EV_LOCAL 1024u
+#define EV_ALL_CAP 8192u
+
+/* KEYS: subject key, all key. ARGV: tool, ts, subject, subject cap, all cap. */
+static const char ev_publish_script[] =
+  "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', "
+  "'tool', ARGV[1], 'ts', ARGV[2])\n"
+  "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'id', id, "
+  "'subject', ARGV[3], 'tool', ARGV[1], 'ts', ARGV[2])\n"
+  "return id\n";
+static char ev_publish_sha[41];
+static long redis_block_ms = 150;
 
 /* ---- set-up --------------------------------------------------------- */
 
@@ -148,7 +192,8 @@ static int bus_format(struct bus *b)
   return 0;
 }
 
-/* Map RUN_DIR/mcp-bus.v1, creating and formatting it under an exclusive
+/* Map RUN_DIR/mcp-bus.v2 (v1 had 512 stream rows and no wake word;
+   a v1 file left by an older build is not touched), creating and formatting it under an exclusive
    flock so concurrent starters agree on one layout. RUN_DIR and the file
    pass the checks of base/rundir.h; a file of another size or layout is
    replaced (unlinked and created anew), never resized or reformatted under
@@ -160,7 +205,7 @@ static struct bus *map_file(const char *dir, char *err, size_t errlen)
 
   if(vmb_rundir_check(dir, err, errlen))
     return NULL;
-  if(snprintf(path, sizeof(path), "%s/mcp-bus.v1", dir) >= (int)sizeof(path)) {
+  if(snprintf(path, sizeof(path), "%s/mcp-bus.v2", dir) >= (int)sizeof(path)) {
     snprintf(err, errlen, "invalid configuration: RUN_DIR: too long");
     return NULL;
   }
@@ -230,15 +275,36 @@ static struct bus *map_file(const char *dir, char *err, size_t errlen)
 
 int vmb_mcp_bus_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
-  long threads = cfg->threads > 0 ? cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
-  if(threads <= 0)
-    threads = 2;
-  max_local_streams = threads - 1;
+  process_limit_setting = cfg->mcp_max_streams_per_process > 0 ?
+    cfg->mcp_max_streams_per_process : 10000;
+  max_local_streams = process_limit_setting;
   max_subject_streams = cfg->mcp_max_streams_per_subject;
   keepalive_s = cfg->mcp_sse_keepalive_seconds > 0 ? cfg->mcp_sse_keepalive_seconds : 15;
+  redis_block_ms = cfg->redis_timeout_ms > 40 ? cfg->redis_timeout_ms * 3 / 4 : 30;
   atomic_store(&stopping, false);
   vmb_redis_sha1(sess_touch_script, sess_touch_sha);
   vmb_redis_sha1(sess_end_script, sess_end_sha);
+  vmb_redis_sha1(ev_publish_script, ev_publish_sha);
+  {
+    /* Every parked stream holds a descriptor: keep the limit within
+       RLIMIT_NOFILE (raised to its hard limit by the transport before
+       this runs), with a reserve for listening sockets, Vault and Redis
+       connections, logs and the accept of new requests. */
+    struct rlimit rl;
+    if(!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY) {
+      long budget = (long)rl.rlim_cur - FD_RESERVE;
+      if(budget < 1)
+        budget = 1;
+      if(budget < max_local_streams) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "MCP_MAX_STREAMS_PER_PROCESS %ld lowered to %ld: "
+                 "RLIMIT_NOFILE is %llu", max_local_streams, budget,
+                 (unsigned long long)rl.rlim_cur);
+        vmb_log_server(VMB_LOG_WARN, "mcp", msg);
+        max_local_streams = budget;
+      }
+    }
+  }
   if(bus)
     return 0;
   /* A RUN_DIR that fails its checks stops start-up (issue 13): the bus
@@ -254,6 +320,7 @@ int vmb_mcp_bus_init(const struct vmb_config *cfg, char *err, size_t errlen)
 void vmb_mcp_bus_cleanup(void)
 {
   atomic_store(&stopping, true);
+  vmb_mcp_park_join();               /* every parked stream ended */
   /* The mapping stays: a straggling thread may still touch it, and the
      process is about to exit anyway. */
 }
@@ -261,6 +328,7 @@ void vmb_mcp_bus_cleanup(void)
 void vmb_mcp_stop_streams(void)
 {
   atomic_store(&stopping, true);
+  vmb_mcp_park_stop();
 }
 
 static int bus_lock(void)
@@ -296,8 +364,17 @@ static void copy_str(char *dst, size_t cap, const char *src)
 ** order Redis took them. Event ids are the Redis entry ids packed into
 ** one number (milliseconds << 20 | sequence), so Last-Event-ID works as
 ** before. An event whose XADD fails is lost (the outage is logged).
+**
+** Parked streams (mcp_park.c) do not read their subject's key each: the
+** same script that adds an event to <prefix>ev:<subject> also adds it,
+** with that entry's id and the subject, to one host-independent stream
+** <prefix>ev:all. Each process that holds streams runs one reader thread
+** with one blocking XREAD on ev:all (not one per stream), keeps the last
+** EV_LOCAL events in a process-local ring and wakes its loop, which hands
+** each event only to the local streams of that event's subject (no other
+** subject's stream ever sees it). Replay after Last-Event-ID still reads
+** the subject's own key, in the serving thread before the stream parks.
 */
-#define EV_SEQ_BITS 20
 
 static int ev_key(char *key, size_t len, const char *subject)
 {
@@ -305,21 +382,23 @@ static int ev_key(char *key, size_t len, const char *subject)
   return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+static int all_key(char *key, size_t len)
+{
+  int n = snprintf(key, len, "%sev:all", vmb_redis_prefix());
+  return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 static void redis_publish(const char *tool, const char *subject)
 {
-  char key[256], ts[32], cap[16];
-  const char *argv[11] = {"XADD", key, "MAXLEN", "~", cap, "*", "tool", tool,
-                          "ts", ts, NULL};
-  size_t lens[10];
-  int i;
+  char key[256], akey[128], ts[32], cap[16], acap[16];
+  const char *argv[7] = {key, akey, tool, ts, subject, cap, acap};
   struct redisReply *r;
-  if(ev_key(key, sizeof(key), subject))
+  if(ev_key(key, sizeof(key), subject) || all_key(akey, sizeof(akey)))
     return;
   snprintf(ts, sizeof(ts), "%.6f", vmb_now());
   snprintf(cap, sizeof(cap), "%u", BUS_EVENTS);
-  for(i = 0; i < 10; i++)
-    lens[i] = strlen(argv[i]);
-  r = vmb_redis_command(10, argv, lens, NULL);
+  snprintf(acap, sizeof(acap), "%u", EV_ALL_CAP);
+  r = vmb_redis_script(ev_publish_script, ev_publish_sha, 2, 7, argv, NULL);
   vmb_redis_free(r);
 }
 
@@ -436,6 +515,12 @@ void vmb_mcp_bus_publish(const char *tool, const char *subject)
   copy_str(e->subject, sizeof(e->subject), subject);
   atomic_store(&bus->next, seq + 1);
   bus_unlock();
+  /* Wake every process's waiter (vmb_mcp_bus_watch): the word moves
+     first, so a waiter that is about to sleep on the old value returns at
+     once instead of sleeping through this event. */
+  atomic_fetch_add(&bus->wake, 1);
+  if(atomic_load(&bus->waiters))
+    syscall(SYS_futex, &bus->wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 /* Copy up to max events for subject with seq in [*pos, next) into out;
@@ -603,10 +688,46 @@ bool vmb_mcp_session_end(const char *id, const char *subject)
 #define REG_FULL VMB_MCP_STREAM_FULL
 #define REG_ERROR VMB_MCP_STREAM_ERROR
 
+/* FNV-1a of a subject: rows of other subjects are skipped on it. */
+static uint64_t subject_hash(const char *s)
+{
+  uint64_t h = 1469598103934665603ull;
+  for(; *s; s++)
+    h = (h ^ (uint8_t)*s) * 1099511628211ull;
+  return h | 1;                      /* never 0 */
+}
+
+/* Is pid gone? Asked once per pid per scan: *cache holds the answers so
+   far (a scan over thousands of rows of a few processes makes a few
+   kill(0) calls, not thousands). */
+struct pid_cache {
+  int32_t pid[32];
+  bool dead[32];
+  size_t n;
+};
+
+static bool pid_dead(struct pid_cache *c, int32_t pid)
+{
+  size_t i;
+  bool dead;
+  for(i = 0; i < c->n; i++)
+    if(c->pid[i] == pid)
+      return c->dead[i];
+  dead = kill(pid, 0) && errno == ESRCH;
+  if(c->n < 32) {
+    c->pid[c->n] = pid;
+    c->dead[c->n++] = dead;
+  }
+  return dead;
+}
+
 enum vmb_mcp_stream_reg vmb_mcp_stream_open(const char *subject, long *slot)
 {
-  long count = 0, free_slot = -1, i;
+  long count = 0, free_slot = -1, i, hw;
   pid_t me = getpid();
+  uint64_t h = subject_hash(subject);
+  struct pid_cache pc;
+  pc.n = 0;
   if(atomic_fetch_add(&local_streams, 1) >= max_local_streams) {
     atomic_fetch_sub(&local_streams, 1);
     return REG_PROCESS_LIMIT;
@@ -615,25 +736,33 @@ enum vmb_mcp_stream_reg vmb_mcp_stream_open(const char *subject, long *slot)
     atomic_fetch_sub(&local_streams, 1);
     return REG_ERROR;
   }
-  for(i = 0; i < (long)BUS_STREAMS; i++) {
+  hw = (long)bus->streams_hw;
+  if(hw > (long)BUS_STREAMS)
+    hw = (long)BUS_STREAMS;          /* a torn write by a dead owner */
+  for(i = 0; i < hw; i++) {
     struct bus_stream *s = &bus->streams[i];
-    if(s->pid && s->pid != me && bus_shared && kill(s->pid, 0) && errno == ESRCH)
+    if(s->pid && s->pid != me && bus_shared && pid_dead(&pc, s->pid))
       s->pid = 0;                    /* its process is gone */
     if(!s->pid) {
       if(free_slot < 0)
         free_slot = i;
       continue;
     }
-    if(!strncmp(s->subject, subject, sizeof(s->subject)))
+    if(s->hash == h && !strncmp(s->subject, subject, sizeof(s->subject)))
       count++;
   }
+  if(free_slot < 0 && hw < (long)BUS_STREAMS)
+    free_slot = hw;
   if(count >= max_subject_streams || free_slot < 0) {
     bus_unlock();
     atomic_fetch_sub(&local_streams, 1);
     return free_slot < 0 ? REG_FULL : REG_SUBJECT_LIMIT;
   }
   bus->streams[free_slot].pid = (int32_t)me;
+  bus->streams[free_slot].hash = h;
   copy_str(bus->streams[free_slot].subject, sizeof(bus->streams[free_slot].subject), subject);
+  if(free_slot >= hw)
+    bus->streams_hw = (uint32_t)free_slot + 1;
   bus_unlock();
   *slot = free_slot;
   return REG_OK;
@@ -641,15 +770,22 @@ enum vmb_mcp_stream_reg vmb_mcp_stream_open(const char *subject, long *slot)
 
 void vmb_mcp_stream_close(long slot)
 {
-  if(slot < 0)
+  if(slot < 0 || slot >= (long)BUS_STREAMS)
     return;
   if(!bus_lock()) {
     bus->streams[slot].pid = 0;
+    bus->streams[slot].hash = 0;
     bus->streams[slot].subject[0] = '\0';
+    /* Lower the high-water mark past free rows at its end. */
+    while(bus->streams_hw > 0 && !bus->streams[bus->streams_hw - 1].pid)
+      bus->streams_hw--;
     bus_unlock();
   }
   atomic_fetch_sub(&local_streams, 1);
 }
+
+long vmb_mcp_stream_process_limit(void) { return max_local_streams; }
+long vmb_mcp_streams_open_here(void) { return atomic_load(&local_streams); }
 
 long vmb_mcp_stream_subject_limit(void) { return max_subject_streams; }
 
@@ -658,6 +794,273 @@ unsigned long long vmb_mcp_bus_next(void)
   if(vmb_redis_enabled())
     return 0;                         /* "from now": found by the follower */
   return bus ? (unsigned long long)atomic_load(&bus->next) : 1u;
+}
+
+/* ---- delivery to parked streams (mcp_park.c) ------------------------ */
+
+/* Redis mode: the events the reader thread took from ev:all, newest
+   EV_LOCAL, indexed from 0 by arrival. */
+static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct vmb_mcp_event ring[EV_LOCAL];
+static uint64_t ring_next;            /* lock held */
+
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+static int watch_fd = -1;             /* the loop's eventfd, set once */
+static int watch_rc = -1;
+static char all_last[48] = "$";       /* reader thread's position in ev:all */
+
+static void wake_loop(void)
+{
+  uint64_t one = 1;
+  ssize_t n = write(watch_fd, &one, sizeof(one));
+  (void)n;                            /* EAGAIN: a wake is pending already */
+}
+
+/* One per process: sleeps in FUTEX_WAIT on bus->wake and wakes the loop
+   when it moved. The 1 s timeout only lets it notice shutdown. */
+static void *futex_waiter(void *arg)
+{
+  uint32_t seen = atomic_load(&bus->wake) - 1;   /* wake once at start */
+  (void)arg;
+  atomic_fetch_add(&bus->waiters, 1);
+  while(!atomic_load(&stopping)) {
+    uint32_t v = atomic_load(&bus->wake);
+    struct timespec ts = {1, 0};
+    if(v != seen) {
+      seen = v;
+      wake_loop();
+      continue;
+    }
+    syscall(SYS_futex, &bus->wake, FUTEX_WAIT, v, &ts, NULL, 0);
+  }
+  atomic_fetch_sub(&bus->waiters, 1);
+  return NULL;
+}
+
+static const struct redisReply *field(const struct redisReply *f, const char *name)
+{
+  size_t j;
+  for(j = 0; j + 1 < f->elements; j += 2)
+    if(f->element[j]->type == REDIS_REPLY_STRING && f->element[j + 1]->type ==
+       REDIS_REPLY_STRING && !strcmp(f->element[j]->str, name))
+      return f->element[j + 1];
+  return NULL;
+}
+
+/* Take one XREAD reply's entries into the ring; true when any arrived. */
+static bool ring_take(const struct redisReply *r)
+{
+  const struct redisReply *entries;
+  size_t i;
+  bool any = false;
+  if(!r || r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
+     r->element[0]->type != REDIS_REPLY_ARRAY || r->element[0]->elements != 2 ||
+     r->element[0]->element[1]->type != REDIS_REPLY_ARRAY)
+    return false;                     /* nil: nothing new within the block */
+  entries = r->element[0]->element[1];
+  for(i = 0; i < entries->elements; i++) {
+    const struct redisReply *e = entries->element[i], *id, *sub, *tool, *ts;
+    struct vmb_mcp_event ev;
+    if(e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+       e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY ||
+       e->element[0]->len >= sizeof(all_last))
+      continue;
+    memcpy(all_last, e->element[0]->str, e->element[0]->len);
+    all_last[e->element[0]->len] = '\0';
+    id = field(e->element[1], "id");
+    sub = field(e->element[1], "subject");
+    tool = field(e->element[1], "tool");
+    ts = field(e->element[1], "ts");
+    if(!id || !sub || !tool || sub->len > VMB_SUBJECT_MAX || !tool->len)
+      continue;
+    memset(&ev, 0, sizeof(ev));
+    ev.seq = (unsigned long long)ev_pack(id->str, id->len);
+    if(!ev.seq)
+      continue;
+    copy_str(ev.subject, sizeof(ev.subject), sub->str);
+    copy_str(ev.tool, sizeof(ev.tool), tool->str);
+    ev.ts = ts ? strtod(ts->str, NULL) : vmb_now();
+    pthread_mutex_lock(&ring_lock);
+    ring[ring_next % EV_LOCAL] = ev;
+    ring_next++;
+    pthread_mutex_unlock(&ring_lock);
+    any = true;
+  }
+  return any;
+}
+
+/* One per process with REDIS_URL: one blocking XREAD on ev:all at a time,
+   for every stream of the process. The block is shorter than
+   REDIS_TIMEOUT_MS, the deadline of every command on this connection. */
+static void *redis_reader(void *arg)
+{
+  char akey[128], block[24];
+  (void)arg;
+  if(all_key(akey, sizeof(akey)))
+    return NULL;
+  snprintf(block, sizeof(block), "%ld", redis_block_ms);
+  while(!atomic_load(&stopping)) {
+    const char *argv[8] = {"XREAD", "COUNT", "256", "BLOCK", block, "STREAMS", akey, all_last};
+    size_t lens[8];
+    struct redisReply *r;
+    int i;
+    for(i = 0; i < 8; i++)
+      lens[i] = strlen(argv[i]);
+    r = vmb_redis_command(8, argv, lens, NULL);
+    if(!r) {
+      struct timespec ts = {0, 200L * 1000L * 1000L};
+      nanosleep(&ts, NULL);           /* Redis away: redis.c backs off too */
+      continue;
+    }
+    if(ring_take(r))
+      wake_loop();
+    vmb_redis_free(r);
+  }
+  return NULL;
+}
+
+static void watch_start(void)
+{
+  pthread_t t;
+  pthread_attr_t at;
+  if(pthread_attr_init(&at))
+    return;
+  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&at, 256u * 1024u);
+  if(vmb_redis_enabled()) {
+    /* Place the reader after the newest event now, synchronously, so
+       that anything published after a stream's replay read (which
+       follows this) reaches the ring. */
+    char akey[128];
+    const char *argv[5] = {"XREVRANGE", akey, "+", "-", "COUNT"};
+    const char *argv6[6];
+    size_t lens[6];
+    struct redisReply *r;
+    int i;
+    if(!all_key(akey, sizeof(akey))) {
+      memcpy(argv6, argv, sizeof(argv));
+      argv6[5] = "1";
+      for(i = 0; i < 6; i++)
+        lens[i] = strlen(argv6[i]);
+      r = vmb_redis_command(6, argv6, lens, NULL);
+      if(r && r->type == REDIS_REPLY_ARRAY) {
+        snprintf(all_last, sizeof(all_last), "0-0");
+        if(r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+           r->element[0]->elements == 2 && r->element[0]->element[0]->type == REDIS_REPLY_STRING &&
+           r->element[0]->element[0]->len < sizeof(all_last))
+          snprintf(all_last, sizeof(all_last), "%s", r->element[0]->element[0]->str);
+      }
+      vmb_redis_free(r);
+    }
+    watch_rc = pthread_create(&t, &at, redis_reader, NULL) ? -1 : 0;
+  }
+  else if(bus)
+    watch_rc = pthread_create(&t, &at, futex_waiter, NULL) ? -1 : 0;
+  pthread_attr_destroy(&at);
+}
+
+int vmb_mcp_bus_watch(int efd)
+{
+  if(watch_fd < 0)
+    watch_fd = efd;                   /* the first caller's; one loop per process */
+  pthread_once(&watch_once, watch_start);
+  return watch_rc;
+}
+
+uint64_t vmb_mcp_bus_end(void)
+{
+  uint64_t n;
+  if(vmb_redis_enabled()) {
+    pthread_mutex_lock(&ring_lock);
+    n = ring_next;
+    pthread_mutex_unlock(&ring_lock);
+    return n;
+  }
+  return bus ? atomic_load(&bus->next) : 1u;
+}
+
+uint64_t vmb_mcp_bus_catchup_from(uint64_t last_id)
+{
+  if(vmb_redis_enabled()) {
+    uint64_t n = vmb_mcp_bus_end();
+    return n > EV_LOCAL ? n - EV_LOCAL : 0;
+  }
+  return last_id + 1;                 /* ids are the ring's indexes */
+}
+
+size_t vmb_mcp_bus_fetch(const char *subject, uint64_t *cursor, uint64_t end,
+                         struct vmb_mcp_event *out, size_t max)
+{
+  size_t n = 0;
+  if(vmb_redis_enabled()) {
+    pthread_mutex_lock(&ring_lock);
+    if(!end || end > ring_next)
+      end = ring_next;
+    if(ring_next > EV_LOCAL && *cursor < ring_next - EV_LOCAL)
+      *cursor = ring_next - EV_LOCAL;
+    for(; *cursor < end && n < max; (*cursor)++) {
+      const struct vmb_mcp_event *e = &ring[*cursor % EV_LOCAL];
+      if(!subject || !strncmp(e->subject, subject, sizeof(e->subject)))
+        out[n++] = *e;
+    }
+    pthread_mutex_unlock(&ring_lock);
+    return n;
+  }
+  if(!bus || bus_lock())
+    return 0;
+  {
+    uint64_t next = atomic_load(&bus->next);
+    if(!end || end > next)
+      end = next;
+    if(next > BUS_EVENTS && *cursor < next - BUS_EVENTS)
+      *cursor = next - BUS_EVENTS;    /* overwritten before we looked */
+    for(; *cursor < end && n < max; (*cursor)++) {
+      const struct bus_event *e = &bus->events[*cursor % BUS_EVENTS];
+      if(e->seq != *cursor || (subject && strncmp(e->subject, subject, sizeof(e->subject))))
+        continue;
+      memset(&out[n], 0, sizeof(out[n]));
+      out[n].seq = (unsigned long long)e->seq;
+      out[n].ts = e->ts;
+      copy_str(out[n].tool, sizeof(out[n].tool), e->tool);
+      memcpy(out[n].subject, e->subject, sizeof(out[n].subject) - 1);
+      out[n].subject[sizeof(out[n].subject) - 1] = '\0';
+      n++;
+    }
+  }
+  bus_unlock();
+  return n;
+}
+
+uint64_t vmb_mcp_bus_start(const char *subject, const char *last_event_id)
+{
+  long last_id;
+  if(vmb_redis_enabled()) {
+    uint64_t pos = 0;
+    /* Ids are packed Redis ids: resume after the one the client saw. */
+    if(last_event_id && !vmb_parse_long(last_event_id, 1, LONG_MAX, &last_id))
+      return (uint64_t)last_id;
+    /* Else after the newest event now; Redis away: from this millisecond. */
+    if(redis_last_id(subject, &pos))
+      pos = (uint64_t)(vmb_now() * 1000.0) << EV_SEQ_BITS;
+    return pos;
+  }
+  {
+    uint64_t next = bus ? atomic_load(&bus->next) : 1u;
+    /* Resume after the last event the client saw, if the ring still has
+       everything since then. */
+    if(last_event_id && !vmb_parse_long(last_event_id, 0, LONG_MAX, &last_id) &&
+       (uint64_t)last_id < next && (uint64_t)last_id + BUS_EVENTS >= next)
+      return (uint64_t)last_id;
+    return next - 1;
+  }
+}
+
+size_t vmb_mcp_bus_replay(const char *subject, uint64_t *last, struct vmb_mcp_event *out,
+                          size_t max)
+{
+  if(!vmb_redis_enabled())
+    return 0;                         /* the loop catches up from the ring */
+  return redis_collect(subject, last, out, max);
 }
 
 /* ---- the stream loop, shared by /mcp/sse and subscriptions/listen ---- */
@@ -756,8 +1159,9 @@ enum vmb_err vmb_h_mcp_sse(struct vmb_call *c)
   const char *why = NULL;
   struct vmb_header h[10];
   size_t nh = 0;
-  uint64_t pos, next;
+  uint64_t pos, next, seen;
   long slot = -1, last_id;
+  bool parkable;
   enum vmb_mcp_stream_reg reg;
   static const char hello[] = ": vault-mcp-bridge events\nretry: 3000\n\n";
 
@@ -783,6 +1187,10 @@ enum vmb_err vmb_h_mcp_sse(struct vmb_call *c)
     vmb_response_header(c->resp, "Retry-After", reg == REG_SUBJECT_LIMIT ? "30" : "5");
     return reg == REG_ERROR ? VMB_ERR_INTERNAL : VMB_ERR_RATE_LIMITED;
   }
+  /* The loop runs (and has its place in the event sequence) before the
+     stream's own place is taken below, so nothing falls between them. */
+  parkable = req->stream->park && !vmb_mcp_park_prepare();
+  seen = vmb_mcp_bus_start(req->identity.subject, last);
 
   if(vmb_redis_enabled()) {
     /* Ids are packed Redis ids: resume after the one the client saw
@@ -817,9 +1225,36 @@ enum vmb_err vmb_h_mcp_sse(struct vmb_call *c)
   }
   c->resp->status = 200;
   c->resp->streamed = true;
-  if(!req->stream->begin(req->stream->ctx, 200, h, nh) &&
-     !send_text(req->stream, hello, sizeof(hello) - 1))
-    vmb_mcp_bus_follow(req, req->identity.subject, pos, send_event, NULL);
+  if(req->stream->begin(req->stream->ctx, 200, h, nh) ||
+     send_text(req->stream, hello, sizeof(hello) - 1)) {
+    vmb_mcp_stream_close(slot);
+    return VMB_ERR_OK;
+  }
+  if(parkable) {
+    struct vmb_mcp_event ev[BATCH];
+    struct vmb_parked *p;
+    size_t n, i;
+    int rounds = 0;
+    /* Redis: replay after Last-Event-ID here, from the subject's own
+       stream (bounded); the shared-memory ring is replayed by the loop. */
+    do {
+      n = vmb_mcp_bus_replay(req->identity.subject, &seen, ev, BATCH);
+      for(i = 0; i < n; i++)
+        if(send_event(req, NULL, &ev[i])) {
+          vmb_mcp_stream_close(slot);
+          return VMB_ERR_OK;
+        }
+    } while(n == BATCH && ++rounds < 64);
+    p = vmb_mcp_parked_new(req, slot, seen, false, false, NULL);
+    if(p && !req->stream->park(req->stream->ctx, p))
+      return VMB_ERR_OK;               /* the loop holds it (and the slot) */
+    if(p)
+      vmb_mcp_park_drop(p);            /* closes the slot */
+    else
+      vmb_mcp_stream_close(slot);
+    return VMB_ERR_OK;
+  }
+  vmb_mcp_bus_follow(req, req->identity.subject, pos, send_event, NULL);
   vmb_mcp_stream_close(slot);
   return VMB_ERR_OK;
 }

@@ -243,6 +243,8 @@ static enum vmb_err listen_stream(struct vmb_call *c, json_object *ack,
   size_t nh = 0;
   long slot = -1;
   unsigned long long pos;
+  uint64_t seen;
+  bool parkable;
   enum vmb_mcp_stream_reg reg;
 
   if(!req->stream) {
@@ -269,6 +271,8 @@ static enum vmb_err listen_stream(struct vmb_call *c, json_object *ack,
     json_object_put(e);
     return VMB_ERR_OK;
   }
+  parkable = req->stream->park && !vmb_mcp_park_prepare();
+  seen = vmb_mcp_bus_start(req->identity.subject, NULL);
   pos = vmb_mcp_bus_next();
   h[nh++] = (struct vmb_header){"Content-Type", "text/event-stream"};
   h[nh++] = (struct vmb_header){"Cache-Control", "no-store"};
@@ -281,6 +285,23 @@ static enum vmb_err listen_stream(struct vmb_call *c, json_object *ack,
   }
   c->resp->status = 200;
   c->resp->streamed = true;
+  if(parkable) {
+    /* Parked in the loop (mcp_park.c), which ends it with the listen
+       response when the server stops. */
+    struct vmb_parked *p;
+    if(req->stream->begin(req->stream->ctx, 200, h, nh) || write_sse(req, ack)) {
+      vmb_mcp_stream_close(slot);
+      return VMB_ERR_OK;
+    }
+    p = vmb_mcp_parked_new(req, slot, seen, true, meta->listen_tool_events, meta->listen_id);
+    if(p && !req->stream->park(req->stream->ctx, p))
+      return VMB_ERR_OK;
+    if(p)
+      vmb_mcp_park_drop(p);
+    else
+      vmb_mcp_stream_close(slot);
+    return VMB_ERR_OK;
+  }
   if(!req->stream->begin(req->stream->ctx, 200, h, nh) && !write_sse(req, ack) &&
      vmb_mcp_bus_follow(req, req->identity.subject, pos,
                         meta->listen_tool_events ? listen_event : NULL,

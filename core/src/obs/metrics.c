@@ -60,7 +60,8 @@
 #endif
 
 #define SHM_MAGIC 0x564d424d45545231ull  /* "VMBMETR1" */
-#define SHM_VERSION 3u   /* 2: probes, per-process start time; 3: upstreams */
+#define SHM_VERSION 4u   /* 2: probes, per-process start time; 3: upstreams;
+                            4: parked streams per process */
 #define SHM_FILE "metrics.shm"
 
 #define N_BUCKETS 14               /* finite bounds; +Inf is slot 14 */
@@ -149,6 +150,7 @@ struct proc_slot {
   a64 proc_ticks;               /* /proc start time, guards pid reuse */
   as64 inflight;
   a64 start_ms;                 /* unix ms the worker started */
+  as64 streams;                 /* event streams parked in its loop */
 };
 
 /* The last probe of one target (upstream/probe.c). claim_ms is moved
@@ -380,6 +382,7 @@ static int register_process(void)
     if(atomic_compare_exchange_strong(&s->pid, &cur, me)) {
       atomic_store(&s->proc_ticks, ticks);
       atomic_store(&s->inflight, 0);
+      atomic_store(&s->streams, 0);
       atomic_store(&s->start_ms, (uint64_t)(my_start * 1000.0));
       return (int)i;
     }
@@ -742,6 +745,13 @@ void vmb_metrics_upstream(const char *upstream, bool ok, uint64_t duration_us)
   hist_observe(&shm->upstream[i].h, duration_us);
   if(!ok)
     add(&shm->upstream[i].errors, 1);
+}
+
+void vmb_metrics_streams(int delta)
+{
+  if(!shm || my_slot < 0)
+    return;
+  atomic_fetch_add(&shm->procs[my_slot].streams, delta);
 }
 
 void vmb_metrics_inflight(int delta)
@@ -1151,6 +1161,17 @@ static int render_plain(struct vmb_buf *o)
             "Requests being served right now by all live workers of the pool.") ||
      vmb_buf_printf(o, "http_requests_in_flight %lld\n", (long long)inflight))
     return -1;
+  if(family(o, "mcp_streams_parked", "gauge",
+            "Event streams (/mcp/sse, subscriptions/listen) held by each live "
+            "responder process's event loop."))
+    return -1;
+  for(i = 0; i < PROCS_MAX; i++) {
+    struct proc_slot *s = &shm->procs[i];
+    if(slot_alive(s) &&
+       vmb_buf_printf(o, "mcp_streams_parked{pid=\"%d\"} %lld\n", (int)atomic_load(&s->pid),
+                      (long long)atomic_load(&s->streams)))
+      return -1;
+  }
   if(render_vault(o) || render_upstreams(o))
     return -1;
   if(family(o, "auth_failures_total", "counter",

@@ -49,6 +49,8 @@ void vmb_metrics_tool_call(const char *tool, bool ok);
 /* status 0 means Vault was not reached. */
 void vmb_metrics_vault(const char *operation, int status, uint64_t duration_us);
 void vmb_metrics_inflight(int delta);
+/* Parked event streams of this process (mcp_park.c): +1 / -1. */
+void vmb_metrics_streams(int delta);
 /* One outbound call (upstream/http_client.c). upstream is "vault", "kms",
    "jwks" or "otlp" (else counted as "other"); ok is false when it was
    not reached, cut off, or answered 5xx. */
