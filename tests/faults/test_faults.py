@@ -386,7 +386,7 @@ def case_run_dir_planted():
         check(p is None and "RUN_DIR" in err and "writable" in err, "0777 dir: %r" % err)
         # 3-5. planted files, for each shared file name
         victim = os.path.join(base, "victim")
-        for name in ("ratelimit.v1", "metrics.shm", "mcp-bus.v1"):
+        for name in ("ratelimit.v1", "metrics.shm", "mcp-bus.v2"):
             for kind in ("symlink", "mode", "hardlink"):
                 d = os.path.join(base, "%s-%s" % (name, kind))
                 os.mkdir(d, 0o700)
@@ -408,7 +408,7 @@ def case_run_dir_planted():
         d = os.path.join(base, "layout")
         os.mkdir(d, 0o700)
         olds = {}
-        for name in ("ratelimit.v1", "metrics.shm", "mcp-bus.v1"):
+        for name in ("ratelimit.v1", "metrics.shm", "mcp-bus.v2"):
             f = os.path.join(d, name)
             with open(f, "wb") as fh:
                 fh.write(b"O" * 4096)
