@@ -10,6 +10,7 @@ loopback ports below 32768. Every process started here is stopped here.
 Exit 0 = pass, 1 = fail, 77 = skipped (a tool is missing).
 """
 import argparse
+import base64
 import json
 import os
 import random
@@ -699,6 +700,111 @@ def case_upstream_client(args, wd):
         pool.stop()
         proxy.close()
         vsrv.shutdown()
+        osrv.shutdown()
+
+
+class FakeJwks(BaseHTTPRequestHandler):
+    """Serves server.jwks (swapped by the test) and records each fetch."""
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        self.server.recorder.add({"path": self.path,
+                                  "headers": {k.lower(): v for k, v in self.headers.items()}})
+        body = json.dumps(self.server.jwks).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def rs256_key(wd):
+    """An RSA key made with the openssl tool: (PEM path, JWK n member)."""
+    pem = os.path.join(wd, "jwks-key.pem")
+    subprocess.run(["openssl", "genrsa", "-out", pem, "2048"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = subprocess.run(["openssl", "rsa", "-in", pem, "-noout", "-modulus"], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    return pem, b64url(bytes.fromhex(out.split("=", 1)[1]))
+
+
+def rs256_token(pem, kid, claims):
+    head = b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": kid}).encode())
+    body = b64url(json.dumps(claims).encode())
+    signing = ("%s.%s" % (head, body)).encode()
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", pem], input=signing,
+                         check=True, capture_output=True).stdout
+    return "%s.%s.%s" % (head, body, b64url(sig))
+
+
+def case_jwks_span(args, wd):
+    """A JWKS fetch made for a request (here: the token names a kid the
+    cached set lacks) is a client span of that request, like a Vault call,
+    with traceparent sent to the issuer, and is counted under upstream
+    "jwks"."""
+    pem, n = rs256_key(wd)
+    jwks_rec, otlp_rec = Recorder(), Recorder()
+    jsrv, jport = start_http(FakeJwks, jwks_rec)
+    jsrv.jwks = {"keys": [{"kty": "RSA", "kid": "old", "use": "sig", "alg": "RS256",
+                           "n": n, "e": "AQAB"}]}
+    osrv, oport = start_http(OtlpReceiver, otlp_rec)
+    pool = Pool(args.bin, wd, workers=1, env={
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d/" % oport,
+        "OTEL_SERVICE_NAME": "obs-e2e-bridge", "REGISTRY_ENABLED": "false",
+        "AUTH_JWT_ENABLED": "true", "JWT_ISSUER": "obs-issuer", "JWT_AUDIENCE": "obs-aud",
+        "JWT_JWKS_URL": "http://127.0.0.1:%d/jwks" % jport,
+        "JWT_JWKS_ALLOW_HTTP_LOOPBACK": "true", "JWT_JWKS_CACHE_SECONDS": "3600"})
+    try:
+        check(wait_for(lambda: len(jwks_rec.all()) >= 1, timeout=10), "no start-up JWKS fetch")
+        started = time.time()
+        # The issuer rotates: the same key under a new kid.
+        jsrv.jwks = {"keys": [{"kty": "RSA", "kid": "new", "use": "sig", "alg": "RS256",
+                               "n": n, "e": "AQAB"}]}
+        now = int(time.time())
+        tok = rs256_token(pem, "new", {"iss": "obs-issuer", "aud": "obs-aud", "sub": "jwt-user",
+                                       "scope": "read", "iat": now, "exp": now + 600})
+        # Unknown kids refetch at most once per 10 s (JWKS_MIN_REFETCH_S),
+        # counted from the start-up fetch.
+        time.sleep(max(0.0, 10.5 - (time.time() - started)))
+        tp = "00-%s-%s-01" % (TRACE_ID, PARENT_ID)
+        st, hd, body = pool.req("GET", "/whoami", key=False,
+                                headers={"traceparent": tp, "Authorization": "Bearer " + tok})
+        check(st == 200 and json.loads(body)["subject"] == "jwt-user",
+              "whoami with the rotated kid answered %d: %s" % (st, body[:200]))
+        check(len(jwks_rec.all()) == 2, "JWKS fetches: %d" % len(jwks_rec.all()))
+
+        def linked():
+            sp = [s for s in spans_of(otlp_rec) if s["traceId"] == TRACE_ID]
+            return sp if any(s["kind"] == 2 for s in sp) and any(s["kind"] == 3 for s in sp) else None
+        spans = wait_for(linked, timeout=10)
+        check(spans, "no server and client span for the trace; got %r" %
+              [(s["name"], s["kind"]) for s in spans_of(otlp_rec)])
+        server = [s for s in spans if s["kind"] == 2]
+        client = [s for s in spans if s["kind"] == 3]
+        check(len(server) == 1 and len(client) == 1,
+              "want 1 server and 1 client span; got %r" % [(s["name"], s["kind"]) for s in spans])
+        server, client = server[0], client[0]
+        check(client["name"] == "jwks jwks.fetch", "client span name %r" % client["name"])
+        check(client.get("parentSpanId") == server["spanId"],
+              "the JWKS span is not a child of the request's server span")
+        seen = jwks_rec.all()[-1]["headers"].get("traceparent")
+        check(seen == "00-%s-%s-01" % (TRACE_ID, client["spanId"]),
+              "traceparent to the JWKS endpoint %r, span %s" % (seen, client["spanId"]))
+        m = pool.metrics()
+        check((sample(m, 'upstream_requests_total{upstream="jwks"}') or 0) >= 1,
+              "the JWKS fetch is not counted in upstream_requests_total")
+        check(sample(m, 'upstream_request_duration_seconds_count{upstream="jwks"}') ==
+              sample(m, 'upstream_requests_total{upstream="jwks"}'), "jwks duration count")
+        print("jwks: the request-driven fetch is a client span of the request and counted")
+    finally:
+        pool.stop()
+        jsrv.shutdown()
         osrv.shutdown()
 
 

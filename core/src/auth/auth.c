@@ -106,7 +106,7 @@ enum vmb_auth_result vmb_authenticate(struct vmb_request *req,
     authz += 7;
     while(*authz == ' ')
       authz++;
-    return vmb_jwt_check(authz, id, reason);
+    return vmb_jwt_check_traced(authz, &req->trace, id, reason);
   }
   if(conf.mtls) {
     enum vmb_auth_result r;

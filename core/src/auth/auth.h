@@ -45,6 +45,11 @@ int vmb_jwt_init(const struct vmb_config *cfg, char *err, size_t errlen);
 void vmb_jwt_cleanup(void);
 enum vmb_auth_result vmb_jwt_check(const char *token, struct vmb_identity *id,
                                    const char **reason);
+/* As vmb_jwt_check, for a request: a JWKS fetch the check has to make
+   (the set is stale, or the token names an unknown kid) is recorded as a
+   client span of trace (the request's context; NULL: no span). */
+enum vmb_auth_result vmb_jwt_check_traced(const char *token, const struct vmb_trace_ctx *trace,
+                                          struct vmb_identity *id, const char **reason);
 
 /* Test and bench hooks of the JWT verifier (auth_jwt.c). */
 /* Pretend the wall clock reads now (seconds since the epoch) for exp,

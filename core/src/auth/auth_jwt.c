@@ -571,8 +571,10 @@ static unsigned long current_gen(void)
 /* ---- JWKS fetch --------------------------------------------------------- */
 
 /* Fetch and publish the JWKS. Caller holds fetch_lock. On any failure the
-   published set stays as it was (the last good one). Returns 0 or -1. */
-static int jwks_fetch_locked(char *err, size_t errlen)
+   published set stays as it was (the last good one). trace: the context of
+   the request that is waiting for this fetch (NULL at start-up). Returns
+   0 or -1. */
+static int jwks_fetch_locked(const struct vmb_trace_ctx *trace, char *err, size_t errlen)
 {
   struct vmb_upstream_call call;
   struct vmb_upstream_reply r;
@@ -582,13 +584,16 @@ static int jwks_fetch_locked(char *err, size_t errlen)
   atomic_store(&jw.last_attempt, (long long)mono_now());
   atomic_fetch_add(&jw.fetches, 1);
   /* Fetches are rare (JWT_JWKS_CACHE_SECONDS) and serialised by
-     fetch_lock, so one connection serves every thread. No span: the
-     fetch may run at start-up or on behalf of whichever request found
-     the set stale, and is not part of that request's work. */
+     fetch_lock, so one connection serves every thread. The request that
+     found the set stale or met an unknown kid waits for this fetch, so
+     the fetch is a client span of that request, as a Vault or KMS call
+     is (upstream "jwks"); the start-up fetch has no request (and comes
+     before tracing starts): no span. Counted in upstream_* either way. */
   memset(&call, 0, sizeof(call));
   call.method = "GET";
   call.url = jw.jwks_url;
   call.op = "jwks.fetch";
+  call.trace = trace;
   if(vmb_upstream_call(&jw.conns, &jw.upstream, &call, &r)) {
     snprintf(err, errlen, "fetch failed: %s", r.error ? r.error : "unknown error");
     goto out;
@@ -638,7 +643,7 @@ static void fetch_failed_log(const char *err)
 
 /* Periodic refresh when the cache lifetime has passed. Never blocks a
    request behind another thread's fetch: trylock, else use what we have. */
-static void jwks_maybe_refresh(void)
+static void jwks_maybe_refresh(const struct vmb_trace_ctx *trace)
 {
   int64_t now = mono_now();
   char err[256];
@@ -651,7 +656,7 @@ static void jwks_maybe_refresh(void)
     return;
   if(now - atomic_load(&jw.fetched_at) >= jw.cache_seconds &&
      now - atomic_load(&jw.last_attempt) >= JWKS_MIN_REFETCH_S &&
-     jwks_fetch_locked(err, sizeof(err)))
+     jwks_fetch_locked(trace, err, sizeof(err)))
     fetch_failed_log(err);
   pthread_mutex_unlock(&fetch_lock);
 }
@@ -659,7 +664,7 @@ static void jwks_maybe_refresh(void)
 /* A token named a kid we do not know: the issuer may have rotated. Fetch
    at most once per JWKS_MIN_REFETCH_S whatever the flood of bogus kids.
    Returns true when a newer key set than seen_gen is now published. */
-static bool jwks_refetch_for_kid(unsigned long seen_gen)
+static bool jwks_refetch_for_kid(unsigned long seen_gen, const struct vmb_trace_ctx *trace)
 {
   char err[256];
   bool newer;
@@ -671,7 +676,7 @@ static bool jwks_refetch_for_kid(unsigned long seen_gen)
   /* Another thread may have fetched while we waited for the lock. */
   if(current_gen() == seen_gen &&
      mono_now() - atomic_load(&jw.last_attempt) >= JWKS_MIN_REFETCH_S &&
-     jwks_fetch_locked(err, sizeof(err)))
+     jwks_fetch_locked(trace, err, sizeof(err)))
     fetch_failed_log(err);
   newer = current_gen() != seen_gen;
   pthread_mutex_unlock(&fetch_lock);
@@ -1241,7 +1246,7 @@ int vmb_jwt_init(const struct vmb_config *cfg, char *err, size_t errlen)
     /* The issuer being down at start-up must not stop the bridge: tokens
        fail with jwks_unavailable until a later fetch succeeds. */
     pthread_mutex_lock(&fetch_lock);
-    if(jwks_fetch_locked(ferr, sizeof(ferr)))
+    if(jwks_fetch_locked(NULL, ferr, sizeof(ferr)))
       fetch_failed_log(ferr);
     pthread_mutex_unlock(&fetch_lock);
   }
@@ -1288,6 +1293,12 @@ void vmb_jwt_cleanup(void)
 enum vmb_auth_result vmb_jwt_check(const char *token, struct vmb_identity *id,
                                    const char **reason)
 {
+  return vmb_jwt_check_traced(token, NULL, id, reason);
+}
+
+enum vmb_auth_result vmb_jwt_check_traced(const char *token, const struct vmb_trace_ctx *trace,
+                                          struct vmb_identity *id, const char **reason)
+{
   unsigned char digest[32];
   struct keysrc k;
   struct keyset *ks = NULL;
@@ -1307,7 +1318,7 @@ enum vmb_auth_result vmb_jwt_check(const char *token, struct vmb_identity *id,
     *reason = "too_large";
     return VMB_AUTH_INVALID;
   }
-  jwks_maybe_refresh();
+  jwks_maybe_refresh(trace);
   /* The exact bytes are hashed; strict parsing below guarantees only the
      one canonical spelling of a token was ever verified and cached. */
   if(use_cache)
@@ -1329,7 +1340,7 @@ enum vmb_auth_result vmb_jwt_check(const char *token, struct vmb_identity *id,
   why = verify_signature(token, len, &k, &claims, NULL, NULL);
   if((why && !strcmp(why, "unknown_kid")) ||
      (why && !strcmp(why, "jwks_unavailable"))) {
-    if(jwks_refetch_for_kid(gen)) {
+    if(jwks_refetch_for_kid(gen, trace)) {
       ks_release(ks);
       ks = ks_acquire();
       gen = ks ? ks->gen : current_gen();
