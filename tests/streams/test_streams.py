@@ -465,6 +465,25 @@ def front_case(cl, which):
     check(r.read_until(b'"tool":"kv.list"', 8), "Last-Event-ID through %s: %r" % (which, r.out[-300:]))
     r.close()
     print("ok %s: 60 streams on 2 threads, events in order, keepalive, Last-Event-ID" % which)
+    # subscriptions/listen through the front: its ack and events arrive
+    # while the stream is open (the front does not buffer them).
+    msg = json.dumps({"jsonrpc": "2.0", "id": "L1", "method": "subscriptions/listen", "params": {
+        "notifications": {"vmb/toolCompleted": True},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}}})
+    ls = socket.create_connection(("127.0.0.1", port), timeout=10)
+    ls.sendall(("POST /mcp/rpc HTTP/1.0\r\nHost: localhost\r\nX-API-Key: %s\r\n"
+                "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+                "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: subscriptions/listen\r\n"
+                "Content-Length: %d\r\n\r\n%s" % (ALICE, len(msg), msg)).encode())
+    lh = HttpStream.__new__(HttpStream)
+    lh.sock, lh.out, lh.closed = ls, b"", False
+    check(lh.read_until(b"acknowledged", 8), "listen ack through %s: %r" % (which, lh.out[:300]))
+    call_tool(b, ALICE, "kv.read", {"path": "l"})
+    check(lh.read_until(b"tool_completed", 8), "listen event through %s: %r" % (which, lh.out[-300:]))
+    lh.close()
+    wait_for("listen stream gone", lambda: parked_metric(b) == 60)
+    print("ok %s: subscriptions/listen streams through the front" % which)
     # Half the clients leave: the front closes their FastCGI connections.
     for s in streams[:30]:
         s.close()
