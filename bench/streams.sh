@@ -260,14 +260,15 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 cat >"$work/get.lua" <<'LUA'
 wrk.headers["X-API-Key"] = os.getenv("WRK_KEY")
 LUA
-kv_p99() {   # $1 seconds -> "p99_ms requests non2xx"
+kv_p99() {   # $1 seconds -> "p99_ms requests non2xx p50_ms"
   local out
   out=$(WRK_KEY=$key0 wrk -t1 -c4 -d"${1}s" --latency -s "$work/get.lua" \
         "http://127.0.0.1:$fport/secrets/bench/item")
-  awk '$1 == "99%" { v = $2; if (v ~ /us$/) m = v / 1000; else if (v ~ /ms$/) m = v + 0;
-                     else if (v ~ /s$/) m = v * 1000; else m = v; p = m }
+  awk 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
+                        if (v ~ /s$/) return v * 1000; return v }
+       $1 == "99%" { p = ms($2) } $1 == "50%" { h = ms($2) }
        /requests in/ { r = $1 } /Non-2xx/ { e = $NF }
-       END { printf "%.2f %d %d\n", p, r, e + 0 }' <<<"$out"
+       END { printf "%.2f %d %d %.2f\n", p, r, e + 0, h }' <<<"$out"
 }
 
 # ---- one front ---------------------------------------------------------------------
@@ -297,7 +298,7 @@ run_front() {
   R[$f.load_start]=$(loadavg)
 
   kv_p99 "$kv_secs" >/dev/null   # warm-up: every worker thread has served
-  read -r "R[$f.kv0]" "R[$f.kv0_n]" "R[$f.kv0_err]" <<<"$(kv_p99 "$kv_secs")"
+  read -r "R[$f.kv0]" "R[$f.kv0_n]" "R[$f.kv0_err]" "R[$f.kv0_p50]" <<<"$(kv_p99 "$kv_secs")"
   local pp fp
   pp=$(pool_pids); fp=$(front_pids)
   # shellcheck disable=SC2086
@@ -350,7 +351,7 @@ run_front() {
     R[$f.$k]=$(field "$k" "$line")
   done
 
-  read -r "R[$f.kv1]" "R[$f.kv1_n]" "R[$f.kv1_err]" <<<"$(kv_p99 "$kv_secs")"
+  read -r "R[$f.kv1]" "R[$f.kv1_n]" "R[$f.kv1_err]" "R[$f.kv1_p50]" <<<"$(kv_p99 "$kv_secs")"
   line=$(client_cmd status 10)
   say "$f: $line"
   R[$f.still]=$(field open "$line"); R[$f.closed]=$(field closed "$line")
@@ -366,7 +367,7 @@ run_front() {
   # KV reads once more without streams: the spread of the two runs without
   # streams shows how much of a difference the machine's load alone makes.
   sleep "$settle"
-  read -r "R[$f.kv2]" "R[$f.kv2_n]" "R[$f.kv2_err]" <<<"$(kv_p99 "$kv_secs")"
+  read -r "R[$f.kv2]" "R[$f.kv2_n]" "R[$f.kv2_err]" "R[$f.kv2_p50]" <<<"$(kv_p99 "$kv_secs")"
   vmb_stop_pids "$work/front.pid" "$work/pool.pid"
 
   if [ "$smoke" = 1 ]; then
@@ -423,6 +424,7 @@ git diff --quiet HEAD -- core fcgi-app 2>/dev/null || commit="$commit+local chan
   v_each() { echo "${R[$1.each_p50_ms]} / ${R[$1.each_p99_ms]}"; }
   v_ts() { echo "${R[$1.ts_p50_ms]} / ${R[$1.ts_p99_ms]}"; }
   v_kv() { echo "${R[$1.kv0]} → ${R[$1.kv1]} → ${R[$1.kv2]} ms (with / before × $(ratio "${R[$1.kv1]}" "${R[$1.kv0]}"), after / before × $(ratio "${R[$1.kv2]}" "${R[$1.kv0]}"))"; }
+  v_kv50() { echo "${R[$1.kv0_p50]} → ${R[$1.kv1_p50]} → ${R[$1.kv2_p50]} ms"; }
   v_end() { echo "${R[$1.still]} open, ${R[$1.closed]} closed"; }
   v_met() { local m="${R[$1.metrics]}"; echo "${m:-none}"; }
   row "load average (start / idle / end)" v_load
@@ -440,6 +442,7 @@ git diff --quiet HEAD -- core fcgi-app 2>/dev/null || commit="$commit+local chan
   row "event send → each stream, ms: p50 / p99" v_each
   row "event ts → receipt (ms clock), ms: p50 / p99" v_ts
   row "**KV read p99 before → with streams → after they closed (wrk -t1 -c4, ${kv_secs} s each)** (goal with / before ≤ 1.10)" v_kv
+  row "KV read p50, same runs" v_kv50
   row "streams at the end" v_end
   row "stream metrics on /metrics" v_met
   echo "<!-- end of run: $label -->"
