@@ -493,13 +493,16 @@ def lease_token_stack(cl, env):
     v.must("POST", "database/roles/short", {
         "db_name": "mcp-postgres", "default_ttl": "30s", "max_ttl": "60s",
         "creation_statements": ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}';"]})
-    v.policy("mcp-bridge", L.BRIDGE_POLICY)
-    v.policy(L.policy_name("agent_x"), L.gen_policy("--subject", "agent_x", "--db-role", "short"))
+    # auth/token/revoke: the bridge revokes a lease token whose issue failed
+    v.policy("mcp-bridge", L.BRIDGE_POLICY +
+             'path "auth/token/revoke" { capabilities = ["update"] }\n')
+    v.policy(L.policy_name("agent_x"), L.gen_policy("--subject", "agent_x", "--db-role", "short",
+                                                    "--db-role", "gone"))
     own = v.must("POST", "auth/token/create", {"policies": ["mcp-bridge"], "ttl": "1h"})
     token = own["auth"]["client_token"]
     key = "key-agent_x-" + secrets.token_hex(16)
     e = {"VAULT_TOKEN": token, "CHILD_TOKEN_ENABLED": "true", "CHILD_TOKEN_TTL": "10s",
-         "DEFAULT_GRANTS_JSON": json.dumps({"db_roles": ["short"]})}
+         "DEFAULT_GRANTS_JSON": json.dumps({"db_roles": ["short", "gone"]})}
     e.update(env)
     b = L.Bridge(cl, v.addr, {key: "agent_x"}, env=e)
     return v, b, key, token
@@ -557,9 +560,15 @@ def case_db_lease_token(cl):
 def case_db_lease_token_child(cl):
     """DB_LEASE_TOKEN_ORPHAN=false: the lease token is a child of the bridge's
     token (revoking the bridge's token ends the credentials), and a
-    DB_LEASE_TOKEN_TTL shorter than the lease is reported as a warning."""
+    DB_LEASE_TOKEN_TTL shorter than the lease is reported as a warning. A
+    lease token whose issue failed is revoked at once."""
     v, b, k, own = lease_token_stack(cl, {"DB_LEASE_TOKEN_ORPHAN": "false",
                                           "DB_LEASE_TOKEN_TTL": "20s"})
+    # a failed issue (a granted role Vault does not have) leaves no token
+    expect_err(b.op("db.issue_creds", {"role": "gone"}, key=k), 400, "bad_request",
+               "unknown role")
+    check(not [t for t in agent_tokens(v, "agent_x") if t["meta"].get("purpose") == "db-lease"],
+          "the lease token of a failed issue was revoked")
     cr = expect_ok(b.op("db.issue_creds", {"role": "short"}, key=k), "issue")
     check(cr["lease_duration"] == 30, "Vault's lease is the role's %r" % cr)
     check(any("DB_LEASE_TOKEN_TTL" in w for w in cr.get("warnings", [])),

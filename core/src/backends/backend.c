@@ -89,7 +89,11 @@ enum vmb_err vmb_backend_vault_lease(struct vmb_call *c, const char *op,
       return e;
     }
     e = vmb_vault_call(c->req, op, method, path, body, token, reply);
-    if(e != VMB_ERR_OK)
+    /* A token whose call failed holds no lease: revoke it now rather
+       than leave it for DB_LEASE_TOKEN_TTL. Not when Vault did not answer
+       in time: a second call would double the caller's wait, and the
+       token (with any lease a lost reply made) still ends at its TTL. */
+    if(e != VMB_ERR_OK && e != VMB_ERR_VAULT_UNAVAILABLE)
       vmb_vault_drop_lease_token(c->req, token);
     OPENSSL_cleanse(token, sizeof(token));
     if(e != VMB_ERR_VAULT_DENIED || attempt > 0)
