@@ -341,7 +341,7 @@ print("Registry change counter: %d `GET registry:gen` while 4 clients made %d KV
 st = r["idle_stream"]
 print()
 print("One idle `/mcp/sse` stream on B, no requests, %.1f s counted: %.1f round trips per second (%s per second; "
-      "the EVALSHA, GET and XREVRANGE are the stream request's own rate-limit check, registry check and placement)."
+      "once per stream, not per second, are its request's rate-limit check, registry check and placement)."
       % (st["window"], sum(st["trips"].values()) / st["window"], fmt(st["trips"], st["window"])))
 PY
   echo "<!-- bench/redis.sh: end -->"

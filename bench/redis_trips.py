@@ -198,10 +198,14 @@ def main():
     sess = dict(key, **MCP_HEADERS)
     sess["Mcp-Session-Id"] = sid
 
-    for i in range(4):   # warm-up: the session script loaded on the server
+    for i in range(4):   # warm-up: the session and publish scripts loaded
         st, _, body = (a, b)[i % 2].req("POST", "/mcp/rpc", sess, {
             "jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}})
         expect(st, 200, "tools/list in a session", body)
+        st, _, body = (a, b)[i % 2].req("POST", "/mcp/rpc", sess, {
+            "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "kv_read", "arguments": {"path": "bench/item"}}})
+        expect(st, 200, "tools/call", body)
 
     def session_use():
         for i in range(args.n):

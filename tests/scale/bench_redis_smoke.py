@@ -10,8 +10,8 @@ the script's markers; afterwards the other section must be byte for byte
 the same and the block must hold the three tables with numbers in them.
 The round-trip figures are checked where they are exact by construction:
 a KV read is one rate-limit script (EVALSHA) per request, a request in an
-MCP session adds the session script, a tools/call adds one XADD, and an
-admin write one SET of the registry change token.
+MCP session adds the session script, a tools/call adds one round trip
+for its event, and an admin write one SET of the registry change token.
 """
 import argparse
 import os
@@ -93,10 +93,12 @@ def main():
             return number(c[1]), c[2]
         n, by = trips("KV read (REST)")
         check(1.0 <= n < 1.2 and "EVALSHA 1.00" in by, "a KV read is one script: %s %s" % (n, by))
-        n, by = trips("MCP `tools/list` in a session")
-        check(2.0 <= n < 2.3 and "EVALSHA 2.00" in by, "limit + session script: %s %s" % (n, by))
+        n_sess, by = trips("MCP `tools/list` in a session")
+        check(2.0 <= n_sess < 2.3 and "EVALSHA 2.00" in by, "limit + session script: %s %s" % (n_sess, by))
+        # publishing the event is one more round trip (an XADD, or a script
+        # that writes the event where the streams read it)
         n, by = trips("MCP `tools/call`")
-        check(3.0 <= n < 3.3 and "XADD 1.00" in by, "plus one event: %s %s" % (n, by))
+        check(3.0 <= n < 3.3 and n - n_sess > 0.9, "plus one for the event: %s %s" % (n, by))
         n, by = trips("admin write")
         check("SET 1.00" in by, "one registry notice per admin write: %s" % by)
         m = re.search(r"Registry change counter: (\d+) `GET registry:gen` while 4 clients made (\d+) KV reads", block)
