@@ -349,7 +349,8 @@ def case_slow_reader(cl):
 
 
 def case_subject_disabled(cl):
-    """A subject disabled through the admin API loses its open streams."""
+    """A subject disabled through the admin API loses its open streams;
+    so does a stream opened with a registry API key that is revoked."""
     v = m.Vault(cl)
     admin_key = "adm-streams-0123456789abcdef0123456789"
     tmp = m.tmpdir(cl, "vmb-streams-reg-")
@@ -370,8 +371,28 @@ def case_subject_disabled(cl):
     check(bb.read_until(b": keepalive", 4) and not bb.ended, "bob's stream stays open")
     st, hd, body = b.http("GET", "/mcp/sse", key=ALICE, headers={"Accept": "text/event-stream"})
     check(st == 403, "a disabled subject cannot open a stream: %d" % st)
-    bb.close()
     print("ok subject disabled mid-stream ends its streams")
+
+    # A key issued through the registry and revoked: the streams opened
+    # with it end; the subject's other key keeps its stream.
+    st, hd, body = b.http("POST", "/admin/subjects", {"subject": "carol"}, key=admin_key,
+                          headers={"Content-Type": "application/json"})
+    check(st == 201, "create carol: %d %r" % (st, body))
+    ks = []
+    for _ in range(2):
+        st, hd, body = b.http("POST", "/admin/subjects/carol/api-keys", key=admin_key)
+        check(st == 201, "carol's key: %d %r" % (st, body))
+        ks.append(json.loads(body))
+    c1 = open_many(b, 1, key=ks[0]["api_key"])[0]
+    c2 = open_many(b, 1, key=ks[1]["api_key"])[0]
+    st, hd, body = b.http("DELETE", "/admin/subjects/carol/api-keys/" + ks[0]["key_id"], key=admin_key)
+    check(st in (200, 204), "revoke carol's first key: %d %r" % (st, body))
+    check(c1.read_to_end(10) and c1.got_end and b'"reason":"key_revoked"' in c1.out,
+          "the stream of the revoked key ended: %r" % c1.out[-300:])
+    check(c2.read_until(b": keepalive", 4) and not c2.ended, "the other key's stream stays")
+    c2.close()
+    bb.close()
+    print("ok revoked registry key ends its streams")
 
 
 # ---- through a real front ------------------------------------------------

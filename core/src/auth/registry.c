@@ -636,6 +636,28 @@ int vmb_registry_apikey(struct vmb_request *req, const char *key,
   return found;
 }
 
+int vmb_registry_apikey_digest(const char *key, unsigned char digest[32])
+{
+  unsigned int dlen = 32;
+  return EVP_Digest(key, strlen(key), digest, &dlen, EVP_sha256(), NULL) == 1 ? 0 : -1;
+}
+
+int vmb_registry_apikey_live(struct vmb_request *req, const unsigned char digest[32])
+{
+  size_t i, j;
+  int found = 0;
+  if(!conf.enabled)
+    return 0;
+  if(ensure_fresh(req))
+    return -1;
+  pthread_rwlock_rdlock(&snap_lock);
+  for(i = 0; snap && i < snap->n; i++)
+    for(j = 0; j < snap->e[i].n_keys; j++)
+      found |= CRYPTO_memcmp(digest, snap->e[i].digests[j], 32) == 0;
+  pthread_rwlock_unlock(&snap_lock);
+  return found;
+}
+
 /* ---- storage --------------------------------------------------------- */
 
 const char *vmb_registry_path(struct vmb_arena *a, const char *kind, const char *rel)

@@ -57,6 +57,13 @@ enum vmb_err vmb_registry_unavailable(struct vmb_arena *a, const char **detail);
 int vmb_registry_apikey(struct vmb_request *req, const char *key,
                         struct vmb_identity *id);
 
+/* For holders of long-lived requests (parked event streams): the SHA-256
+   of a presented key as the registry stores it (0 or -1), and whether a
+   key with that digest is still in the registry (1), revoked or never
+   there (0), or unknown because the registry cannot be read (-1). */
+int vmb_registry_apikey_digest(const char *key, unsigned char digest[32]);
+int vmb_registry_apikey_live(struct vmb_request *req, const unsigned char digest[32]);
+
 /* ---- storage, for the admin API (bridge's own token) --------------- */
 
 /* Read one record: *record is a NEW reference (the stored document),

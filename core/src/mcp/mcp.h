@@ -266,8 +266,10 @@ int vmb_mcp_park_init(const struct vmb_config *cfg, char *err, size_t errlen);
 int vmb_mcp_park_prepare(void);
 /* A stream to hand over: subject, request id and stream slot of req,
    the last event id seen, and for listen streams the request id (copied)
-   and whether tool events were asked for. NULL on out-of-memory. */
-struct vmb_parked *vmb_mcp_parked_new(const struct vmb_request *req, long slot,
+   and whether tool events were asked for; a registry API key is
+   remembered by its digest (revocation ends the stream). NULL on
+   out-of-memory. */
+struct vmb_parked *vmb_mcp_parked_new(struct vmb_request *req, long slot,
                                       uint64_t last, bool listen, bool tool_events,
                                       json_object *listen_id);
 /* Stop every parked stream (final event, END_REQUEST) and wake the loop;

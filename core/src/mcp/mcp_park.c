@@ -46,6 +46,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "metrics.h"
 #include "registry.h"
 #include "util.h"
@@ -65,6 +67,11 @@ struct vmb_parked {
   uint64_t last;                     /* id of the last event delivered */
   bool listen, tool_events;
   json_object *listen_id;            /* OWNED; NULL for /mcp/sse */
+  /* Opened with an API key issued through the registry: its SHA-256 (as
+     the registry stores it; never the key), so the stream ends when the
+     key is revoked. */
+  bool registry_key;
+  unsigned char key_digest[32];
 };
 
 struct pstream {
@@ -122,7 +129,7 @@ static uint64_t hash_str(const char *s)
 
 /* ---- the parked description, built by the handlers ------------------ */
 
-struct vmb_parked *vmb_mcp_parked_new(const struct vmb_request *req, long slot,
+struct vmb_parked *vmb_mcp_parked_new(struct vmb_request *req, long slot,
                                       uint64_t last, bool listen, bool tool_events,
                                       json_object *listen_id)
 {
@@ -135,6 +142,15 @@ struct vmb_parked *vmb_mcp_parked_new(const struct vmb_request *req, long slot,
   p->last = last;
   p->listen = listen;
   p->tool_events = tool_events;
+  {
+    const char *key = vmb_request_header(req, "x-api-key");
+    if(key && req->identity.mode && !strcmp(req->identity.mode, "api_key") &&
+       !vmb_registry_apikey_digest(key, p->key_digest) &&
+       vmb_registry_apikey_live(req, p->key_digest) == 1)
+      p->registry_key = true;
+    else
+      OPENSSL_cleanse(p->key_digest, sizeof(p->key_digest));
+  }
   if(listen_id) {
     /* The id lives in the request's arena: keep a copy of our own. */
     const char *t = json_object_to_json_string_ext(listen_id, JSON_C_TO_STRING_PLAIN);
@@ -153,6 +169,7 @@ void vmb_mcp_park_drop(struct vmb_parked *p)
     return;
   vmb_mcp_stream_close(p->slot);
   json_object_put(p->listen_id);
+  OPENSSL_cleanse(p->key_digest, sizeof(p->key_digest));
   free(p);
 }
 
@@ -476,7 +493,7 @@ static void keepalive_all(struct vmb_buf *tmp)
 }
 
 /* Streams of subjects the registry no longer admits (disabled or
-   expired) end, checked at every keepalive tick through the same
+   expired), and streams opened with a registry API key since revoked, end, checked at every keepalive tick through the same
    registry snapshot requests use: a lookup per stream, and a reload
    (a Vault read, on this thread) only when an admin write moved the
    registry's generation or REGISTRY_REFRESH_SECONDS passed. The loop has
@@ -507,6 +524,8 @@ static void check_subjects(void)
     snprintf(req.identity.subject, sizeof(req.identity.subject), "%s", s->p->subject);
     if(vmb_registry_resolve(&req, &detail) == VMB_ERR_SUBJECT_DISABLED)
       finish(s, "subject_disabled");
+    else if(s->p->registry_key && vmb_registry_apikey_live(&req, s->p->key_digest) == 0)
+      finish(s, "key_revoked");
     vmb_worker_reset(reg_worker);
   }
 }
