@@ -1,9 +1,12 @@
 /*
 ** common.c - see common.h.
 */
+#define _XOPEN_SOURCE 700   /* nftw */
 #include "common.h"
 
 #include <arpa/inet.h>
+#include <ftw.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +22,9 @@
 #include "vmb/core.h"
 
 static struct vmb_config cfg;
+/* The scratch LOG_DIR/RUN_DIR parent, removed at exit (a CI run of every
+   harness would otherwise leave a directory per harness in /tmp). */
+static char scratch[64];
 static struct vmb_worker *worker;
 static int core_started;
 
@@ -154,8 +160,11 @@ static void *up_accept(void *arg)
   for(;;) {
     pthread_t t;
     int fd = accept(ls, NULL, NULL);
-    if(fd < 0)
+    if(fd < 0) {
+      /* EMFILE and friends: do not spin on a core the fuzzer needs. */
+      poll(NULL, 0, 10);
       continue;
+    }
     if(pthread_create(&t, NULL, up_conn, (void *)(intptr_t)fd)) {
       close(fd);
       continue;
@@ -193,6 +202,21 @@ int fz_upstream_loopback(void)
 
 /* ---- the core -------------------------------------------------------- */
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  remove(path);
+  return 0;
+}
+
+static void remove_scratch(void)
+{
+  if(scratch[0])
+    nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void set_default(const char *name, const char *value)
 {
   if(setenv(name, value, 0))
@@ -209,6 +233,8 @@ void fz_core_start(void)
   dir = mkdtemp(tmpl);
   if(!dir)
     abort();
+  snprintf(scratch, sizeof(scratch), "%s", dir);
+  atexit(remove_scratch);
   if(up_port) {
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", up_port);
   }
