@@ -271,6 +271,7 @@ python3 bench/redis_trips.py --redis-port "$redis_port" --front-a "${front[A]}" 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- the block ----
+flips() { grep -c 'redis unavailable' "$work/$1/logs/server.log" 2>/dev/null || true; }
 us_ms() { awk -v u="$1" 'BEGIN{ if (u == "n/a") print u; else if (u >= 1000) printf "%.2f ms", u / 1000; else printf "%d us", u }'; }
 fig() { median "${V[$1]:-}"; }
 cell_lat() { us_ms "$(fig "$1")"; }
@@ -344,6 +345,11 @@ print("One idle `/mcp/sse` stream on B, no requests, %.1f s counted: %.1f round 
       "once per stream, not per second, are its request's rate-limit check, registry check and placement)."
       % (st["window"], sum(st["trips"].values()) / st["window"], fmt(st["trips"], st["window"])))
 PY
+  # A command that missed REDIS_TIMEOUT_MS flips the process' Redis state
+  # and logs one line ("redis unavailable: ..."); on an idle quiet machine
+  # there are none.
+  echo
+  echo "Redis state flips logged during the run (\`redis unavailable\` lines in server.log, each a command that missed \`REDIS_TIMEOUT_MS\` or failed): host A $(flips A), host B $(flips B)."
   echo "<!-- bench/redis.sh: end -->"
 } > "$work/block.md"
 cat "$work/block.md"
