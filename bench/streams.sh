@@ -31,7 +31,7 @@
 # Environment: STREAMS_N (10000), STREAMS_PER_SUBJECT (16), BENCH_PROCS (2),
 #   BENCH_THREADS (4), STREAMS_IDLE_SECONDS (30), STREAMS_CALLS (200),
 #   STREAMS_KV_SECONDS (10), STREAMS_KEEPALIVE_SECONDS (15),
-#   STREAMS_CONCURRENCY (256 opening at once), LIGHTTPD_WORKERS (4),
+#   STREAMS_CONCURRENCY (256 opening at once), LIGHTTPD_WORKERS (2),
 #   STREAMS_LABEL ("latest"), BENCH_OUT (docs/benchmarks.md),
 #   VMB_BUILD_DIR (build; with it nothing is rebuilt), KEEP_TMP=1
 set -euo pipefail
@@ -70,7 +70,7 @@ settle=$((smoke ? 1 : 3))
 gap=${STREAMS_CALL_GAP_MS:-$((smoke ? 20 : 100))}   # random pause between calls, 0..gap ms
 keepalive=${STREAMS_KEEPALIVE_SECONDS:-15}
 concurrency=${STREAMS_CONCURRENCY:-256}
-lt_workers=${LIGHTTPD_WORKERS:-4}
+lt_workers=${LIGHTTPD_WORKERS:-2}
 label=${STREAMS_LABEL:-latest}
 out_md=${BENCH_OUT:-docs/benchmarks.md}
 subjects=$(((n + per - 1) / per))
@@ -212,11 +212,12 @@ CONF
   echo $! >"$work/front.pid"
 }
 start_lighttpd() {
-  # One lighttpd process holds at most max-fds/2 connections and a stream
-  # needs two fds (client + FastCGI), so with a hard fd limit of 20000 one
-  # process cannot hold 10000 streams: LIGHTTPD_WORKERS processes share
-  # the listening socket (server.max-worker). They do not share the
-  # accepts evenly, hence 4 workers (room for 2 x 10000 streams) by default.
+  # A stream needs two fds of one lighttpd process (client + FastCGI), so
+  # with a hard fd limit of 20000 one process holds fewer than 10000
+  # streams (max-connections is at most max-fds/2): LIGHTTPD_WORKERS
+  # processes share the listening socket (server.max-worker). 2 hold 10000
+  # with room for an uneven split; 4 measured worse event latency on the
+  # loaded 2-core machine (docs/benchmarks.md).
   local mc=$((fdmax / 2 - 64))
   cat >"$work/lighttpd.conf" <<CONF
 server.modules = ("mod_fastcgi")
