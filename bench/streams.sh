@@ -216,8 +216,7 @@ start_lighttpd() {
   # with a hard fd limit of 20000 one process holds fewer than 10000
   # streams (max-connections is at most max-fds/2): LIGHTTPD_WORKERS
   # processes share the listening socket (server.max-worker). 2 hold 10000
-  # with room for an uneven split; 4 measured worse event latency on the
-  # loaded 2-core machine (docs/benchmarks.md).
+  # with room for an uneven split.
   local mc=$((fdmax / 2 - 64))
   cat >"$work/lighttpd.conf" <<CONF
 server.modules = ("mod_fastcgi")
