@@ -94,6 +94,8 @@ static struct {
   int ep, efd, tfd;
   pthread_t thread;
   atomic_bool stop;
+  atomic_int efd_ready;              /* efd, published once set up: read by
+                                        the stopping thread without the once */
   /* Loop thread only below. */
   struct pstream *all;
   struct pstream *bucket[NBUCKETS];
@@ -101,7 +103,7 @@ static struct {
   bool stopping;
   uint64_t stop_deadline_us;
 } L = {.lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT, .start_rc = -1,
-       .ep = -1, .efd = -1, .tfd = -1};
+       .ep = -1, .efd = -1, .tfd = -1, .efd_ready = -1};
 
 static long keepalive_s = 15;
 static size_t buf_max = 64u * 1024u;
@@ -639,6 +641,7 @@ static void start(void)
   if(vmb_mcp_bus_watch(L.efd))
     return;
   L.cursor = vmb_mcp_bus_end() < L.cursor ? vmb_mcp_bus_end() : L.cursor;
+  atomic_store(&L.efd_ready, L.efd);
   if(pthread_attr_init(&at))
     return;
   pthread_attr_setstacksize(&at, 512u * 1024u);
@@ -685,9 +688,10 @@ int vmb_mcp_park_adopt(struct vmb_parked *p, const struct vmb_park_conn *conn)
 void vmb_mcp_park_stop(void)
 {
   uint64_t one = 1;
+  int fd = atomic_load(&L.efd_ready);
   atomic_store(&L.stop, true);
-  if(L.efd >= 0) {
-    ssize_t w = write(L.efd, &one, sizeof(one));
+  if(fd >= 0) {
+    ssize_t w = write(fd, &one, sizeof(one));
     (void)w;
   }
 }
