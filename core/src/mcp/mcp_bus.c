@@ -169,7 +169,9 @@ static const char ev_publish_script[] =
   "'subject', ARGV[3], 'tool', ARGV[1], 'ts', ARGV[2])\n"
   "return id\n";
 static char ev_publish_sha[41];
-static long redis_block_ms = 150;
+/* The reader's XREAD BLOCK: long, so an idle process asks Redis a few
+   times a minute; its command deadline is REDIS_TIMEOUT_MS on top. */
+static const long redis_block_ms = 5000;
 
 /* ---- set-up --------------------------------------------------------- */
 
@@ -283,7 +285,6 @@ int vmb_mcp_bus_init(const struct vmb_config *cfg, char *err, size_t errlen)
   max_local_streams = process_limit_setting;
   max_subject_streams = cfg->mcp_max_streams_per_subject;
   keepalive_s = cfg->mcp_sse_keepalive_seconds > 0 ? cfg->mcp_sse_keepalive_seconds : 15;
-  redis_block_ms = cfg->redis_timeout_ms > 40 ? cfg->redis_timeout_ms * 3 / 4 : 30;
   atomic_store(&stopping, false);
   vmb_redis_sha1(sess_touch_script, sess_touch_sha);
   vmb_redis_sha1(sess_end_script, sess_end_sha);
@@ -893,8 +894,7 @@ static bool ring_take(const struct redisReply *r)
 }
 
 /* One per process with REDIS_URL: one blocking XREAD on ev:all at a time,
-   for every stream of the process. The block is shorter than
-   REDIS_TIMEOUT_MS, the deadline of every command on this connection. */
+   for every stream of the process, on this thread's own connection. */
 static void *redis_reader(void *arg)
 {
   char akey[128], block[24];
@@ -909,7 +909,7 @@ static void *redis_reader(void *arg)
     int i;
     for(i = 0; i < 8; i++)
       lens[i] = strlen(argv[i]);
-    r = vmb_redis_command(8, argv, lens, NULL);
+    r = vmb_redis_command_blocking(8, argv, lens, redis_block_ms, NULL);
     if(!r) {
       struct timespec ts = {0, 200L * 1000L * 1000L};
       nanosleep(&ts, NULL);           /* Redis away: redis.c backs off too */

@@ -624,10 +624,10 @@ static int conn_open(struct conn *c, uint64_t deadline, const char **why)
 /* ---- commands ----------------------------------------------------- */
 
 static redisReply *command_deadline(int argc, const char **argv, const size_t *lens,
-                                    uint64_t t0, const char **why)
+                                    uint64_t t0, uint64_t extra_us, const char **why)
 {
   struct conn *c;
-  uint64_t deadline = t0 + (uint64_t)u.timeout_ms * 1000u;
+  uint64_t deadline = t0 + (uint64_t)u.timeout_ms * 1000u + extra_us;
   redisReply *r;
   const char *w = NULL;
   if(!u.on) {
@@ -680,7 +680,18 @@ struct redisReply *vmb_redis_command(int argc, const char **argv, const size_t *
                                      const char **why)
 {
   const char *w = NULL;
-  redisReply *r = command_deadline(argc, argv, lens, vmb_monotonic_us(), &w);
+  redisReply *r = command_deadline(argc, argv, lens, vmb_monotonic_us(), 0, &w);
+  if(why)
+    *why = w;
+  return r;
+}
+
+struct redisReply *vmb_redis_command_blocking(int argc, const char **argv, const size_t *lens,
+                                              long block_ms, const char **why)
+{
+  const char *w = NULL;
+  redisReply *r = command_deadline(argc, argv, lens, vmb_monotonic_us(),
+                                   block_ms > 0 ? (uint64_t)block_ms * 1000u : 0, &w);
   if(why)
     *why = w;
   return r;
@@ -711,14 +722,14 @@ struct redisReply *vmb_redis_script(const char *script, const char *sha1hex,
   for(i = 0; i < n; i++)
     lv[i] = strlen(av[i]);
   /* One deadline for both attempts. */
-  r = command_deadline(n, av, lv, t0, &w);
+  r = command_deadline(n, av, lv, t0, 0, &w);
   if(r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
     freeReplyObject(r);
     av[0] = "EVAL";
     av[1] = script;
     lv[0] = 4;
     lv[1] = strlen(script);
-    r = command_deadline(n, av, lv, t0, &w);
+    r = command_deadline(n, av, lv, t0, 0, &w);
   }
   if(why)
     *why = w;

@@ -38,6 +38,11 @@ const char *vmb_redis_prefix(void);
 */
 struct redisReply *vmb_redis_command(int argc, const char **argv, const size_t *lens,
                                      const char **why);
+/* As vmb_redis_command for a command that blocks in Redis on purpose
+   (XREAD BLOCK block_ms): its deadline is REDIS_TIMEOUT_MS plus block_ms.
+   For a thread of its own (the connection is the thread's). */
+struct redisReply *vmb_redis_command_blocking(int argc, const char **argv, const size_t *lens,
+                                              long block_ms, const char **why);
 /*
 ** Run a Lua script by its SHA-1 (EVALSHA), falling back to EVAL with
 ** the text when the server answers NOSCRIPT (after a restart or a
