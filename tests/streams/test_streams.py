@@ -395,6 +395,48 @@ def case_subject_disabled(cl):
     print("ok revoked registry key ends its streams")
 
 
+def case_redis(cl):
+    """With REDIS_URL: two hosts (own RUN_DIRs) share a redis-server. Streams
+    parked on host A get the events of tool calls served by host B, their
+    own subject's only, in order, from one reader per process; Last-Event-ID
+    replays from the subject's Redis stream."""
+    import subprocess
+    import procs
+    rdir = m.tmpdir(cl, "vmb-streams-redis-")
+    rport = procs.free_port()
+    rp = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(rport), "--save", "",
+                           "--appendonly", "no", "--dir", rdir, "--daemonize", "no"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    cl.add(lambda: procs.stop(rp))
+    procs.wait_port(rport, proc=rp)
+    env = {"REDIS_URL": "redis://127.0.0.1:%d" % rport}
+    a = bridge(cl, m.tmpdir(cl, "vmb-streams-ra-"), env)
+    b = bridge(cl, m.tmpdir(cl, "vmb-streams-rb-"), env)
+    alice = open_many(a, 20)
+    bob = open_many(a, 5, key=BOB)
+    check(parked_metric(a) == 25, "25 parked on host A")
+    call_tool(b, ALICE, "kv.read", {"path": "r1"})
+    call_tool(b, BOB, "kv.list", {})
+    call_tool(b, ALICE, "kv.list", {})
+    for i, s in enumerate(alice):
+        check(s.read_until(b'"tool":"kv.list"', 10), "alice stream %d: %r" % (i, s.out[-300:]))
+        ev = s.events()
+        check([e[1]["tool"] for e in ev] == ["kv.read", "kv.list"] and ev[0][0] < ev[1][0] and
+              all(e[1]["subject"] == "alice" for e in ev), "alice %d events %r" % (i, ev))
+    for i, s in enumerate(bob):
+        check(s.read_until(b'"tool":"kv.list"', 10), "bob stream %d: %r" % (i, s.out[-300:]))
+        check([e[1]["subject"] for e in s.events()] == ["bob"], "bob %d: only bob's %r" % (i, s.events()))
+    first = alice[0].events()[0][0]
+    r = sse(a, ALICE, {"Last-Event-ID": str(first - 1)})
+    check(r.read_until(b'"tool":"kv.list"', 8), "replay from Redis: %r" % r.out[-300:])
+    check([e[1]["tool"] for e in r.events()] == ["kv.read", "kv.list"], "replayed %r" % r.events())
+    r.close()
+    for s in alice + bob:
+        s.close()
+    wait_for("streams gone", lambda: parked_metric(a) == 0)
+    print("ok Redis: events across hosts, per subject, in order; Last-Event-ID replay")
+
+
 # ---- through a real front ------------------------------------------------
 
 class HttpStream:
