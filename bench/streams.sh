@@ -10,7 +10,8 @@
 #   - streams open, and what the rest got (HTTP status counts);
 #   - bridge threads before/after (/proc/PID/task of the pool);
 #   - memory per open stream: USS (Private_Clean+Private_Dirty) and PSS
-#     deltas from /proc/PID/smaps_rollup, of the pool and of the front;
+#     deltas from /proc/PID/smaps_rollup, of the pool and of the front, and
+#     the machine's kernel memory (unreclaimable slab + TCP buffers);
 #   - idle CPU with every stream open (utime+stime over STREAMS_IDLE_SECONDS,
 #     % of one core) of the pool, the front and the client;
 #   - event latency: STREAMS_CALLS MCP tools/call (kv.read, which publishes
@@ -254,6 +255,16 @@ mem_of() {   # "USS PSS" in KiB, summed
   for p in "$@"; do cat "/proc/$p/smaps_rollup"; done |
     awk '/^Private_(Clean|Dirty):/{u += $2} /^Pss:/{s += $2} END{printf "%d %d\n", u, s}'
 }
+# Kernel memory of the whole machine, KiB: unreclaimable slab (sockets,
+# socket buffers, epoll items, files) plus TCP buffer pages. Every stream
+# holds kernel objects at both ends of both of its connections; they belong
+# to no process, so USS cannot see them. Machine-wide, so other work moves it.
+kmem() {
+  local slab tcp
+  slab=$(awk '/^SUnreclaim:/{print $2}' /proc/meminfo)
+  tcp=$(awk '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == "mem") print $(i + 1) * 4 }' /proc/net/sockstat)
+  echo $((slab + ${tcp:-0}))
+}
 hz=$(getconf CLK_TCK)
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
@@ -307,6 +318,7 @@ run_front() {
   read -r "R[$f.buss0]" "R[$f.bpss0]" <<<"$(mem_of $pp)"
   # shellcheck disable=SC2086
   read -r "R[$f.fuss0]" "R[$f.fpss0]" <<<"$(mem_of $fp)"
+  R[$f.kmem0]=$(kmem)
 
   coproc CLIENT { exec "$client" --port "$fport" --keys "$work/keys.txt" --streams "$n" \
     --per-key "$per" --concurrency "$concurrency" --open-timeout 180 2>>"$work/client.err"; }
@@ -327,6 +339,7 @@ run_front() {
   fp=$(front_pids)
   # shellcheck disable=SC2086
   read -r "R[$f.fuss1]" "R[$f.fpss1]" <<<"$(mem_of $fp)"
+  R[$f.kmem1]=$(kmem)
   R[$f.metrics]=$(metrics_streams)
 
   # idle: every stream open, nothing happening but keepalives
@@ -417,6 +430,7 @@ git diff --quiet HEAD -- core fcgi-app 2>/dev/null || commit="$commit+local chan
   v_bper() { echo "$(per_stream "${R[$1.buss0]}" "${R[$1.buss1]}" "${R[$1.open]}") / $(per_stream "${R[$1.bpss0]}" "${R[$1.bpss1]}" "${R[$1.open]}")"; }
   v_fmem() { echo "${R[$1.fuss0]} → ${R[$1.fuss1]} / ${R[$1.fpss0]} → ${R[$1.fpss1]}"; }
   v_fper() { echo "$(per_stream "${R[$1.fuss0]}" "${R[$1.fuss1]}" "${R[$1.open]}") / $(per_stream "${R[$1.fpss0]}" "${R[$1.fpss1]}" "${R[$1.open]}")"; }
+  v_kmem() { echo "${R[$1.kmem0]} → ${R[$1.kmem1]}: $(per_stream "${R[$1.kmem0]}" "${R[$1.kmem1]}" "${R[$1.open]}")"; }
   v_cpu() { echo "${R[$1.cpu_b]} / ${R[$1.cpu_f]} / ${R[$1.cpu_c]}"; }
   v_ka() { echo "${R[$1.ka]}"; }
   v_calls() { echo "${R[$1.done]} calls (${R[$1.http200]} × 200) over ${R[$1.subjects]} subjects; ${R[$1.received]} of ${R[$1.expected]} deliveries, ${R[$1.missed]} missed"; }
@@ -435,6 +449,7 @@ git diff --quiet HEAD -- core fcgi-app 2>/dev/null || commit="$commit+local chan
   row "**bridge USS / PSS per open stream, KiB** (goal USS ≤ 8)" v_bper
   row "front USS / PSS, KiB, before → after" v_fmem
   row "front USS / PSS per open stream, KiB" v_fper
+  row "kernel memory (SUnreclaim + TCP buffers, whole machine) before → after: per open stream, KiB" v_kmem
   row "**idle CPU over ${idle} s, % of one core: bridge pool / front / client** (goal pool < 2)" v_cpu
   row "keepalives received in that time" v_ka
   row "tools/call kv.read" v_calls
