@@ -228,7 +228,9 @@ class FakeKms(http.server.BaseHTTPRequestHandler):
 
 def case_kms_probe():
     """kms_up: 1 when the endpoint answers (any HTTP status), 0 with reason
-    refused when nothing listens; absent when KMS is disabled."""
+    refused when nothing listens; absent when KMS is disabled. The probes
+    go through the one outbound client: a proxy named in the environment
+    is not used, and their calls are counted under upstream_*."""
     tmp = tempfile.mkdtemp(prefix="vmb-alert-")
     vault = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CountingVault)
     kms = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeKms)
@@ -240,8 +242,13 @@ def case_kms_probe():
         base = {"VAULT_ADDR": "http://127.0.0.1:%d" % vault.server_address[1],
                 "AWS_KMS_ENABLED": "true", "AWS_REGION": "us-east-1",
                 "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x" * 40}
+        # A proxy that nothing listens on: a probe that used it would see
+        # "refused" instead of the endpoint's answer.
+        proxy = "http://127.0.0.1:%d" % procs.free_port()
         up = Bridge(tmp, os.path.join(tmp, "run1"), dict(
-            base, AWS_KMS_ENDPOINT="http://127.0.0.1:%d/" % kms.server_address[1]))
+            base, AWS_KMS_ENDPOINT="http://127.0.0.1:%d/" % kms.server_address[1],
+            http_proxy=proxy, HTTP_PROXY=proxy, https_proxy=proxy, HTTPS_PROXY=proxy,
+            ALL_PROXY=proxy, all_proxy=proxy, no_proxy="", NO_PROXY=""))
         bs.append(up)
         down = Bridge(tmp, os.path.join(tmp, "run2"), dict(
             base, AWS_KMS_ENDPOINT="http://127.0.0.1:%d/" % dead))
@@ -258,7 +265,12 @@ def case_kms_probe():
                     return sample(t, "kms_up"), m.group(1)
                 time.sleep(0.2)
             return None, None
-        check(kms_state(up) == (1.0, "ok"), "reachable KMS endpoint: kms_up 1, ok")
+        check(kms_state(up) == (1.0, "ok"),
+              "reachable KMS endpoint: kms_up 1, ok (the environment's proxy is not used)")
+        t = up.metrics()
+        check((sample(t, "upstream_requests_total", 'upstream="kms"') or 0) >= 1 and
+              (sample(t, "upstream_requests_total", 'upstream="vault"') or 0) >= 1,
+              "probe calls counted under upstream_requests_total (kms and vault)")
         check(kms_state(down) == (0.0, "refused"), "nothing listens: kms_up 0, refused")
         check(wait_reason(off, "ok") == "ok" and "kms_up" not in off.metrics(),
               "KMS disabled: no kms_up series")

@@ -280,6 +280,31 @@ static void canned_answer(struct call_ctx *x)
 }
 #endif
 
+static enum vmb_upstream_cause cause_of(CURLcode cc, long os_errno)
+{
+  switch(cc) {
+  case CURLE_COULDNT_RESOLVE_HOST:
+    return VMB_UPSTREAM_CAUSE_DNS;
+  case CURLE_OPERATION_TIMEDOUT:
+    return VMB_UPSTREAM_CAUSE_TIMEOUT;
+  case CURLE_COULDNT_CONNECT:
+    if(os_errno == ECONNREFUSED)
+      return VMB_UPSTREAM_CAUSE_REFUSED;
+    if(os_errno == ETIMEDOUT)
+      return VMB_UPSTREAM_CAUSE_TIMEOUT;
+    return VMB_UPSTREAM_CAUSE_OTHER;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+    return VMB_UPSTREAM_CAUSE_TLS;
+  default:
+    return VMB_UPSTREAM_CAUSE_OTHER;
+  }
+}
+
 /* curl_slist copies each line; the copies may hold a token, so wipe them
    before they are freed. */
 static void slist_wipe_free(struct curl_slist *l)
@@ -370,9 +395,12 @@ int vmb_upstream_call(struct vmb_upstream_conns *conns, const struct vmb_upstrea
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply->status);
   }
   else {
+    long os_errno = 0;
     reply->curl_code = (int)cc;
     reply->error = curl_easy_strerror(cc);
     curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &reply->tls_verify_result);
+    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+    reply->cause = cause_of(cc, os_errno);
     reply->failure = x.too_large || cc == CURLE_FILESIZE_EXCEEDED
                        ? VMB_UPSTREAM_TOO_LARGE
                        : cc == CURLE_OUT_OF_MEMORY ? VMB_UPSTREAM_NOMEM
@@ -385,6 +413,8 @@ nomem:
   reply->failure = VMB_UPSTREAM_NOMEM;
   reply->error = "out of memory";
 out:
+  if(reply->failure != VMB_UPSTREAM_ANSWERED && reply->cause == VMB_UPSTREAM_CAUSE_NONE)
+    reply->cause = VMB_UPSTREAM_CAUSE_OTHER;
   slist_wipe_free(hdrs);
   ok = reply->failure == VMB_UPSTREAM_ANSWERED && reply->status < 500;
   vmb_metrics_upstream(up->name, ok, vmb_monotonic_us() - started);

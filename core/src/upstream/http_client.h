@@ -84,9 +84,23 @@ enum vmb_upstream_failure {
   VMB_UPSTREAM_NOMEM
 };
 
+/* What kept an answer away, finer than the failure: from libcurl's code
+   and the socket errno, so an operator (and the health probe's reason
+   gauge) can tell "nothing listens" from "no route" or "no answer in
+   time". */
+enum vmb_upstream_cause {
+  VMB_UPSTREAM_CAUSE_NONE = 0,  /* answered */
+  VMB_UPSTREAM_CAUSE_REFUSED,   /* connection refused: nothing listens */
+  VMB_UPSTREAM_CAUSE_TIMEOUT,   /* no connection or answer in time */
+  VMB_UPSTREAM_CAUSE_DNS,       /* the name does not resolve */
+  VMB_UPSTREAM_CAUSE_TLS,       /* handshake or certificate failed */
+  VMB_UPSTREAM_CAUSE_OTHER      /* no route, reset, cut off, too large, memory */
+};
+
 struct vmb_upstream_reply {
   long status;                  /* 0 when not answered */
   enum vmb_upstream_failure failure;
+  enum vmb_upstream_cause cause;
   struct vmb_buf body;          /* the reply; caller frees (vmb_buf_free) */
   /* For failures: libcurl's code and texts and the TLS verify result,
      so callers can tell an operator what to fix. */

@@ -7,12 +7,19 @@
 ** JSON and is read from the body; no token is sent (sys/health needs
 ** none). KMS: a GET of the endpoint root; any HTTP answer means the
 ** endpoint is reachable (credentials are /readyz's business). A failure
-** is classified into the bounded reason list of metrics.h, from libcurl's
-** result and the socket errno: an operator can tell "nothing listens"
-** (refused) from "no route" (unreachable), "no answer in time" (timeout),
-** a name that does not resolve (dns) and a TLS failure (tls).
+** is classified into the bounded reason list of metrics.h from the
+** outbound client's cause (libcurl's result and the socket errno): an
+** operator can tell "nothing listens" (refused) from "no route"
+** (unreachable), "no answer in time" (timeout), a name that does not
+** resolve (dns) and a TLS failure (tls).
 **
-** The thread owns its two CURL handles; nothing else touches them.
+** Both probes go through the one outbound client (http_client.c), so they
+** follow its rules: no proxy from the environment, http/https only, no
+** redirects, a reply cap, and each call counted in upstream_* under
+** "vault" or "kms". The Vault probe uses Vault's TLS settings
+** (vmb_vault_upstream) with the probe's shorter timeouts. A probe belongs
+** to no request, so it records no span. The thread owns its connection
+** set; nothing else touches it.
 */
 #include "probe.h"
 
@@ -23,9 +30,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "http_client.h"
 #include "metrics.h"
 #include "util.h"
 #include "vault.h"
@@ -44,68 +51,62 @@ static struct {
   const char *aws_region;           /* AWS_REGION */
   long interval_s;                  /* HEALTH_PROBE_SECONDS */
 } conf;
+/* How the probes reach their targets: copies of the serving threads'
+   upstreams with the probe's timeouts and reply cap (set at start). */
+static struct vmb_upstream vault_up, kms_up;
 static pthread_t thread;
 static bool started;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;
 static bool stopping;            /* under mu */
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+static enum vmb_probe_reason reason_of(enum vmb_upstream_cause c)
 {
-  size_t n = size * nmemb;
-  /* Less than n aborts the transfer: the cap is the only limit. */
-  return vmb_buf_append(ud, ptr, n) ? 0 : n;
-}
-
-static enum vmb_probe_reason classify(CURLcode cc, long os_errno)
-{
-  switch(cc) {
-  case CURLE_OK:
+  switch(c) {
+  case VMB_UPSTREAM_CAUSE_NONE:
     return VMB_PROBE_OK;
-  case CURLE_COULDNT_RESOLVE_HOST:
-    return VMB_PROBE_DNS;
-  case CURLE_OPERATION_TIMEDOUT:
+  case VMB_UPSTREAM_CAUSE_REFUSED:
+    return VMB_PROBE_REFUSED;
+  case VMB_UPSTREAM_CAUSE_TIMEOUT:
     return VMB_PROBE_TIMEOUT;
-  case CURLE_COULDNT_CONNECT:
-    if(os_errno == ECONNREFUSED)
-      return VMB_PROBE_REFUSED;
-    if(os_errno == ETIMEDOUT)
-      return VMB_PROBE_TIMEOUT;
-    return VMB_PROBE_UNREACHABLE;
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
+  case VMB_UPSTREAM_CAUSE_DNS:
+    return VMB_PROBE_DNS;
+  case VMB_UPSTREAM_CAUSE_TLS:
     return VMB_PROBE_TLS;
+  case VMB_UPSTREAM_CAUSE_OTHER:
   default:
     return VMB_PROBE_UNREACHABLE;
   }
 }
 
-/* One GET; the reply body lands in body (capped). Returns the reason for
-   a transfer failure, or OK with *status set. */
-static enum vmb_probe_reason get(CURL *h, const char *url, struct vmb_buf *body,
-                                 long *status)
+/* One GET through the outbound client; the reply body lands in body
+   (capped by the upstream's reply_max). Returns the reason for a transfer
+   failure, or OK with *status set. */
+static enum vmb_probe_reason get(struct vmb_upstream_conns *conns,
+                                 const struct vmb_upstream *up, const char *url,
+                                 const char *op, struct vmb_buf *body, long *status)
 {
-  CURLcode cc;
-  long os_errno = 0;
+  struct vmb_upstream_call call;
+  struct vmb_upstream_reply r;
+  enum vmb_probe_reason reason = VMB_PROBE_OK;
+  memset(&call, 0, sizeof(call));
+  call.method = "GET";
+  call.url = url;
+  call.op = op;
   *status = 0;
   vmb_buf_reset(body);
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
-  cc = curl_easy_perform(h);
-  if(cc != CURLE_OK) {
-    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
-    return classify(cc, os_errno);
-  }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-  return VMB_PROBE_OK;
+  if(vmb_upstream_call(conns, up, &call, &r))
+    reason = reason_of(r.cause);
+  else if(r.body.len && vmb_buf_append(body, r.body.data, r.body.len))
+    reason = VMB_PROBE_UNREACHABLE;      /* cannot happen: same cap */
+  else
+    *status = r.status;
+  vmb_buf_free(&r.body);
+  return reason;
 }
 
-static enum vmb_probe_reason probe_vault(CURL *h, struct vmb_buf *body)
+static enum vmb_probe_reason probe_vault(struct vmb_upstream_conns *conns,
+                                         struct vmb_buf *body)
 {
   struct vmb_buf url;
   enum vmb_probe_reason r;
@@ -120,7 +121,7 @@ static enum vmb_probe_reason probe_vault(CURL *h, struct vmb_buf *body)
     vmb_buf_free(&url);
     return VMB_PROBE_HTTP_ERROR;
   }
-  r = get(h, url.data, body, &status);
+  r = get(conns, &vault_up, url.data, "sys.health", body, &status);
   vmb_buf_free(&url);
   if(r != VMB_PROBE_OK)
     return r;
@@ -148,7 +149,8 @@ enum vmb_probe_reason vmb_probe_vault_health(long status, const char *body, size
   return r;
 }
 
-static enum vmb_probe_reason probe_kms(CURL *h, struct vmb_buf *body)
+static enum vmb_probe_reason probe_kms(struct vmb_upstream_conns *conns,
+                                       struct vmb_buf *body)
 {
   /* The override is used as configured (a copy into a fixed buffer would
      cut a long one short); only the regional name is built here. */
@@ -161,33 +163,11 @@ static enum vmb_probe_reason probe_kms(CURL *h, struct vmb_buf *body)
              conf.aws_region);
     url = regional;
   }
-  r = get(h, url, body, &status);
+  r = get(conns, &kms_up, url, "probe", body, &status);
   /* Any HTTP answer (KMS says 4xx to an unsigned GET) is "reachable". */
   if(r == VMB_PROBE_OK && (status < 100 || status > 599))
     r = VMB_PROBE_HTTP_ERROR;
   return r;
-}
-
-static CURL *new_handle(bool vault)
-{
-  CURL *h = curl_easy_init();
-  long timeout;
-  if(!h)
-    return NULL;
-  if(vault)
-    vmb_vault_curl_setup(h);   /* Vault's TLS settings, no proxy */
-  else {
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  }
-  /* A probe must finish well inside its interval. */
-  timeout = conf.timeout_ms < PROBE_TIMEOUT_MAX_MS ? conf.timeout_ms
-                                                          : PROBE_TIMEOUT_MAX_MS;
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  return h;
 }
 
 /* Sleep up to ms; true when asked to stop. */
@@ -212,35 +192,32 @@ static bool wait_ms(long ms)
 
 static void *run(void *arg)
 {
-  CURL *vault = new_handle(true);
-  CURL *kms = conf.kms_enabled ? new_handle(false) : NULL;
+  struct vmb_upstream_conns conns;
   unsigned interval = (unsigned)conf.interval_s;
   struct vmb_buf body;
   /* Wake often enough to take the pool's turn soon after it is due. */
   long tick = interval > 4 ? 1000L : (long)interval * 250L;
   (void)arg;
+  memset(&conns, 0, sizeof(conns));
   vmb_buf_init(&body, PROBE_REPLY_MAX);
   /* The first probe one interval after start (see probe.h). */
   if(wait_ms((long)interval * 1000L))
     goto out;
   do {
-    if(vault && vmb_metrics_probe_claim(VMB_PROBE_VAULT, interval)) {
+    if(vmb_metrics_probe_claim(VMB_PROBE_VAULT, interval)) {
       uint64_t t0 = vmb_monotonic_us();
-      enum vmb_probe_reason r = probe_vault(vault, &body);
+      enum vmb_probe_reason r = probe_vault(&conns, &body);
       vmb_metrics_probe(VMB_PROBE_VAULT, r, vmb_monotonic_us() - t0);
     }
-    if(kms && vmb_metrics_probe_claim(VMB_PROBE_KMS, interval)) {
+    if(conf.kms_enabled && vmb_metrics_probe_claim(VMB_PROBE_KMS, interval)) {
       uint64_t t0 = vmb_monotonic_us();
-      enum vmb_probe_reason r = probe_kms(kms, &body);
+      enum vmb_probe_reason r = probe_kms(&conns, &body);
       vmb_metrics_probe(VMB_PROBE_KMS, r, vmb_monotonic_us() - t0);
     }
   } while(!wait_ms(tick));
 out:
   vmb_buf_free(&body);
-  if(vault)
-    curl_easy_cleanup(vault);
-  if(kms)
-    curl_easy_cleanup(kms);
+  vmb_upstream_conns_close(&conns);
   return NULL;
 }
 
@@ -255,6 +232,19 @@ int vmb_probe_start(const struct vmb_config *cfg, char *err, size_t errlen)
   conf.kms_endpoint = cfg->aws_kms_endpoint;
   conf.aws_region = cfg->aws_region;
   conf.interval_s = cfg->health_probe_seconds;
+  {
+    /* A probe must finish well inside its interval. */
+    long timeout = conf.timeout_ms < PROBE_TIMEOUT_MAX_MS ? conf.timeout_ms
+                                                          : PROBE_TIMEOUT_MAX_MS;
+    vault_up = *vmb_vault_upstream();      /* Vault's TLS files, path as is */
+    vault_up.timeout_ms = vault_up.connect_timeout_ms = timeout;
+    vault_up.reply_max = PROBE_REPLY_MAX;
+    memset(&kms_up, 0, sizeof(kms_up));
+    kms_up.id = VMB_UPSTREAM_KMS;
+    kms_up.name = "kms";
+    kms_up.timeout_ms = kms_up.connect_timeout_ms = timeout;
+    kms_up.reply_max = PROBE_REPLY_MAX;
+  }
   stopping = false;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

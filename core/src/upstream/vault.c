@@ -211,34 +211,9 @@ int vmb_vault_token(char *out, size_t outlen)
   return rc;
 }
 
-void vmb_vault_curl_setup(void *handle)
+const struct vmb_upstream *vmb_vault_upstream(void)
 {
-  CURL *h = handle;
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, conf.timeout_ms);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   conf.timeout_ms < 2000 ? conf.timeout_ms : 2000L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  /* Never route Vault traffic through a proxy picked up from the
-     environment (http_proxy & co.): tokens and secrets travel here. */
-  curl_easy_setopt(h, CURLOPT_PROXY, "");
-  /* Send the path exactly as built (and checked): no dot-segment
-     squashing by libcurl. */
-  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-  if(*conf.cacert)
-    curl_easy_setopt(h, CURLOPT_CAINFO, conf.cacert);
-  if(*conf.capath)
-    curl_easy_setopt(h, CURLOPT_CAPATH, conf.capath);
-  if(*conf.client_cert)
-    curl_easy_setopt(h, CURLOPT_SSLCERT, conf.client_cert);
-  if(*conf.client_key)
-    curl_easy_setopt(h, CURLOPT_SSLKEY, conf.client_key);
-  if(conf.skip_verify) {
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
+  return &upstream;
 }
 
 /* Vault paths we build are made of validated segments, but encode

@@ -33,10 +33,12 @@ struct vmb_vault_reply {
 
 int vmb_vault_init(const struct vmb_config *cfg, char *err, size_t errlen);
 void vmb_vault_cleanup(void);
-/* Apply the options every Vault connection has (timeouts, no proxy,
-   http/https only, path as is, Vault TLS settings) to a CURL * handle:
-   the serving threads' handles and the background probe's share them. */
-void vmb_vault_curl_setup(void *curl);
+/* How the outbound client reaches Vault (address-independent: timeouts,
+   reply cap, path as is, Vault's TLS files), set by vmb_vault_init and
+   read-only afterwards. The background probe copies it and shortens the
+   timeouts, so its calls use Vault's TLS settings. */
+struct vmb_upstream;
+const struct vmb_upstream *vmb_vault_upstream(void);
 
 /*
 ** Call Vault: method ("GET", "POST", "LIST", ...), path below /v1/ (no
