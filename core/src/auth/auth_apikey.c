@@ -39,10 +39,17 @@ struct apikey_entry {
 static struct apikey_entry *apikeys;
 static size_t n_apikeys;
 
+/* SHA-256 fetched from the provider once (vmb_apikey_init), so a request
+   does not pay OpenSSL 3's implicit fetch behind EVP_sha256() (about
+   1.5 us of the 2.4 us a digest took, measured for issue 18). NULL
+   before init and after cleanup: then the implicit fetch is used. */
+static EVP_MD *sha256_md;
+
 static int sha256(const void *d, size_t n, unsigned char out[32])
 {
   unsigned int len = 32;
-  return EVP_Digest(d, n, out, &len, EVP_sha256(), NULL) == 1 ? 0 : -1;
+  return EVP_Digest(d, n, out, &len, sha256_md ? sha256_md : EVP_sha256(), NULL) == 1
+           ? 0 : -1;
 }
 
 static int parse_hex_digest(const char *hex, unsigned char out[32])
@@ -150,8 +157,19 @@ fail:
   return -1;
 }
 
+static void drop_keys(void)
+{
+  if(apikeys)
+    OPENSSL_cleanse(apikeys, n_apikeys * sizeof(*apikeys));
+  free(apikeys);
+  apikeys = NULL;
+  n_apikeys = 0;
+}
+
 int vmb_apikey_init(const struct vmb_config *cfg, char *err, size_t errlen)
 {
+  if(!sha256_md)
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
   return load_keys(cfg, err, errlen);
 }
 
@@ -161,17 +179,15 @@ int vmb_apikey_validate(const struct vmb_config *cfg, char *err, size_t errlen)
      start-up refuses (format, subjects, the 32-byte floor); the table it
      builds is wiped and dropped at once. */
   int rc = load_keys(cfg, err, errlen);
-  vmb_apikey_cleanup();
+  drop_keys();
   return rc;
 }
 
 void vmb_apikey_cleanup(void)
 {
-  if(apikeys)
-    OPENSSL_cleanse(apikeys, n_apikeys * sizeof(*apikeys));
-  free(apikeys);
-  apikeys = NULL;
-  n_apikeys = 0;
+  drop_keys();
+  EVP_MD_free(sha256_md);
+  sha256_md = NULL;
 }
 
 enum vmb_auth_result vmb_apikey_check(const char *key, struct vmb_identity *id,
