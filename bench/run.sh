@@ -44,9 +44,45 @@
 #   binaries in BENCH_BUILD as they are, no packages installed),
 #   BENCH_MEMORY_REQUESTS (100000), BENCH_STRACE_SECONDS (3),
 #   BENCH_PROFILE (BENCH_BUILD/bench-profile.txt)
+#
+# bench/run.sh --smoke (ctest bench_run_smoke, label bench): 1 s runs of
+# healthz, kv_read_lt, peer, syscalls and a 2000-request memory run
+# against the binaries in BENCH_BUILD, written to a scratch copy of
+# docs/benchmarks.md; it then checks that the section holds the four
+# target rows and that every line outside the markers is unchanged.
+# No figure is asserted: speed targets live in the docs, not in tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+
+smoke=0
+if [ "${1:-}" = --smoke ]; then
+  shift
+  smoke=1
+  export BENCH_SECONDS=1 BENCH_WARMUP=0 BENCH_NO_BUILD=1 BENCH_MEMORY_REQUESTS=2000 \
+    BENCH_STRACE_SECONDS=1 BENCH_CONNECTIONS=8
+  smoke_dir=$(mktemp -d /tmp/vmb-bench-smoke.XXXXXX)
+  trap 'rm -rf "$smoke_dir"' EXIT
+  cp docs/benchmarks.md "$smoke_dir/benchmarks.md"
+  BENCH_OUT="$smoke_dir/benchmarks.md" bash "$0" healthz kv_read_lt peer syscalls memory \
+    > "$smoke_dir/out.txt" 2>&1 || { cat "$smoke_dir/out.txt"; echo "smoke: bench/run.sh failed" >&2; exit 1; }
+  outside() { awk '/^<!-- bench\/run.sh:begin -->$/{skip=1} !skip{print} /^<!-- bench\/run.sh:end -->$/{skip=0}' "$1"; }
+  fail=0
+  # where the section is new (no markers yet), it is appended at the end
+  if grep -qxF '<!-- bench/run.sh:begin -->' docs/benchmarks.md; then
+    cmp -s <(outside docs/benchmarks.md) <(outside "$smoke_dir/benchmarks.md") ||
+      { echo "smoke: lines outside the bench/run.sh markers changed" >&2; fail=1; }
+  fi
+  for row in '| (a) bridge + lighttpd CPU' '| (b) bridge CPU per KV read' \
+             '| (c) system calls per KV read' '| (d) largest USS growth'; do
+    grep -qF "$row" "$smoke_dir/benchmarks.md" || { echo "smoke: no row '$row'" >&2; fail=1; }
+  done
+  grep -q '^| worker 2 |' "$smoke_dir/benchmarks.md" || { echo "smoke: no USS/PSS of worker 2" >&2; fail=1; }
+  grep -q '^| accept' "$smoke_dir/benchmarks.md" || { echo "smoke: no syscall table" >&2; fail=1; }
+  [ "$fail" = 0 ] || { cat "$smoke_dir/out.txt"; exit 1; }
+  echo "smoke: bench/run.sh wrote its section and nothing else"
+  exit 0
+fi
 
 secs=${BENCH_SECONDS:-8}
 warmup=${BENCH_WARMUP:-2}
