@@ -22,6 +22,9 @@
 # redis-server: the `scale` tests run their own throw-away redis-server
 #   (own port and directory, no persistence; also with a password and
 #   with TLS); the package's own service is never used by the tests.
+# python3-fastapi, python3-uvicorn, python3-hvac: the Python peer that
+#   bench/run.sh measures the bridge against (bench/peers/kv_peer.py);
+#   strace: its system-call count per KV read. bench_run_smoke runs both.
 # chromium: the browser the console tests (tests/console) drive headless
 #   through puppeteer-core; no browser is ever downloaded.
 VMB_BUILD_PACKAGES="build-essential cmake pkg-config libfcgi-dev libfcgi-bin
@@ -29,7 +32,8 @@ libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev libyaml-dev
 libmicrohttpd-dev libcmocka-dev clang libclang-rt-dev libpq-dev libhiredis-dev"
 VMB_TEST_PACKAGES="curl jq python3 openssl openssh-client spawn-fcgi lighttpd lighttpd-mod-openssl
 nginx-light apache2 libapache2-mod-fcgid caddy wrk prometheus valgrind nodejs npm chromium
-postgresql openssh-server systemd lintian man-db file adduser redis-server"
+postgresql openssh-server systemd lintian man-db file adduser redis-server
+python3-fastapi python3-uvicorn python3-hvac strace"
 
 vmb_missing_packages() {
   local p missing=""
