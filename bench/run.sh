@@ -43,7 +43,8 @@
 #   writes nothing), BENCH_BUILD (build), BENCH_NO_BUILD (1: use the
 #   binaries in BENCH_BUILD as they are, no packages installed),
 #   BENCH_MEMORY_REQUESTS (100000), BENCH_STRACE_SECONDS (3),
-#   BENCH_PROFILE (BENCH_BUILD/bench-profile.txt)
+#   BENCH_PROFILE (BENCH_BUILD/bench-profile.txt), BENCH_COMMIT (the
+#   commit named in the output; default: this tree's HEAD)
 #
 # bench/run.sh --smoke (ctest bench_run_smoke, label bench): 1 s runs of
 # healthz, kv_read_lt, peer, syscalls and a 2000-request memory run
@@ -122,6 +123,9 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git -C "$root" status --porcelain --untracked-files=no -- core fcgi-app bench/ceiling.c 2>/dev/null)" ]; then
   commit="$commit+changes"
 fi
+# BENCH_COMMIT names the code measured when BENCH_BUILD holds another
+# commit's binaries (a before/after comparison).
+commit=${BENCH_COMMIT:-$commit}
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 work=$(mktemp -d /tmp/vmb-bench.XXXXXX)
@@ -216,7 +220,10 @@ bridge_bin=$build/bin/vault-mcp-fcgi
 start_bridge() {   # $1 = extra env assignments (space separated)
   mkdir -p "$work/bridge"
   # shellcheck disable=SC2086
+  # DEFAULT_GRANTS_JSON: the subject has no registry record; the transit
+  # scenario needs its key granted (docs/registry.md).
   env API_KEYS_JSON="{\"$api_key\":\"$subject\"}" JWT_JWKS_FILE="$work/jwks.json" \
+      DEFAULT_GRANTS_JSON='{"transit_keys":["mcp-default"]}' \
       RATE_LIMIT_ENABLED=false LOG_DIR="$work/logs" RUN_DIR="$work/run" $1 \
     spawn-fcgi -s "$work/bridge.sock" -M 0666 -F "$procs" -d "$work/bridge" -- \
       "$bridge_bin" --threads "$threads" > /dev/null
@@ -390,14 +397,14 @@ kv_url_lt="http://127.0.0.1:$lt_bridge/secrets/bench/item"
 declare -A WHY=(
   [accept]="libfcgi takes the web server's connection (lighttpd opens one per request)"
   [accept4]="libfcgi takes the web server's connection (lighttpd opens one per request)"
-  [read]="libfcgi reads the FastCGI request records (params, stdin) from the web server"
-  [write]="one for the whole FastCGI response at FCGX_Finish_r; one per log line (requests.log, responses.log)"
+  [read]="libfcgi reads the FastCGI request (params and the empty stdin arrive in one read); with the linger, one more read waits for the server's close"
+  [write]="the whole FastCGI response at FCGX_Finish_r (1); one per log line, requests.log and responses.log (2): O_APPEND, unbuffered, so a crash loses no line"
   [writev]="the FastCGI response"
   [sendto]="libcurl sends the HTTP request to Vault"
-  [recvfrom]="libcurl reads Vault's reply (and one EAGAIN probe when the socket is empty)"
-  [poll]="libcurl waits for Vault's socket (readable) and checks the kept-alive connection"
+  [recvfrom]="libcurl reads Vault's reply (1); a MSG_PEEK at the web server's connection tells a client that went away (1, fails with EAGAIN while it is there)"
+  [poll]="libfcgi checks the new connection has data (1); libcurl checks the kept-alive Vault connection is still open (1) and, right after sending, whether the reply is there (1); the wait for Vault's reply when it is not (0-1); before the driver: curl_easy_perform's wake-up pipe (1) and a re-check after each wait (1); with the linger, one more wait for the server's close"
   [ppoll]="libcurl waits for Vault's socket"
-  [shutdown]="libfcgi ends the web server's connection after the end-of-request record"
+  [shutdown]="libfcgi's linger close: half-close, then wait for the server to close (kept on TCP; a unix socket now closes at once)"
   [close]="libfcgi closes the web server's connection"
   [futex]="threads contend for the listening socket's accept lock in libfcgi or for malloc"
   [clock_gettime]="timestamps (vDSO normally; a real call only where the clock source needs one)"
@@ -420,6 +427,8 @@ declare -A WHY=(
   [brk]="glibc malloc grows the main arena"
   [getrandom]="the request-id pool refills (1 KiB, every 64 requests)"
   [restart_syscall]="a strace artefact: a wait that strace's attaching interrupted, resumed"
+  [socketpair]="libcurl's wake-up pipe, made once per multi handle"
+  [mprotect]="glibc grows a thread's malloc heap (rare)"
   [epoll_wait]="the background threads (metrics, probes)"
   [nanosleep]="the background threads (health probe, span exporter)"
   [clock_nanosleep]="the background threads (health probe, span exporter)"
