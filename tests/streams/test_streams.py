@@ -124,7 +124,9 @@ def threads(proc):
 
 
 def wait_for(what, cond, timeout=15.0):
-    """Poll cond (cheap, local) until true; fail with what."""
+    """Poll cond (cheap, local) until true; fail with what. The loop adopts
+    a stream just after its serving thread flushed the hello, so counts
+    that follow adoption are waited for, never read once."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         v = cond()
@@ -181,7 +183,7 @@ def case_park(cl):
     check(b.rpc("ping")["result"] == {}, "ping served with 200 streams on 2 threads")
     st, hd, body = b.http("GET", "/healthz", key=None)
     check(st == 200, "liveness served: %d" % st)
-    check(parked_metric(b) == 200, "gauge says 200 parked")
+    wait_for("gauge says 200 parked", lambda: parked_metric(b) == 200)
     print("ok 200 streams parked on 2 threads (%d fds, %d threads)" % (fds(b.proc), th0))
 
     # Events: two calls, both reach all 200 streams in order.
@@ -219,7 +221,7 @@ def case_park(cl):
          "Mcp-Method": "subscriptions/listen"}
     ls = Stream(b.addr, "/mcp/rpc", h, method="POST", body=json.dumps(msg).encode())
     check(ls.read_until(b"acknowledged", 5), "listen ack %r" % ls.out[:400])
-    check(parked_metric(b) == 201, "the listen stream is parked too")
+    wait_for("the listen stream is parked too", lambda: parked_metric(b) == 201)
     call_tool(b, ALICE, "kv.read", {"path": "two"})
     check(ls.read_until(b"tool_completed", 5), "listen event %r" % ls.out[-300:])
     ls.close()
@@ -296,7 +298,7 @@ def case_sigterm(cl):
     tmp = m.tmpdir(cl, "vmb-streams-term-")
     b = bridge(cl, tmp)
     streams = open_many(b, 600)
-    check(parked_metric(b) == 600, "600 parked")
+    wait_for("600 parked", lambda: parked_metric(b) == 600)
     t0 = time.time()
     b.proc.send_signal(signal.SIGTERM)
     for i, s in enumerate(streams):
@@ -414,7 +416,7 @@ def case_redis(cl):
     b = bridge(cl, m.tmpdir(cl, "vmb-streams-rb-"), env)
     alice = open_many(a, 20)
     bob = open_many(a, 5, key=BOB)
-    check(parked_metric(a) == 25, "25 parked on host A")
+    wait_for("25 parked on host A", lambda: parked_metric(a) == 25)
     call_tool(b, ALICE, "kv.read", {"path": "r1"})
     call_tool(b, BOB, "kv.list", {})
     call_tool(b, ALICE, "kv.list", {})
@@ -514,7 +516,7 @@ def front_case(cl, which):
         streams.append(s)
     check(b" 200" in streams[0].out.split(b"\r\n", 1)[0] and b"text/event-stream" in streams[0].out,
           "HTTP head %r" % streams[0].out[:300])
-    check(parked_metric(b) == 60, "60 parked behind %s" % which)
+    wait_for("60 parked behind %s" % which, lambda: parked_metric(b) == 60)
     check(b.rpc("ping")["result"] == {}, "requests served with 60 streams on 2 threads")
     call_tool(b, ALICE, "kv.read", {"path": "a"})
     call_tool(b, ALICE, "kv.list", {})
