@@ -339,14 +339,29 @@ static bool deliver_one(struct pstream *s, const struct vmb_mcp_event *e, struct
   return queue(s, tmp->data, tmp->len);
 }
 
-static void deliver(const struct vmb_mcp_event *e, struct vmb_buf *tmp)
+/* One event to every stream of its subject. /mcp/sse streams all get the
+   same text, so it is formatted once per event (into sse); listen streams
+   carry their own subscription id and are formatted each (into tmp). */
+static void deliver(const struct vmb_mcp_event *e, struct vmb_buf *tmp, struct vmb_buf *sse)
 {
   uint64_t h = hash_str(e->subject);
   struct pstream *s = L.bucket[h & (NBUCKETS - 1)], *next;
+  int sse_rc = -1;                   /* -1 not yet formatted, 0 ready, 1 skip */
   for(; s; s = next) {
     next = s->snext;                 /* s may be destroyed */
-    if(s->hash == h && !strcmp(s->p->subject, e->subject))
+    if(s->hash != h || strcmp(s->p->subject, e->subject))
+      continue;
+    if(s->p->listen) {
       deliver_one(s, e, tmp);
+      continue;
+    }
+    if(s->closing || e->seq <= s->p->last)
+      continue;
+    s->p->last = e->seq;
+    if(sse_rc < 0)
+      sse_rc = format_event(s, e, sse);
+    if(!sse_rc)
+      queue(s, sse->data, sse->len);
   }
 }
 
@@ -430,7 +445,7 @@ static void take_inbox(struct vmb_buf *tmp)
   }
 }
 
-static void dispatch(struct vmb_buf *tmp)
+static void dispatch(struct vmb_buf *tmp, struct vmb_buf *sse)
 {
   static struct vmb_mcp_event batch[EV_BATCH];   /* loop thread only */
   uint64_t end = vmb_mcp_bus_end(), before;
@@ -439,7 +454,7 @@ static void dispatch(struct vmb_buf *tmp)
     before = L.cursor;
     n = vmb_mcp_bus_fetch(NULL, &L.cursor, end, batch, EV_BATCH);
     for(i = 0; i < n; i++)
-      deliver(&batch[i], tmp);
+      deliver(&batch[i], tmp, sse);
     if(L.cursor == before)
       break;                         /* the bus lock failed: next wake */
   }
@@ -546,9 +561,10 @@ static void begin_stop(void)
 static void *loop_main(void *arg)
 {
   struct epoll_event evs[256];
-  struct vmb_buf tmp;
+  struct vmb_buf tmp, sse;
   (void)arg;
   vmb_buf_init(&tmp, 64u * 1024u);
+  vmb_buf_init(&sse, 64u * 1024u);
   for(;;) {
     int n, i, timeout = L.stopping ? 20 : -1;
     bool wake = false, tick = false;
@@ -581,7 +597,7 @@ static void *loop_main(void *arg)
       ssize_t r = read(L.efd, &v, sizeof(v));
       (void)r;
       take_inbox(&tmp);
-      dispatch(&tmp);
+      dispatch(&tmp, &sse);
     }
     if(tick) {
       uint64_t v;
@@ -612,6 +628,7 @@ static void *loop_main(void *arg)
     }
   }
   vmb_buf_free(&tmp);
+  vmb_buf_free(&sse);
   return NULL;
 }
 
