@@ -206,8 +206,8 @@ enum vmb_mcp_stream_reg {
   VMB_MCP_STREAM_FULL, VMB_MCP_STREAM_ERROR
 };
 
-/* Claim a stream slot for subject (per-subject limit host-wide, threads-1
-   per process). Release with vmb_mcp_stream_close(*slot). */
+/* Claim a stream slot for subject (MCP_MAX_STREAMS_PER_SUBJECT host-wide,
+   MCP_MAX_STREAMS_PER_PROCESS here). Release with vmb_mcp_stream_close(*slot). */
 enum vmb_mcp_stream_reg vmb_mcp_stream_open(const char *subject, long *slot);
 void vmb_mcp_stream_close(long slot);
 long vmb_mcp_stream_subject_limit(void);
