@@ -87,6 +87,21 @@ def open_many(b, n, key=ALICE):
     return out
 
 
+def listen(b, rid, key=ALICE):
+    """A 2026-07-28 subscriptions/listen stream for tool events, its
+    acknowledgement read."""
+    msg = {"jsonrpc": "2.0", "id": rid, "method": "subscriptions/listen", "params": {
+        "notifications": {"vmb/toolCompleted": True},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}}}
+    h = {"X-API-Key": key, "Content-Type": "application/json",
+         "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2026-07-28",
+         "Mcp-Method": "subscriptions/listen"}
+    ls = Stream(b.addr, "/mcp/rpc", h, method="POST", body=json.dumps(msg).encode())
+    check(ls.read_until(b"acknowledged", 5), "listen ack %r" % ls.out[:400])
+    return ls
+
+
 def call_tool(b, key=ALICE, name="kv.read", args=None):
     return b.rpc("tools/call", {"name": name, "arguments": args or {"path": "x"}}, key=key)
 
@@ -212,15 +227,7 @@ def case_park(cl):
     print("ok Last-Event-ID")
 
     # subscriptions/listen parks the same way.
-    msg = {"jsonrpc": "2.0", "id": "L1", "method": "subscriptions/listen", "params": {
-        "notifications": {"vmb/toolCompleted": True},
-        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                  "io.modelcontextprotocol/clientCapabilities": {}}}}
-    h = {"X-API-Key": ALICE, "Content-Type": "application/json",
-         "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2026-07-28",
-         "Mcp-Method": "subscriptions/listen"}
-    ls = Stream(b.addr, "/mcp/rpc", h, method="POST", body=json.dumps(msg).encode())
-    check(ls.read_until(b"acknowledged", 5), "listen ack %r" % ls.out[:400])
+    ls = listen(b, "L1")
     wait_for("the listen stream is parked too", lambda: parked_metric(b) == 201)
     call_tool(b, ALICE, "kv.read", {"path": "two"})
     check(ls.read_until(b"tool_completed", 5), "listen event %r" % ls.out[-300:])
@@ -293,20 +300,26 @@ def case_limits(cl):
 
 
 def case_sigterm(cl):
-    """SIGTERM with 600 streams open: each ends with END_REQUEST, each
+    """SIGTERM with 1000 streams open: each ends with END_REQUEST, each
     listen stream with its listen response, and the process exits 0."""
     tmp = m.tmpdir(cl, "vmb-streams-term-")
     b = bridge(cl, tmp)
-    streams = open_many(b, 600)
-    wait_for("600 parked", lambda: parked_metric(b) == 600)
+    streams = open_many(b, 998, key=BOB)
+    subs = [listen(b, "S%d" % i) for i in range(2)]
+    wait_for("1000 parked", lambda: parked_metric(b) == 1000)
     t0 = time.time()
     b.proc.send_signal(signal.SIGTERM)
+    for i, s in enumerate(subs):
+        check(s.read_to_end(15) and s.got_end, "subscription %d ended with END_REQUEST" % i)
+        end = json.loads(s.out.decode().rstrip().rsplit("data: ", 1)[1])
+        check(end["id"] == "S%d" % i and end["result"]["resultType"] == "complete",
+              "subscription %d's last message is its listen response: %r" % (i, end))
     for i, s in enumerate(streams):
         check(s.read_to_end(15) and s.got_end, "stream %d ended with END_REQUEST (%r)" %
               (i, s.out[-200:]))
     rc = b.proc.wait(20)
     check(rc == 0, "exit status %r" % rc)
-    print("ok SIGTERM ended 600 streams with END_REQUEST, exit in %.1f s" % (time.time() - t0))
+    print("ok SIGTERM ended 1000 streams with END_REQUEST, exit in %.1f s" % (time.time() - t0))
     for s in streams:
         s.close()
 
