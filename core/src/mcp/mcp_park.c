@@ -27,8 +27,8 @@
 ** subject is disabled or removed in the registry, or when its reader is
 ** too slow: more than MCP_STREAM_BUFFER_BYTES waiting (the socket's
 ** kernel send buffer is set to the same size at adoption), then a final
-** `stream.closed` event, END_REQUEST, and the fd is closed at the latest
-** CLOSE_GRACE_S later whether or not that was read.
+** `stream.closed` event, END_REQUEST, and the fd is closed at the first
+** keepalive tick CLOSE_GRACE_S or more later whether or not that was read.
 */
 #include "mcp.h"
 
