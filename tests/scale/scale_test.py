@@ -558,6 +558,41 @@ def case_events_cross_host(args, wd, cleanup):
     check(len(alice_b.events) == 3, "alice's stream did not get bob's: %r" % alice_b.events)
 
 
+def case_event_expiry(args, wd, cleanup):
+    """The event keys (ev:<subject>, ev:all) expire 24 h after their last
+    publish, and every publish refreshes the expiry; MAXLEN still caps
+    them. (They used to have no expiry: ~50 KB kept per subject that ever
+    called a tool.)"""
+    redis = Redis(wd, cleanup)
+    a, _ = two_hosts(args, wd, cleanup, redis, limit=100000, workers=1, threads=2)
+    day = 24 * 3600
+
+    def call(rid):
+        st, _, doc = rpc(a, ALICE, "tools/call", {"name": "kv_list", "arguments": {}}, rid=rid)
+        check(st == 200 and "result" in doc, "tools/call: %d %r" % (st, doc))
+    call(1)
+    for key in (PREFIX + "ev:alice", PREFIX + "ev:all"):
+        check(redis.cli("TYPE", key).strip() == "stream", "%s is a stream: %r" % (key, redis.cli("KEYS", "*")))
+        ttl = int(redis.cli("TTL", key).strip())
+        check(day - 60 < ttl <= day, "%s expires about 24 h after the publish: TTL %d" % (key, ttl))
+    # Shorten the expiry by hand; the next publish puts it back.
+    redis.cli("EXPIRE", PREFIX + "ev:alice", "30")
+    check(int(redis.cli("TTL", PREFIX + "ev:alice").strip()) <= 30, "expiry shortened")
+    call(2)
+    ttl = int(redis.cli("TTL", PREFIX + "ev:alice").strip())
+    check(day - 60 < ttl <= day, "the publish refreshed the expiry: TTL %d" % ttl)
+    check(redis.cli("XLEN", PREFIX + "ev:alice").strip() == "2", "both events are kept")
+    # The cap is still applied by the same script (MAXLEN ~ 1024): a key
+    # made longer by hand is trimmed by the next publish.
+    pipe = "\n".join("XADD %sev:alice * tool x ts 0" % PREFIX for _ in range(1500)) + "\n"
+    subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(redis.port)], input=pipe,
+                   capture_output=True, text=True, timeout=30, check=True)
+    check(int(redis.cli("XLEN", PREFIX + "ev:alice").strip()) > 1500, "padded by hand")
+    call(3)
+    n = int(redis.cli("XLEN", PREFIX + "ev:alice").strip())
+    check(1024 <= n < 1500, "MAXLEN ~ 1024 still trims: XLEN %d" % n)
+
+
 def case_password(args, wd, cleanup):
     """requirepass: the right password in REDIS_URL works, a wrong one is
     refused and reported as auth, never echoed."""

@@ -161,12 +161,22 @@ static char sess_touch_sha[41], sess_end_sha[41];
 #define EV_LOCAL 1024u
 #define EV_ALL_CAP 8192u
 
-/* KEYS: subject key, all key. ARGV: tool, ts, subject, subject cap, all cap. */
+/* How long an event key lives after its last publish (each publish
+   refreshes it): twice a session's idle lifetime, so a client that
+   resumes with Last-Event-ID at any point of a live session still finds
+   what the key holds, while a subject that stopped calling tools does
+   not keep its ~50 KB in Redis for ever (docs/scaling.md). */
+#define EV_KEY_TTL_S ((long)(2.0 * SESSION_IDLE_S))
+
+/* KEYS: subject key, all key. ARGV: tool, ts, subject, subject cap,
+   all cap, key expiry in seconds. */
 static const char ev_publish_script[] =
   "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', "
   "'tool', ARGV[1], 'ts', ARGV[2])\n"
+  "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
   "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'id', id, "
   "'subject', ARGV[3], 'tool', ARGV[1], 'ts', ARGV[2])\n"
+  "redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
   "return id\n";
 static char ev_publish_sha[41];
 /* The reader's XREAD BLOCK: long, so an idle process asks Redis a few
@@ -394,15 +404,16 @@ static int all_key(char *key, size_t len)
 
 static void redis_publish(const char *tool, const char *subject)
 {
-  char key[256], akey[128], ts[32], cap[16], acap[16];
-  const char *argv[7] = {key, akey, tool, ts, subject, cap, acap};
+  char key[256], akey[128], ts[32], cap[16], acap[16], ttl[24];
+  const char *argv[8] = {key, akey, tool, ts, subject, cap, acap, ttl};
   struct redisReply *r;
   if(ev_key(key, sizeof(key), subject) || all_key(akey, sizeof(akey)))
     return;
   snprintf(ts, sizeof(ts), "%.6f", vmb_now());
   snprintf(cap, sizeof(cap), "%u", BUS_EVENTS);
   snprintf(acap, sizeof(acap), "%u", EV_ALL_CAP);
-  r = vmb_redis_script(ev_publish_script, ev_publish_sha, 2, 7, argv, NULL);
+  snprintf(ttl, sizeof(ttl), "%ld", EV_KEY_TTL_S);
+  r = vmb_redis_script(ev_publish_script, ev_publish_sha, 2, 8, argv, NULL);
   vmb_redis_free(r);
 }
 
