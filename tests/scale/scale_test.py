@@ -420,6 +420,44 @@ def case_session_shared(args, wd, cleanup):
     check(st == 404, "a malformed id is unknown: %d" % st)
 
 
+def case_session_delete_outage(args, wd, cleanup):
+    """DELETE of a session while Redis cannot be asked answers 503 with
+    the error body and request id (not 204): the session was not ended,
+    and once Redis is back it still works until a DELETE that reaches
+    Redis ends it."""
+    redis = Redis(wd, cleanup)
+    a, b = two_hosts(args, wd, cleanup, redis, limit=1000, workers=1, threads=2)
+    st, hd, doc = rpc(a, ALICE, "initialize", {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "scale-test", "version": "1"}})
+    sid = hd.get("mcp-session-id")
+    check(st == 200 and sid, "initialize on A: %d %r" % (st, doc))
+    # Keep the key over the restart below (the Redis of the test has no
+    # automatic persistence; SAVE writes its dump once).
+    check(redis.cli("SAVE").strip() == "OK", "SAVE")
+    redis.kill()
+    st, hd, body = b.req("DELETE", "/mcp/rpc", key=ALICE, headers={"Mcp-Session-Id": sid})
+    check(st == 503, "DELETE with Redis away is refused, not 204: %d %r" % (st, body[:300]))
+    doc = json.loads(body)
+    err = doc.get("error", {})
+    check(err.get("code") == "upstream_unavailable" and "not ended" in err.get("message", ""),
+          "the error says the session was not ended: %r" % doc)
+    check(err.get("request_id") and err["request_id"] == hd.get("x-request-id"),
+          "the body carries the request id of X-Request-Id: %r %r" % (doc, hd))
+    check(hd.get("retry-after") == "1", "Retry-After: %r" % hd)
+    redis.start()
+    check(redis.cli("EXISTS", PREFIX + "sess:" + sid).strip() == "1", "the key came back with Redis")
+    # B's thread backs off up to 2 s after the refused connection.
+    check(wait_for(lambda: rpc(b, ALICE, "tools/list", sid=sid, rid=2)[0] == 200, 10, 0.2),
+          "the session still works on B once Redis is back")
+    check(wait_for(lambda: b.req("DELETE", "/mcp/rpc", key=ALICE,
+                                 headers={"Mcp-Session-Id": sid})[0] == 204, 10, 0.2),
+          "a DELETE that reaches Redis ends it")
+    for h in (a, b):
+        st, _, doc = rpc(h, ALICE, "tools/list", sid=sid, rid=3)
+        check(st == 404, "ended everywhere: %s answered %d %r" % (h.name, st, doc))
+
+
 def case_registry_revoke(args, wd, cleanup):
     """A key revoked, and a subject disabled, through host A's admin API
     are refused on host B within 1 s (REGISTRY_REFRESH_SECONDS is an hour,

@@ -183,8 +183,10 @@ bool vmb_mcp_host_origin_ok(const struct vmb_request *req, const char **why);
 int vmb_mcp_session_new(const char *subject, char *id, size_t idlen);
 /* True when id is a live session of subject (and marks it used). */
 bool vmb_mcp_session_touch(const char *id, const char *subject);
-/* End it; true when it was a live session of subject. */
-bool vmb_mcp_session_end(const char *id, const char *subject);
+/* End it: 1 when it was a live session of subject (now ended), 0 when
+   it was not, -1 when the session store (Redis) could not be asked, so
+   the session may live on. */
+int vmb_mcp_session_end(const char *id, const char *subject);
 
 /* Publish a tool.completed event for subject (host-wide, best effort). */
 void vmb_mcp_bus_publish(const char *tool, const char *subject);

@@ -681,13 +681,13 @@ bool vmb_mcp_session_touch(const char *id, const char *subject)
   return i >= 0;
 }
 
-bool vmb_mcp_session_end(const char *id, const char *subject)
+int vmb_mcp_session_end(const char *id, const char *subject)
 {
   long i;
   if(vmb_redis_enabled())
-    return redis_session_script(sess_end_script, sess_end_sha, id, subject) != 0;
+    return redis_session_script(sess_end_script, sess_end_sha, id, subject);
   if(!bus || bus_lock())
-    return false;
+    return 0;
   i = session_find(id, subject, vmb_now());
   if(i >= 0)
     memset(&bus->sessions[i], 0, sizeof(bus->sessions[i]));

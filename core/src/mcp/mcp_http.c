@@ -408,8 +408,20 @@ enum vmb_err vmb_h_mcp_rpc_delete(struct vmb_call *c)
   if(!sid)
     return http_refuse(c, 400, VMB_RPC_INVALID_REQUEST, "Bad Request: DELETE needs the Mcp-Session-Id "
                        "header of the session to end");
-  if(!vmb_mcp_session_end(sid, c->req->identity.subject))
+  switch(vmb_mcp_session_end(sid, c->req->identity.subject)) {
+  case 1:
+    break;
+  case 0:
     return http_refuse(c, 404, VMB_RPC_SESSION_NOT_FOUND, "Session not found");
+  default:
+    /* REDIS_URL and Redis did not answer: the session was not ended and
+       still works on every host. Say so (503, the gate's error body with
+       the request id) rather than 204, so the client can retry; the
+       Streamable HTTP revisions define no other answer for this. */
+    vmb_response_header(c->resp, "Retry-After", "1");
+    c->detail = "the session store (Redis) is unavailable: the session was not ended";
+    return VMB_ERR_UPSTREAM_UNAVAILABLE;
+  }
   c->resp->status = 204;
   vmb_buf_reset(&c->resp->body);
   return VMB_ERR_OK;
