@@ -276,6 +276,25 @@ static void note(const char *why, uint64_t t0)
   }
 }
 
+/* The outcome of a blocking read (XREAD BLOCK, the event reader's own
+   connection). Its duration is mostly the block, not Redis' latency, so
+   it stays out of the latency metrics; a timeout says nothing about
+   Redis that the request paths and /readyz would not see for themselves
+   (a loaded host can miss the margin after a block; the read is simply
+   tried again), so only a real failure - refused, unreachable, auth,
+   TLS, a bad reply - marks Redis down, and a reply marks it up. */
+static void note_blocking(const char *why, uint64_t t0)
+{
+  if(why && !strcmp(why, "timeout"))
+    return;
+  if(why) {
+    note(why, t0);
+    return;
+  }
+  if(atomic_exchange(&state, 1) != 1)
+    vmb_log_server(VMB_LOG_INFO, "redis", "redis reachable");
+}
+
 bool vmb_redis_healthy(const char **why)
 {
   if(why)
@@ -624,7 +643,8 @@ static int conn_open(struct conn *c, uint64_t deadline, const char **why)
 /* ---- commands ----------------------------------------------------- */
 
 static redisReply *command_deadline(int argc, const char **argv, const size_t *lens,
-                                    uint64_t t0, uint64_t extra_us, const char **why)
+                                    uint64_t t0, uint64_t extra_us, bool blocking,
+                                    const char **why)
 {
   struct conn *c;
   uint64_t deadline = t0 + (uint64_t)u.timeout_ms * 1000u + extra_us;
@@ -653,7 +673,10 @@ again:
     if(conn_open(c, deadline, &w)) {
       conn_fail(c);
       *why = w;
-      note(w, t0);
+      if(blocking)
+        note_blocking(w, t0);
+      else
+        note(w, t0);
       return NULL;
     }
   }
@@ -668,11 +691,17 @@ again:
   if(!r) {
     conn_fail(c);               /* a reply may still be in flight: drop it */
     *why = w;
-    note(w, t0);
+    if(blocking)
+      note_blocking(w, t0);
+    else
+      note(w, t0);
     return NULL;
   }
   c->backoff_ms = 0;
-  note(NULL, t0);
+  if(blocking)
+    note_blocking(NULL, t0);
+  else
+    note(NULL, t0);
   return r;
 }
 
@@ -680,7 +709,7 @@ struct redisReply *vmb_redis_command(int argc, const char **argv, const size_t *
                                      const char **why)
 {
   const char *w = NULL;
-  redisReply *r = command_deadline(argc, argv, lens, vmb_monotonic_us(), 0, &w);
+  redisReply *r = command_deadline(argc, argv, lens, vmb_monotonic_us(), 0, false, &w);
   if(why)
     *why = w;
   return r;
@@ -691,7 +720,7 @@ struct redisReply *vmb_redis_command_blocking(int argc, const char **argv, const
 {
   const char *w = NULL;
   redisReply *r = command_deadline(argc, argv, lens, vmb_monotonic_us(),
-                                   block_ms > 0 ? (uint64_t)block_ms * 1000u : 0, &w);
+                                   block_ms > 0 ? (uint64_t)block_ms * 1000u : 0, true, &w);
   if(why)
     *why = w;
   return r;
@@ -722,14 +751,14 @@ struct redisReply *vmb_redis_script(const char *script, const char *sha1hex,
   for(i = 0; i < n; i++)
     lv[i] = strlen(av[i]);
   /* One deadline for both attempts. */
-  r = command_deadline(n, av, lv, t0, 0, &w);
+  r = command_deadline(n, av, lv, t0, 0, false, &w);
   if(r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
     freeReplyObject(r);
     av[0] = "EVAL";
     av[1] = script;
     lv[0] = 4;
     lv[1] = strlen(script);
-    r = command_deadline(n, av, lv, t0, 0, &w);
+    r = command_deadline(n, av, lv, t0, 0, false, &w);
   }
   if(why)
     *why = w;

@@ -40,7 +40,11 @@ struct redisReply *vmb_redis_command(int argc, const char **argv, const size_t *
                                      const char **why);
 /* As vmb_redis_command for a command that blocks in Redis on purpose
    (XREAD BLOCK block_ms): its deadline is REDIS_TIMEOUT_MS plus block_ms.
-   For a thread of its own (the connection is the thread's). */
+   For a thread of its own (the connection is the thread's). A timeout
+   here does not mark Redis down (vmb_redis_healthy, redis_up, the
+   state-change log line) and is not counted as an upstream error; other
+   failures do, as for any command. Its duration stays out of the
+   latency metrics. */
 struct redisReply *vmb_redis_command_blocking(int argc, const char **argv, const size_t *lens,
                                               long block_ms, const char **why);
 /*
