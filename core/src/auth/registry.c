@@ -207,13 +207,45 @@ static _Atomic uint64_t local_generation;
 ** missing key reads as 0. When Redis cannot be asked the cached value
 ** stays and REGISTRY_REFRESH_SECONDS bounds staleness as without Redis
 ** (the client logs the outage).
+**
+** A change this process could not announce (Redis away) is remembered in
+** announce_pending and announced by the first generation check that
+** finds Redis answering again (one SET), so the other hosts learn of it
+** within the check interval of Redis' return instead of at their next
+** periodic reload. The flag is per process: the process that made the
+** change announces it, on its next request after Redis is back (a
+** process that ends first, or serves nothing more, leaves the change to
+** REGISTRY_REFRESH_SECONDS). Chosen over "every process that saw Redis
+** come back reloads": that costs a Vault reload in every process of
+** every host after every blip, and still misses processes that made no
+** Redis call during the outage and so never saw it.
 */
 #define REDIS_GEN_CHECK_US 250000u
 static _Atomic uint64_t redis_gen, redis_gen_checked_us;
+static atomic_bool announce_pending;
 
 static void redis_gen_key(char *key, size_t len)
 {
   snprintf(key, len, "%sregistry:gen", vmb_redis_prefix());
+}
+
+/* SET registry:gen to a fresh random token. 0 when Redis took it. */
+static int redis_announce(void)
+{
+  char key[96], token[33];
+  const char *argv[3] = {"SET", key, token};
+  size_t lens[3];
+  struct redisReply *r = NULL;
+  int rc;
+  redis_gen_key(key, sizeof(key));
+  lens[0] = 3;
+  lens[1] = strlen(key);
+  lens[2] = 32;
+  if(!vmb_random_hex(token, 16))
+    r = vmb_redis_command(3, argv, lens, NULL);
+  rc = r && r->type == REDIS_REPLY_STATUS ? 0 : -1;
+  vmb_redis_free(r);
+  return rc;
 }
 
 static uint64_t redis_generation(void)
@@ -229,6 +261,13 @@ static uint64_t redis_generation(void)
     const char *argv[2] = {"GET", key};
     size_t lens[2];
     struct redisReply *r;
+    if(atomic_exchange(&announce_pending, false)) {
+      if(redis_announce())
+        atomic_store(&announce_pending, true);      /* still away: next check */
+      else
+        vmb_log_server(VMB_LOG_INFO, "registry", "registry change made while "
+                       "Redis was unavailable now announced in Redis");
+    }
     redis_gen_key(key, sizeof(key));
     lens[0] = 3;
     lens[1] = strlen(key);
@@ -255,21 +294,11 @@ void vmb_registry_changed(void)
   if(shm)
     atomic_fetch_add(&shm->generation, 1);
   atomic_fetch_add(&local_generation, 1);
-  if(vmb_redis_enabled()) {
-    char key[96], token[33];
-    const char *argv[3] = {"SET", key, token};
-    size_t lens[3];
-    struct redisReply *r = NULL;
-    redis_gen_key(key, sizeof(key));
-    lens[0] = 3;
-    lens[1] = strlen(key);
-    lens[2] = 32;
-    if(!vmb_random_hex(token, 16))
-      r = vmb_redis_command(3, argv, lens, NULL);
-    if(!r || r->type != REDIS_REPLY_STATUS)
-      vmb_log_server(VMB_LOG_WARN, "registry", "registry change not announced "
-                     "in Redis; other hosts see it within REGISTRY_REFRESH_SECONDS");
-    vmb_redis_free(r);
+  if(vmb_redis_enabled() && redis_announce()) {
+    atomic_store(&announce_pending, true);
+    vmb_log_server(VMB_LOG_WARN, "registry", "registry change not announced "
+                   "in Redis; announced when Redis answers again (other hosts see "
+                   "it then, or within REGISTRY_REFRESH_SECONDS)");
   }
 }
 
