@@ -90,7 +90,13 @@ def main():
             found = [ln for ln in block.splitlines() if ln.startswith("| " + name)]
             check(len(found) == 1, "(c) row %r: %r" % (name, found))
             c = cells(found[0])
-            return number(c[1]), c[2]
+            # The background `GET registry:gen` checks (at most 4 a second
+            # per process) land in whichever request's window they fall
+            # into, more of them when the machine is slow: leave them out
+            # so the count is the request's own round trips.
+            by = c[2]
+            gets = re.search(r"\bGET ([0-9.]+)", by)
+            return number(c[1]) - (float(gets.group(1)) if gets else 0.0), by
         n, by = trips("KV read (REST)")
         check(1.0 <= n < 1.2 and "EVALSHA 1.00" in by, "a KV read is one script: %s %s" % (n, by))
         n_sess, by = trips("MCP `tools/list` in a session")
