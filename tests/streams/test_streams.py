@@ -12,7 +12,8 @@ What is asserted is behaviour, never a speed: streams outnumber threads
 while ordinary requests are served, events arrive in order on every
 stream, Last-Event-ID replays, keepalives flow, a client that leaves frees
 its slot and its descriptor, SIGTERM ends every stream with END_REQUEST,
-a subject disabled in the registry loses its streams, a slow reader is
+a subject disabled in the registry loses its streams, a stream opened
+with a JWT ends when the bridge would refuse that JWT, a slow reader is
 closed with a final event, and a flood beyond the limits gets clean 429s
 with the descriptor count back to where it started."""
 
@@ -582,6 +583,74 @@ def case_nginx(cl):
 
 def case_lighttpd(cl):
     front_case(cl, "lighttpd")
+
+JWT_SECRET = "streams-jwt-secret-0123456789abcdef0123"
+JWT_LEEWAY = 60                          # auth_jwt.c: exp is honoured with 60 s leeway
+
+
+def jwt(sub, ttl):
+    """An HS256 token from scripts/gen-jwt (iss, aud as the bridge's
+    defaults), exp = now + ttl -> (token, exp)."""
+    import base64
+    import subprocess
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen-jwt"), "--sub", sub,
+                        "--ttl", str(ttl), "--secret", JWT_SECRET],
+                       capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0, "gen-jwt: %s" % p.stderr[-500:])
+    tok = p.stdout.strip()
+    body = tok.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return tok, claims["exp"]
+
+
+def case_credential_expired(cl):
+    """A stream opened with a JWT ends, with a final stream.closed event
+    (reason credential_expired) and END_REQUEST, once the bridge would
+    refuse that JWT (exp plus the verifier's leeway) - not before; the
+    same subject's static-key stream and another subject's long-lived
+    JWT stream stay open."""
+    tmp = m.tmpdir(cl, "vmb-streams-exp-")
+    b = bridge(cl, tmp, {"JWT_HS256_SECRET": JWT_SECRET})
+    # exp in the past but inside the leeway: accepted for ~8 s more.
+    short, exp = jwt("alice", 8 - JWT_LEEWAY)
+    refused_after = exp + JWT_LEEWAY
+    long_bob, _ = jwt("bob", 3600)
+    hello = b"retry: 3000"
+    sj = Stream(b.addr, "/mcp/sse", {"Authorization": "Bearer " + short,
+                                     "Accept": "text/event-stream"})
+    check(sj.read_until(hello, 10), "JWT stream opened: %r" % sj.out[:300])
+    sb = Stream(b.addr, "/mcp/sse", {"Authorization": "Bearer " + long_bob,
+                                     "Accept": "text/event-stream"})
+    check(sb.read_until(hello, 10), "bob's JWT stream opened: %r" % sb.out[:300])
+    sk = open_many(b, 1, key=ALICE)[0]
+    wait_for("three parked", lambda: parked_metric(b) == 3)
+    call_tool(b, ALICE, "kv.read", {"path": "exp"})
+    check(sj.read_until(b'"tool":"kv.read"', 10) and len(sj.events()) == 1,
+          "the JWT stream got the event: %r" % sj.out[-300:])
+    check(sj.read_to_end(JWT_LEEWAY + 60) and sj.got_end, "JWT stream ended with END_REQUEST: %r"
+          % sj.out[-300:])
+    ended = time.time()
+    check(ended >= refused_after, "ended %.1f s before the token's end" % (refused_after - ended))
+    tail = sj.out.rstrip().rsplit(b"\n\n", 1)[-1]
+    check(b"event: stream.closed" in tail and b'"reason":"credential_expired"' in tail,
+          "final event %r" % tail)
+    log = os.path.join(tmp, "logs", "server.log")
+    check(b"credential_expired" in open(log, "rb").read(), "server.log names the reason")
+    # The token is refused now, so a reconnect is not re-admitted.
+    st, hd, body = b.http("GET", "/mcp/sse", key=None, headers={
+        "Authorization": "Bearer " + short, "Accept": "text/event-stream"})
+    check(st == 401, "the expired token opens no stream: %d" % st)
+    for name, s in (("bob's long-lived JWT", sb), ("alice's static key", sk)):
+        s.out = b""
+        check(s.read_until(b": keepalive", 5) and not s.ended, name + " stream stays open")
+    wait_for("the slot freed", lambda: parked_metric(b) == 2)
+    call_tool(b, ALICE, "kv.read", {"path": "after"})
+    check(sk.read_until(b'"tool":"kv.read"', 10), "the static-key stream still gets events")
+    sb.close()
+    sk.close()
+    print("ok JWT stream ended %.1f s after exp (leeway %d s) with credential_expired"
+          % (ended - exp, JWT_LEEWAY))
+
 
 
 def main():

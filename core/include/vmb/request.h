@@ -46,6 +46,11 @@ struct vmb_identity {
   char subject[VMB_SUBJECT_MAX + 1];
   const char *mode;        /* "api_key", "jwt", "mtls", "stdio" (static) */
   unsigned scopes;         /* bitmask of enum vmb_scope */
+  /* The last second (epoch) the credential is accepted, when it has an
+     expiry the bridge knows: a JWT's exp plus the verifier's leeway. 0:
+     none known (static API keys; mTLS, whose notAfter the front web
+     server checks and does not pass on). Parked streams end after it. */
+  long long expires_at;
   /* Grants from the subject registry or DEFAULT_GRANTS_JSON, filled by
      the gate (registry.c) in the request arena; NULL until resolved. */
   const struct vmb_grant_set *grants;

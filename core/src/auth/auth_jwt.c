@@ -39,6 +39,7 @@
 #include "auth.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -697,6 +698,14 @@ static struct cache_set *cache_set_of(const unsigned char d[32])
   return &cache[d[0]];              /* CACHE_SETS == 256 */
 }
 
+/* The last second a token with this exp is accepted (check_claims'
+   rule: refused once now - JWT_LEEWAY > exp), saturated: exp is the
+   token's number, up to INT64_MAX. */
+static long long accepted_until(int64_t exp)
+{
+  return exp > LLONG_MAX - JWT_LEEWAY ? LLONG_MAX : (long long)exp + JWT_LEEWAY;
+}
+
 static bool cache_lookup(const unsigned char d[32], int64_t now,
                          struct vmb_identity *id)
 {
@@ -714,6 +723,7 @@ static bool cache_lookup(const unsigned char d[32], int64_t now,
       break;
     }
     id->scopes = e->scopes;
+    id->expires_at = accepted_until(e->exp);
     memcpy(id->subject, e->subject, sizeof(id->subject));
     hit = true;
     break;
@@ -1359,6 +1369,7 @@ enum vmb_auth_result vmb_jwt_check_traced(const char *token, const struct vmb_tr
   }
   id->authenticated = true;
   id->mode = "jwt";
+  id->expires_at = accepted_until(exp);
   if(have_digest)
     cache_insert(digest, exp, gen, id);
   return VMB_AUTH_OK;

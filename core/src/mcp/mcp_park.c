@@ -24,8 +24,10 @@
 ** A stream ends when its client goes (EOF on the fd, ABORT_REQUEST, a
 ** failed write), when the process stops (each gets its final event: the
 ** listen response for subscriptions, END_REQUEST for both), when its
-** subject is disabled or removed in the registry, or when its reader is
-** too slow: more than MCP_STREAM_BUFFER_BYTES waiting (the socket's
+** subject is disabled or removed in the registry, when the credential
+** that opened it expires (a JWT's exp: `credential_expired`, at the first
+** keepalive tick after it; the same tick, no timer per stream), or when
+** its reader is too slow: more than MCP_STREAM_BUFFER_BYTES waiting (the socket's
 ** kernel send buffer is set to the same size at adoption), then a final
 ** `stream.closed` event, END_REQUEST, and the fd is closed at the first
 ** keepalive tick CLOSE_GRACE_S or more later whether or not that was read.
@@ -44,6 +46,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -72,6 +75,9 @@ struct vmb_parked {
      key is revoked. */
   bool registry_key;
   unsigned char key_digest[32];
+  /* The opening credential's last accepted second (epoch; struct
+     vmb_identity), 0 when it has no expiry the bridge knows. */
+  long long expires_at;
 };
 
 struct pstream {
@@ -144,6 +150,7 @@ struct vmb_parked *vmb_mcp_parked_new(struct vmb_request *req, long slot,
   p->last = last;
   p->listen = listen;
   p->tool_events = tool_events;
+  p->expires_at = req->identity.expires_at;
   {
     const char *key = vmb_request_header(req, "x-api-key");
     if(key && req->identity.mode && !strcmp(req->identity.mode, "api_key") &&
@@ -497,12 +504,20 @@ static void keepalive_all(struct vmb_buf *tmp)
   static const char ka[] = ": keepalive\n\n";
   struct pstream *s = L.all, *next;
   uint64_t now = vmb_monotonic_us();
+  long long wall = (long long)time(NULL);
   (void)tmp;
   for(; s; s = next) {
     next = s->anext;
     if(s->closing) {
       if(now >= s->deadline_us)
         destroy(s);                  /* its reader never took the end */
+      continue;
+    }
+    /* Past the last second its credential is accepted: a new request
+       with it would get 401 now, so the stream ends too (and a client
+       that reconnects with the same token is refused, not re-admitted). */
+    if(s->p->expires_at && wall > s->p->expires_at) {
+      finish(s, "credential_expired");
       continue;
     }
     queue(s, ka, sizeof(ka) - 1);
