@@ -115,6 +115,8 @@ static void fake_stop_now(void)
 /* ---- the reader's side ---------------------------------------------- */
 
 struct blocking_call {
+  int cancel;                   /* cancel descriptor, -1: none */
+  long block_ms;
   const char *why;
   bool got_reply;
   uint64_t took_us;
@@ -124,15 +126,17 @@ struct blocking_call {
 static void *blocking_read(void *arg)
 {
   struct blocking_call *bc = arg;
-  const char *argv[8] = {"XREAD", "COUNT", "256", "BLOCK", "50", "STREAMS", "t:ev:all", "$"};
+  char block[24];
+  const char *argv[8] = {"XREAD", "COUNT", "256", "BLOCK", block, "STREAMS", "t:ev:all", "$"};
   size_t lens[8];
   uint64_t t0 = vmb_monotonic_us();
   struct redisReply *r;
   int i;
+  snprintf(block, sizeof(block), "%ld", bc->block_ms);
   for(i = 0; i < 8; i++)
     lens[i] = strlen(argv[i]);
   bc->why = NULL;
-  r = vmb_redis_command_blocking(8, argv, lens, 50, &bc->why);
+  r = vmb_redis_command_blocking(8, argv, lens, bc->block_ms, bc->cancel, &bc->why);
   bc->took_us = vmb_monotonic_us() - t0;
   bc->got_reply = r != NULL;
   vmb_redis_free(r);
@@ -164,6 +168,8 @@ static void test_blocking_timeout_keeps_health(void **state)
   struct blocking_call bc;
   const char *why = NULL;
   (void)state;
+  bc.cancel = -1;
+  bc.block_ms = 50;
   fake_start();
   init_client(TIMEOUT_MS);
   assert_int_equal(vmb_redis_ping(&why), 0);
@@ -211,11 +217,58 @@ static void test_request_timeout_marks_down(void **state)
   vmb_redis_cleanup();
 }
 
+/* Shutdown of the event reader (mcp_bus.c): its XREAD is cancelled
+   through a descriptor and the thread joined before vmb_redis_cleanup,
+   so redis.c's per-thread destructor frees its connection. Before, the
+   reader was detached and never waited for: when its XREAD came back
+   between vmb_redis_cleanup (which deletes the per-thread key) and exit,
+   the thread ended without the destructor and LeakSanitizer reported its
+   connection (scale__events_cross_host, host B). Under ASan this test
+   also fails on such a leak. */
+static void test_blocking_cancel(void **state)
+{
+  struct blocking_call bc;
+  pthread_t t;
+  uint64_t one = 1;
+  const char *why = NULL;
+  int fds[2];
+  (void)state;
+  assert_int_equal(pipe(fds), 0);
+  fake_start();
+  init_client(TIMEOUT_MS);
+  assert_int_equal(vmb_redis_ping(&why), 0);
+  /* The fake never answers XREAD: without the cancel this read would
+     last block + timeout (10.5 s). */
+  bc.cancel = fds[0];
+  bc.block_ms = 10000;
+  assert_int_equal(pthread_create(&t, NULL, blocking_read, &bc), 0);
+  /* Cancel once the XREAD is in flight (the fake has read it). */
+  usleep(100 * 1000);
+  assert_int_equal(write(fds[1], &one, sizeof(one)), (ssize_t)sizeof(one));
+  pthread_join(t, NULL);
+  assert_false(bc.got_reply);
+  assert_non_null(bc.why);
+  assert_string_equal(bc.why, "cancelled");
+  assert_true(bc.took_us < 10000u * 1000u);
+  /* Not a failure of Redis. */
+  assert_true(vmb_redis_healthy(NULL));
+  /* Already cancelled: returns without sending anything. */
+  run_blocking(&bc);
+  assert_false(bc.got_reply);
+  assert_string_equal(bc.why, "cancelled");
+  assert_true(vmb_redis_healthy(NULL));
+  vmb_redis_cleanup();
+  fake_stop_now();
+  close(fds[0]);
+  close(fds[1]);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_blocking_timeout_keeps_health),
     cmocka_unit_test(test_request_timeout_marks_down),
+    cmocka_unit_test(test_blocking_cancel),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

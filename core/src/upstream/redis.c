@@ -353,17 +353,28 @@ static struct conn *my_conn(void)
 }
 
 /* Wait for fd to become ready for ev before deadline. */
+/* The cancel descriptor of this thread's blocking command in progress
+   (-1: none): set by vmb_redis_command_blocking for the length of the
+   call, so every wait of that call also ends when it becomes readable. */
+static _Thread_local int cancel_fd = -1;
+
+static bool cancelled(void)
+{
+  struct pollfd pfd = {cancel_fd, POLLIN, 0};
+  return cancel_fd >= 0 && poll(&pfd, 1, 0) > 0;
+}
+
 static int wait_fd(int fd, short ev, uint64_t deadline)
 {
   for(;;) {
     uint64_t now = vmb_monotonic_us();
-    struct pollfd pfd = {fd, ev, 0};
+    struct pollfd pfd[2] = {{fd, ev, 0}, {cancel_fd, POLLIN, 0}};
     int rc;
     if(now >= deadline)
       return -1;
-    rc = poll(&pfd, 1, (int)((deadline - now + 999) / 1000));
+    rc = poll(pfd, cancel_fd >= 0 ? 2 : 1, (int)((deadline - now + 999) / 1000));
     if(rc > 0)
-      return 0;
+      return pfd[1].revents ? -1 : 0;   /* cancelled: as a timeout */
     if(rc == 0)
       return -1;
     if(errno != EINTR)
@@ -716,11 +727,20 @@ struct redisReply *vmb_redis_command(int argc, const char **argv, const size_t *
 }
 
 struct redisReply *vmb_redis_command_blocking(int argc, const char **argv, const size_t *lens,
-                                              long block_ms, const char **why)
+                                              long block_ms, int cancel, const char **why)
 {
   const char *w = NULL;
-  redisReply *r = command_deadline(argc, argv, lens, vmb_monotonic_us(),
-                                   block_ms > 0 ? (uint64_t)block_ms * 1000u : 0, true, &w);
+  redisReply *r = NULL;
+  cancel_fd = cancel;
+  if(cancelled())
+    w = "cancelled";                  /* before any byte is sent */
+  else {
+    r = command_deadline(argc, argv, lens, vmb_monotonic_us(),
+                         block_ms > 0 ? (uint64_t)block_ms * 1000u : 0, true, &w);
+    if(!r && cancelled())
+      w = "cancelled";                /* its waits ended as timeouts */
+  }
+  cancel_fd = -1;
   if(why)
     *why = w;
   return r;

@@ -44,9 +44,14 @@ struct redisReply *vmb_redis_command(int argc, const char **argv, const size_t *
    here does not mark Redis down (vmb_redis_healthy, redis_up, the
    state-change log line) and is not counted as an upstream error; other
    failures do, as for any command. Its duration stays out of the
-   latency metrics. */
+   latency metrics.
+   cancel: a descriptor (eventfd, pipe) or -1. Once it is readable the
+   call returns NULL at once with *why "cancelled", before sending or
+   while waiting (a cancelled read closes the connection: its reply may
+   still come). So a thread stopping at shutdown is joined without
+   waiting out block_ms; a cancel is not a failure of Redis either. */
 struct redisReply *vmb_redis_command_blocking(int argc, const char **argv, const size_t *lens,
-                                              long block_ms, const char **why);
+                                              long block_ms, int cancel, const char **why);
 /*
 ** Run a Lua script by its SHA-1 (EVALSHA), falling back to EVAL with
 ** the text when the server answers NOSCRIPT (after a restart or a
