@@ -199,6 +199,10 @@ struct vmb_mcp_event {
   char subject[VMB_SUBJECT_MAX + 1];
 };
 
+/* The data of a GET /mcp/sse `tool.completed` event (type, tool, subject,
+   ts); NULL when out of memory. The caller owns it. */
+json_object *vmb_mcp_sse_event_doc(const struct vmb_mcp_event *e);
+
 /* Writes one event to the stream; 0, or -1 to end the stream. */
 typedef int (*vmb_mcp_event_fn)(struct vmb_request *req, void *ctx,
                                 const struct vmb_mcp_event *e);

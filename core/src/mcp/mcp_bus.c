@@ -1182,20 +1182,29 @@ int vmb_mcp_bus_follow(struct vmb_request *req, const char *subject,
 
 /* ---- GET /mcp/sse --------------------------------------------------- */
 
-static int send_event(struct vmb_request *req, void *ctx, const struct vmb_mcp_event *e)
+json_object *vmb_mcp_sse_event_doc(const struct vmb_mcp_event *e)
 {
   json_object *doc = json_object_new_object();
-  char ts[48], head[64];
-  const char *text;
-  int rc = -1, hn;
-  (void)ctx;
+  char ts[48];
   if(!doc)
-    return 0;                        /* skip it rather than drop the stream */
+    return NULL;
   vmb_format_ts(ts, sizeof(ts), e->ts);
   json_object_object_add(doc, "type", json_object_new_string("tool.completed"));
   json_object_object_add(doc, "tool", json_object_new_string(e->tool));
   json_object_object_add(doc, "subject", json_object_new_string(e->subject));
   json_object_object_add(doc, "ts", json_object_new_string(ts));
+  return doc;
+}
+
+static int send_event(struct vmb_request *req, void *ctx, const struct vmb_mcp_event *e)
+{
+  json_object *doc = vmb_mcp_sse_event_doc(e);
+  char head[64];
+  const char *text;
+  int rc = -1, hn;
+  (void)ctx;
+  if(!doc)
+    return 0;                        /* skip it rather than drop the stream */
   text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
                                         JSON_C_TO_STRING_NOSLASHESCAPE);
   hn = snprintf(head, sizeof(head), "id: %llu\nevent: tool.completed\ndata: ", e->seq);

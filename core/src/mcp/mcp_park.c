@@ -202,15 +202,9 @@ static int format_event(const struct pstream *s, const struct vmb_mcp_event *e,
       rc = vmb_buf_printf(tmp, "data: %s\n\n", t);
   }
   else {
-    char ts[48];
-    doc = json_object_new_object();
+    doc = vmb_mcp_sse_event_doc(e);
     if(!doc)
       return 1;
-    vmb_format_ts(ts, sizeof(ts), e->ts);
-    json_object_object_add(doc, "type", json_object_new_string("tool.completed"));
-    json_object_object_add(doc, "tool", json_object_new_string(e->tool));
-    json_object_object_add(doc, "subject", json_object_new_string(e->subject));
-    json_object_object_add(doc, "ts", json_object_new_string(ts));
     t = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
                                        JSON_C_TO_STRING_NOSLASHESCAPE);
     if(t)
