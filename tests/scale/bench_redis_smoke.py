@@ -96,7 +96,9 @@ def main():
             # so the count is the request's own round trips.
             by = c[2]
             gets = re.search(r"\bGET ([0-9.]+)", by)
-            return number(c[1]) - (float(gets.group(1)) if gets else 0.0), by
+            # Both figures are printed with two decimals: round the
+            # difference the same way (2.07 - 0.07 is 1.9999999999999998).
+            return round(number(c[1]) - (float(gets.group(1)) if gets else 0.0), 2), by
         n, by = trips("KV read (REST)")
         check(1.0 <= n < 1.2 and "EVALSHA 1.00" in by, "a KV read is one script: %s %s" % (n, by))
         n_sess, by = trips("MCP `tools/list` in a session")
