@@ -81,7 +81,7 @@ subjects=$(((n + per - 1) / per))
 vmb_ensure_packages wrk lighttpd nginx-light spawn-fcgi curl jq openssl python3
 
 if [ -n "${VMB_BUILD_DIR:-}" ]; then
-  build=$VMB_BUILD_DIR
+  build=$(cd "$VMB_BUILD_DIR" && pwd)   # absolute: the pool starts in $work
 else
   build=$root/build
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
