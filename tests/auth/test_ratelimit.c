@@ -2,7 +2,8 @@
 ** test_ratelimit.c - the host-wide limiter: 4 processes x 4 threads on
 ** one subject with limit N must allow exactly N; subjects are separate;
 ** a worker SIGKILLed in the middle of taking leaves the table usable.
-** Each run uses its own RUN_DIR under /tmp.
+** Each run uses its own RUN_DIR under $TMPDIR (else /tmp), removed at the
+** end.
 */
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/testtmp.h"
 #include "harness.h"
 #include "ratelimit.h"
 #include "vmb/config.h"
@@ -25,7 +27,8 @@
 #define LIMIT 1000
 
 static struct vmb_config cfg;
-static char rundir[256];
+static char base[256];   /* the run's scratch directory */
+static char rundir[300];
 static const char *subject = "agent-rl";
 
 static void *taker(void *arg)
@@ -61,7 +64,12 @@ int main(void)
   pid_t pids[PROCS];
   struct stat st;
 
-  snprintf(rundir, sizeof(rundir), "/tmp/vmb-rl-test-%d/nested/run", (int)getpid());
+  if(!vmb_test_mkdtemp(base, sizeof(base), "vmb-rl-test")) {
+    fprintf(stderr, "ratelimit: no scratch directory under %s\n", vmb_test_tmproot());
+    return 1;
+  }
+  /* RUN_DIR two levels below: the limiter creates the missing parents. */
+  snprintf(rundir, sizeof(rundir), "%s/nested/run", base);
   memset(&cfg, 0, sizeof(cfg));
   cfg.run_dir = rundir;
   cfg.rate_limit_enabled = true;
@@ -142,7 +150,7 @@ int main(void)
   {
     char bad[300];
     struct vmb_config c2 = cfg;
-    snprintf(bad, sizeof(bad), "/tmp/vmb-rl-test-%d/open", (int)getpid());
+    snprintf(bad, sizeof(bad), "%s/open", base);
     mkdir(bad, 0777);
     chmod(bad, 0777);
     c2.run_dir = bad;
@@ -161,11 +169,6 @@ int main(void)
     vmb_ratelimit_cleanup();
   }
 
-  {
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf /tmp/vmb-rl-test-%d", (int)getpid());
-    if(system(cmd) != 0)
-      fprintf(stderr, "cleanup failed\n");
-  }
+  vmb_test_rmtree(base);
   return harness_result("ratelimit");
 }

@@ -27,6 +27,7 @@
 #include "trace.h"
 #include "vmb/buf.h"
 #include "vmb/config.h"
+#include "../lib/testtmp.h"
 
 /* ---- helpers ------------------------------------------------------- */
 
@@ -48,19 +49,15 @@ static int metrics_init_table(const struct vmb_config *cfg, char *err, size_t er
 
 static char *make_dir(void)
 {
-  char tmpl[] = "/tmp/vmb-obs-XXXXXX";
-  char *d = mkdtemp(tmpl);
+  char tmpl[512];
+  char *d = vmb_test_mkdtemp(tmpl, sizeof(tmpl), "vmb-obs");
   assert_non_null(d);
   return strdup(d);
 }
 
 static void rm_dir(const char *dir)
 {
-  char cmd[512];
-  int rc;
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  rc = system(cmd);
-  (void)rc;
+  vmb_test_rmtree(dir);
 }
 
 static void init_metrics(const char *dir)

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "../lib/testtmp.h"
+
 #include "config_file.h"
 #include "vmb/config.h"
 
@@ -21,8 +23,7 @@ static char tmpdir[256];
 static int setup(void **state)
 {
   (void)state;
-  snprintf(tmpdir, sizeof(tmpdir), "/tmp/vmb-config-XXXXXX");
-  assert_non_null(mkdtemp(tmpdir));
+  assert_non_null(vmb_test_mkdtemp(tmpdir, sizeof(tmpdir), "vmb-config"));
   assert_int_equal(chdir(tmpdir), 0);
   unsetenv("APP_CONFIG_FILE");
   unsetenv("VAULT_ADDR");
@@ -33,11 +34,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-  char cmd[300];
   (void)state;
   assert_int_equal(chdir("/"), 0);
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-  assert_int_equal(system(cmd), 0);
+  vmb_test_rmtree(tmpdir);
   return 0;
 }
 

@@ -17,9 +17,10 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "../lib/testtmp.h"
 #include "vmb/log.h"
 
-static char dir[] = "/tmp/vmb-test-log.XXXXXX";
+static char dir[512];   /* TMPDIR/vmb-test-log-XXXXXX, made by setup */
 
 /* The line as the general path builds it, with the given ts. */
 static char *expected(const char *ts, const char *lvl, const char *msg, const char *logger,
@@ -47,7 +48,7 @@ static char *expected(const char *ts, const char *lvl, const char *msg, const ch
 /* The last line of server.log, without its newline. */
 static char *last_line(void)
 {
-  char path[256], buf[65536], *nl, *start;
+  char path[600], buf[65536], *nl, *start;
   size_t n;
   FILE *f;
   snprintf(path, sizeof(path), "%s/server.log", dir);
@@ -125,23 +126,16 @@ static int setup(void **state)
 {
   char err[256];
   (void)state;
-  if(!mkdtemp(dir))
+  if(!vmb_test_mkdtemp(dir, sizeof(dir), "vmb-test-log"))
     return -1;
   return vmb_log_open(dir, "info", err, sizeof(err));
 }
 
 static int teardown(void **state)
 {
-  char path[256];
-  const char *names[] = {"requests.log", "responses.log", "server.log"};
-  size_t i;
   (void)state;
   vmb_log_close();
-  for(i = 0; i < 3; i++) {
-    snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-    unlink(path);
-  }
-  rmdir(dir);
+  vmb_test_rmtree(dir);
   return 0;
 }
 
