@@ -3,7 +3,8 @@
 
 Each case starts the responder on a loopback port with its own LOG_DIR
 and a stand-in Vault (a tiny HTTP server that answers sys/health and
-lookup-self after a configurable delay), then talks FastCGI to it."""
+lookup-self after a configurable delay), then talks FastCGI to it.
+Its scratch directories are removed when the case ends (CLEANUP)."""
 
 import hashlib
 import http.server
@@ -14,13 +15,16 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import fcgi_client as fc  # noqa: E402
 import procs  # noqa: E402
+from harness import Cleanup, tmpdir  # noqa: E402
+
+# What the running case made: run once it ends, whatever happened.
+CLEANUP = Cleanup()
 
 API_KEY = "fcgi-test-key-0123456789abcdef0123"
 
@@ -63,7 +67,7 @@ class SlowVaultHandler(http.server.BaseHTTPRequestHandler):
 
 class Stack:
     def __init__(self, threads=4, vault_delay=0.0, env=None):
-        self.tmp = tempfile.mkdtemp(prefix="vmb-fcgi-")
+        self.tmp = tmpdir(CLEANUP, "vmb-fcgi-")
         self.vault = SlowVault(("127.0.0.1", 0), SlowVaultHandler)
         self.vault.delay = vault_delay
         threading.Thread(target=self.vault.serve_forever, daemon=True).start()
@@ -87,6 +91,7 @@ class Stack:
         self.proc = subprocess.Popen(
             [procs.binary("vault-mcp-fcgi"), "--listen", "127.0.0.1:%d" % self.port,
              "--threads", str(threads)], env=e, cwd=self.tmp)
+        CLEANUP.add(lambda: procs.stop(self.proc))
         procs.wait_port(self.port, proc=self.proc)
         self.addr = ("127.0.0.1", self.port)
 
@@ -262,7 +267,7 @@ def case_logrotate():
 
 def case_unixsocket():
     # --listen /path.sock: a unix socket, mode 0660, stale file replaced.
-    tmp = tempfile.mkdtemp(prefix="vmb-fcgi-unix-")
+    tmp = tmpdir(CLEANUP, "vmb-fcgi-unix-")
     sock = os.path.join(tmp, "app.sock")
     open(sock, "w").close()          # a stale file where the socket goes
     e = dict(os.environ, LOG_DIR=os.path.join(tmp, "logs"), RUN_DIR=os.path.join(tmp, "run"))
@@ -399,7 +404,7 @@ def case_apikey_length():
     short = "demo-agent-key-31b-0123456789ab"
     ok = "demo-agent-key-32b-0123456789abc"
     check(len(short) == 31 and len(ok) == 32, "key lengths")
-    tmp = tempfile.mkdtemp(prefix="vmb-fcgi-keys-")
+    tmp = tmpdir(CLEANUP, "vmb-fcgi-keys-")
     base = {k: v for k, v in os.environ.items()
             if not k.startswith(("API_KEYS", "APP_CONFIG", "VAULT_"))}
     base.update({"LOG_DIR": os.path.join(tmp, "logs"), "RUN_DIR": os.path.join(tmp, "run"),
@@ -450,5 +455,8 @@ def case_apikey_length():
 
 
 if __name__ == "__main__":
-    globals()["case_" + sys.argv[1]]()
+    try:
+        globals()["case_" + sys.argv[1]]()
+    finally:
+        CLEANUP.run()
     print("ok:", sys.argv[1])

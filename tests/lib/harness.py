@@ -29,9 +29,38 @@ class Cleanup:
                 print("cleanup: %r" % e, file=sys.stderr)
 
 
+# Scratch files. Everything a test makes outside its build directory goes
+# under $TMPDIR (tempfile honours it; scripts/test.sh gives each ctest pass
+# its own and fails the pass when anything is left there) and is removed
+# by the case's Cleanup. VMB_KEEP_TMP=1 keeps it, naming it on stderr.
+
+def keep_tmp():
+    return os.environ.get("VMB_KEEP_TMP", "") not in ("", "0")
+
+
+def _remove(path):
+    if keep_tmp():
+        print("kept %s (VMB_KEEP_TMP)" % path, file=sys.stderr)
+    elif os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
 def tmpdir(cleanup, prefix):
     """A temporary directory removed at cleanup (kept when VMB_KEEP_TMP is set)."""
     d = tempfile.mkdtemp(prefix=prefix)
-    cleanup.add(lambda: shutil.rmtree(d, ignore_errors=True)
-                if not os.environ.get("VMB_KEEP_TMP") else None)
+    cleanup.add(lambda: _remove(d))
     return d
+
+
+def tmpfile(cleanup, prefix, suffix=""):
+    """An open temporary file (binary, writable), closed and removed at
+    cleanup (kept when VMB_KEEP_TMP is set). For logs of child processes:
+    pass it as their stdout and read it back by .name."""
+    f = tempfile.NamedTemporaryFile(prefix=prefix, suffix=suffix, delete=False)
+    cleanup.add(lambda: (f.close(), _remove(f.name)))
+    return f

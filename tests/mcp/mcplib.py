@@ -13,7 +13,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,7 +21,7 @@ NODE_DIR = os.path.join(HERE, "node")
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import fcgi_client as fc  # noqa: E402
 import procs  # noqa: E402
-from harness import Cleanup, check, tmpdir  # noqa: E402,F401
+from harness import Cleanup, check, tmpdir, tmpfile  # noqa: E402,F401
 
 ROOT_TOKEN = "root-mcp-test"
 KEYS = {
@@ -40,8 +39,7 @@ class Vault:
         binary = procs.binary("vault-sim")
         self.port = procs.free_port()
         self.addr = "http://127.0.0.1:%d" % self.port
-        self.log = tempfile.NamedTemporaryFile(prefix="vmb-mcp-sim-", suffix=".log", delete=False)
-        cleanup.add(lambda: os.unlink(self.log.name))
+        self.log = tmpfile(cleanup, "vmb-mcp-sim-", ".log")
         self.proc = subprocess.Popen(
             [binary, "server", "--dev", "--dev-root-token-id", ROOT_TOKEN,
              "--dev-listen-address", "127.0.0.1:%d" % self.port],

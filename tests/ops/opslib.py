@@ -10,10 +10,8 @@ import http.server
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -24,7 +22,7 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import fcgi_client as fc  # noqa: E402
 import procs  # noqa: E402
-from harness import Cleanup, check, tmpdir  # noqa: E402,F401
+from harness import Cleanup, check, tmpdir, tmpfile  # noqa: E402,F401
 
 ROOT_TOKEN = "root-ops-test"
 OPS_TABLE = os.path.join(ROOT, "core", "src", "entry", "ops_table.c")
@@ -70,7 +68,8 @@ class Vault:
         self.port = procs.free_port()
         self.addr = "http://127.0.0.1:%d" % self.port
         binary = procs.binary("vault-sim")
-        self.log = tempfile.NamedTemporaryFile(prefix="vmb-ops-sim-", suffix=".log", delete=False)
+        # Registered before the process: stopped first, then removed.
+        self.log = tmpfile(cleanup, "vmb-ops-sim-", ".log")
         self.proc = subprocess.Popen(
             [binary, "server", "--dev", "--dev-root-token-id", ROOT_TOKEN,
              "--dev-listen-address", "127.0.0.1:%d" % self.port],
@@ -196,9 +195,7 @@ class Bridge:
     """vault-mcp-fcgi on a loopback FastCGI port with its own LOG_DIR."""
 
     def __init__(self, cleanup, vault_addr, keys, env=None, threads=4):
-        self.tmp = tempfile.mkdtemp(prefix="vmb-ops-")
-        cleanup.add(lambda: shutil.rmtree(self.tmp, ignore_errors=True)
-                    if not os.environ.get("VMB_KEEP_TMP") else None)
+        self.tmp = tmpdir(cleanup, "vmb-ops-")
         self.keys = keys
         self.log_dir = os.path.join(self.tmp, "logs")
         self.port = procs.free_port()
