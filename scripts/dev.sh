@@ -57,12 +57,12 @@ self_cmd() {
 }
 die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
 
-# Unix socket paths are limited to 107 bytes; fall back to /tmp when the
-# checkout sits deep in the tree.
+# Unix socket paths are limited to 107 bytes; fall back to $TMPDIR (else
+# /tmp) when the checkout sits deep in the tree.
 sock_path() {
   local s=$dev/run/fcgi.sock
   if [ ${#s} -gt 100 ]; then
-    s=/tmp/vmb-dev-$(printf '%s' "$dev" | cksum | cut -d' ' -f1).sock
+    s=${TMPDIR:-/tmp}/vmb-dev-$(printf '%s' "$dev" | cksum | cut -d' ' -f1).sock
   fi
   printf '%s' "$s"
 }
@@ -117,7 +117,9 @@ cmd_down() {
     # The cluster lives only as long as the stack.
     local pgdir
     pgdir=$(cat "$dev/postgres.dir")
-    case $pgdir in /tmp/vmb-dev-pg.* | "$dev"/postgres) rm -rf "$pgdir" ;; esac
+    case $pgdir in "${TMPDIR:-/tmp}"/vmb-dev-pg.* | /tmp/vmb-dev-pg.* | "$dev"/postgres)
+      rm -rf "$pgdir" ;;
+    esac
     rm -f "$dev/postgres.dir"
   fi
   rm -f "$(sock_path)" "$envfile"
@@ -330,13 +332,14 @@ cmd_up() {
 
   # 3. PostgreSQL on request: a fresh cluster for every `up`. As root the
   #    cluster runs as `postgres`, which may not reach into this checkout,
-  #    so its directory is then under /tmp.
+  #    so its directory is then under $TMPDIR (else /tmp; scripts/test.sh
+  #    makes its TMPDIR 1777 like /tmp so postgres can reach it).
   local pg_admin=vaultadmin pg_db=mcp pg_pw="" pg_dir=""
   if [ "$with_pg" = 1 ]; then
     vmb_port_free "$pgport" || die "127.0.0.1:$pgport is in use (set POSTGRES_PORT=...)"
     pg_pw=$(openssl rand -hex 16)
     if [ "$(id -u)" = 0 ]; then
-      pg_dir=$(mktemp -d /tmp/vmb-dev-pg.XXXXXX)
+      pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/vmb-dev-pg.XXXXXX")
     else
       pg_dir=$dev/postgres
       rm -rf "$pg_dir"

@@ -48,7 +48,7 @@ for b in "$bridge" "$sim"; do
   [ -x "$b" ] || { echo "missing $b: build first (cmake --build build)" >&2; exit 2; }
 done
 
-tmp=$(mktemp -d "/tmp/vmb-e2e-$server.XXXXXX")
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmb-e2e-$server.XXXXXX")
 # The web server's workers and the bridge run as www-data: they must be
 # able to reach the socket and the logs under the temp dir.
 chmod 0755 "$tmp"

@@ -21,7 +21,7 @@ here=$root/tests/examples
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 
-work=$(mktemp -d /tmp/vmb-opscripts.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/vmb-opscripts.XXXXXX")
 # As root the pool and lighttpd run as www-data: they must reach DEV_DIR
 # and read the JWKS file (the private keys stay 0600).
 chmod 755 "$work"

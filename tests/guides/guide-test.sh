@@ -56,7 +56,7 @@ esac
 
 # The harness's own files (simulator) sit beside the scratch root, so the
 # runner's leftover-process scan of the root sees only what guides start.
-work=$(mktemp -d "/tmp/vmb-guide-$setup.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/vmb-guide-$setup.XXXXXX")
 root=$work/root
 user_existed=0
 getent passwd "$pool_user" >/dev/null && user_existed=1
