@@ -6,7 +6,10 @@ Every ```json block parses; each server entry is either HTTP (points at
 (runs vault-mcp-stdio with SUBJECT, VAULT_ADDR, VAULT_TOKEN). Each stdio
 entry is then started as a client would start it (command, args, env with the
 placeholders filled in) against a vault-sim on a free port, and must answer
-initialize and tools/list with kv_read among the tools.
+initialize and tools/list with kv_read among the tools. A desktop session
+gives the client XDG_RUNTIME_DIR, where the bridge keeps its shared files;
+here that is a scratch directory of the test's, removed at the end (without
+it the bridge would fall back to /tmp/vault-mcp-bridge-UID and leave it).
 Env: VMB_BUILD_DIR.
 """
 import json
@@ -19,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 from procs import binary, free_port, stop, wait_port  # noqa: E402
+from harness import Cleanup, tmpdir  # noqa: E402
 
 errors = []
 
@@ -74,7 +78,9 @@ def main():
     sim = subprocess.Popen([binary("vault-sim"), "--dev", "--dev-root-token-id", token,
                             "--dev-listen-address", "127.0.0.1:%d" % port],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cleanup = Cleanup()
     try:
+        runtime = tmpdir(cleanup, "vmb-cfg-runtime-")
         wait_port(port, 15, sim)
         addr = "http://127.0.0.1:%d" % port
         subprocess.run(["bash", os.path.join(ROOT, "scripts", "provision-vault.sh")],
@@ -90,7 +96,7 @@ def main():
             return s
         for where, e in stdio:
             cmd = sub(e["command"])
-            env = {"PATH": os.environ.get("PATH", "")}
+            env = {"PATH": os.environ.get("PATH", ""), "XDG_RUNTIME_DIR": runtime}
             env.update({k: sub(v) for k, v in e.get("env", {}).items()})
             msgs = [{"jsonrpc": "2.0", "id": 1, "method": "initialize",
                      "params": {"protocolVersion": "2025-06-18", "capabilities": {},
@@ -115,6 +121,7 @@ def main():
                 print("ok: %s: vault-mcp-stdio answers, %d tools" % (where, len(names)))
     finally:
         stop(sim)
+        cleanup.run()
     for e in errors:
         print("FAIL:", e)
     if errors:
