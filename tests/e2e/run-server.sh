@@ -11,7 +11,8 @@
 # required" variant and runs its short check list.
 # Everything started here is stopped on exit, failure included.
 #
-# Env: VMB_BUILD_DIR (default <repo>/build), KEEP_TMP=1 keeps the temp dir,
+# Env: VMB_BUILD_DIR (default <repo>/build), KEEP_TMP=1 (or VMB_KEEP_TMP=1)
+#      keeps the temp dir (under $TMPDIR, else /tmp),
 #      VMB_E2E_SKIP_REQUIRED=1 skips the second pass.
 set -euo pipefail
 
@@ -72,7 +73,7 @@ cleanup() {
       [ -f "$f" ] && { echo "== $f"; tail -n 15 "$f"; }
     done
   fi
-  if [ "${KEEP_TMP:-0}" = 1 ]; then
+  if [ "${KEEP_TMP:-0}" = 1 ] || [ "${VMB_KEEP_TMP:-0}" = 1 ]; then
     echo "kept $tmp"
   else
     rm -rf "$tmp"

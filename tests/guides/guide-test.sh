@@ -76,11 +76,19 @@ cleanup() {
       echo "== $f"; tail -n 12 "$f"
     done
   fi
-  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
+  if [ "${KEEP_TMP:-0}" = 1 ] || [ "${VMB_KEEP_TMP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# The guides put the pool's socket at RUN_ROOT/vault-mcp-bridge/fcgi.sock,
+# under $TMPDIR: a unix socket path holds at most 107 bytes, and
+# spawn-fcgi's own complaint does not say which path or why.
+sock=$root/run/vault-mcp-bridge/fcgi.sock
+if [ ${#sock} -gt 107 ]; then
+  echo "guide-test.sh: $sock is ${#sock} bytes, more than a unix socket path holds (107); use a shorter TMPDIR" >&2
+  exit 1
+fi
 
 free_port() { python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import procs; print(procs.free_port())' "$repo/tests/lib"; }
 port=$(free_port)
