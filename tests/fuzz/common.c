@@ -22,9 +22,14 @@
 #include "vmb/core.h"
 
 static struct vmb_config cfg;
-/* The scratch LOG_DIR/RUN_DIR parent, removed at exit (a CI run of every
-   harness would otherwise leave a directory per harness in /tmp). */
-static char scratch[64];
+/* The scratch LOG_DIR/RUN_DIR parent: $TMPDIR/vmb-fuzz-XXXXXX (else
+   /tmp/...), removed at exit. libFuzzer ends a run that went well with
+   exit(0) (after -max_total_time, -runs or the replay of input files), so
+   the atexit handler runs then; a crash, timeout, leak or RSS overrun ends
+   it with _Exit or a signal and the directory stays. tests/fuzz/run-
+   harness.sh therefore points TMPDIR at a directory of its own and
+   removes that too, whatever the ending. */
+static char scratch[4096];
 static struct vmb_worker *worker;
 static int core_started;
 
@@ -225,15 +230,23 @@ static void set_default(const char *name, const char *value)
 
 void fz_core_start(void)
 {
-  char err[512], tmpl[] = "/tmp/vmb-fuzz-XXXXXX", url[64], sub[600];
+  char err[512], url[64], sub[4200];
   char *argv[] = {(char *)"fuzz", NULL};
+  const char *root = getenv("TMPDIR");
   char *dir;
+  int n;
   if(core_started)
     return;
-  dir = mkdtemp(tmpl);
-  if(!dir)
+  if(!root || !root[0])
+    root = "/tmp";
+  n = snprintf(scratch, sizeof(scratch), "%s/vmb-fuzz-XXXXXX", root);
+  if(n < 0 || (size_t)n >= sizeof(scratch))
     abort();
-  snprintf(scratch, sizeof(scratch), "%s", dir);
+  dir = mkdtemp(scratch);
+  if(!dir) {
+    scratch[0] = '\0';
+    abort();
+  }
   atexit(remove_scratch);
   if(up_port) {
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", up_port);

@@ -14,13 +14,31 @@ mkdir -p "$work/$name" "$work/artifacts"
 cd "$work"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# The harness's scratch LOG_DIR/RUN_DIR (tests/fuzz/common.c) and any
+# temporary file of libFuzzer go under a TMPDIR this script owns. The
+# harness removes its directory when libFuzzer ends with exit(); a crash,
+# timeout or leak ends it with _Exit or a signal, so this script removes
+# the whole TMPDIR after a pass and keeps it (naming it) after a failure.
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/vmb-fuzz-run-$name.XXXXXX")
+export TMPDIR=$scratch
+finish() {
+  local rc=$?
+  if [ "$rc" -eq 0 ] && [ "${VMB_KEEP_TMP:-0}" != 1 ]; then
+    rm -rf "$scratch"
+  else
+    echo "run-harness.sh: kept $scratch (exit $rc)" >&2
+  fi
+  exit "$rc"
+}
+trap finish EXIT
 if [ "$budget" = replay ]; then
   shopt -s nullglob
   files=("$src/regressions/$name"/*)
   [ ${#files[@]} -gt 0 ] || { echo "no regression inputs in $src/regressions/$name" >&2; exit 1; }
-  exec "$bin" -runs=1 "${files[@]}"
+  "$bin" -runs=1 "${files[@]}"
+  exit
 fi
 args=(-max_total_time="$budget" -timeout=20 -rss_limit_mb=2560 -max_len=65536
       -print_final_stats=1 -artifact_prefix="$work/artifacts/$name-")
 [ -f "$src/dict/$name.dict" ] && args+=(-dict="$src/dict/$name.dict")
-exec "$bin" "${args[@]}" "$work/$name" "$src/corpus/$name"
+"$bin" "${args[@]}" "$work/$name" "$src/corpus/$name"
