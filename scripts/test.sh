@@ -7,6 +7,13 @@
 #   scripts/test.sh            everything
 #   scripts/test.sh -L unit    only some labels (passed to ctest)
 #   VMB_SKIP_SANITIZERS=1      skip both sanitizer passes (local iterations)
+#   VMB_KEEP_TMP=1             tests keep their scratch files; this script
+#                              then keeps each pass's TMPDIR and names it
+# Each ctest pass runs with a TMPDIR of its own (mode 1777 like /tmp: the
+# web servers' workers run as www-data and must reach into it). A pass
+# whose tests all passed must leave it empty: anything left fails the
+# script, listed, and the directory is removed. After a failed test it is
+# kept for inspection and its path printed (docs/testing.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,11 +31,33 @@ vmb_ensure_packages $VMB_BUILD_PACKAGES $test_pkgs
 
 jobs=$(nproc 2>/dev/null || echo 2)
 run_suite() {
-  local dir=$1; shift
+  local dir=$1 tmp rc=0 left; shift
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
-  (cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 600 "${CTEST_ARGS[@]}" \
-     "${PASS_ARGS[@]}")
+  # Under /tmp, not under an inherited TMPDIR: a short prefix keeps the
+  # tests' unix socket paths under 108 bytes, and /tmp's parents are
+  # reachable by every user.
+  tmp=$(mktemp -d /tmp/vmb-test.XXXXXX)
+  chmod 1777 "$tmp"
+  (cd "$dir" && TMPDIR=$tmp ctest --output-on-failure -j"$jobs" --timeout 600 \
+     "${CTEST_ARGS[@]}" "${PASS_ARGS[@]}") || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "== tests failed in $dir; their TMPDIR is kept: $tmp" >&2
+    exit "$rc"
+  fi
+  if [ "${VMB_KEEP_TMP:-0}" = 1 ]; then
+    echo "== VMB_KEEP_TMP=1: the tests' scratch files are kept in $tmp"
+    return 0
+  fi
+  left=$(cd "$tmp" && find . -mindepth 1 -maxdepth 2 | sed 's|^\./||' | sort)
+  if [ -n "$left" ]; then
+    echo "== every test passed in $dir, but these were left in its TMPDIR ($tmp):" >&2
+    printf '%s\n' "$left" | head -n 200 | sed 's/^/   /' >&2
+    echo "== a test must remove what it creates outside its build directory (docs/testing.md)" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
+  rmdir "$tmp"
 }
 CTEST_ARGS=("${@}")
 PASS_ARGS=()
