@@ -9,7 +9,12 @@ command -v lintian >/dev/null || fail "lintian is not installed (scripts/lib/dep
 debs=("$dir"/*.deb)
 [ -e "${debs[0]}" ] || fail "no .deb in $dir"
 [ "${#debs[@]}" = 2 ] || fail "expected 2 packages, found ${#debs[@]}"
-out=$(lintian --info --display-info --pedantic --no-tag-display-limit "${debs[@]}" 2>&1 |
+# lintian 2.116 (Debian 12) leaves two MLDBM cache files per run in its
+# TMPDIR (mldbm-elf-*, mldbm-elf-by-member-*): it gets a TMPDIR of this
+# script's, removed on exit.
+lt_tmp=$(mktemp -d)
+trap 'rm -rf "$lt_tmp"' EXIT
+out=$(TMPDIR=$lt_tmp lintian --info --display-info --pedantic --no-tag-display-limit "${debs[@]}" 2>&1 |
       grep -v '^running with root privileges' || true)
 tags=$(printf '%s\n' "$out" | grep -E '^[EWIP]: ' || true)
 printf '%s\n' "$tags"
