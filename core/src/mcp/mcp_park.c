@@ -16,6 +16,16 @@
 ** only watched for input (the web server closing, or ABORT_REQUEST) and,
 ** while its buffer is not empty, for output.
 **
+** Keepalives are spread over the interval: the timer ticks KA_SLOTS times
+** per MCP_SSE_KEEPALIVE_SECONDS and each tick serves one slot of a wheel
+** (each stream sits in the least-filled slot from adoption on), so 10 000
+** streams opened together do not all write at the same instant: one burst
+** of 10 000 writes held the front web server's workers long enough to
+** raise the p99 of ordinary requests eightfold (docs/benchmarks.md, run 6).
+** A stream still gets a keepalive every MCP_SSE_KEEPALIVE_SECONDS; the
+** per-stream checks that ride on it (grace period, credential expiry,
+** registry) keep that cadence too.
+**
 ** Ownership and threads: every struct pstream is touched by the loop
 ** thread only. Serving threads hand streams over through the inbox
 ** (mutex) and the eventfd; shutdown (vmb_mcp_park_stop) sets a flag and
@@ -25,12 +35,13 @@
 ** failed write), when the process stops (each gets its final event: the
 ** listen response for subscriptions, END_REQUEST for both), when its
 ** subject is disabled or removed in the registry, when the credential
-** that opened it expires (a JWT's exp: `credential_expired`, at the first
-** keepalive tick after it; the same tick, no timer per stream), or when
+** that opened it expires (a JWT's exp: `credential_expired`, at the
+** stream's first keepalive after it; no timer per stream), or when
 ** its reader is too slow: more than MCP_STREAM_BUFFER_BYTES waiting (the socket's
 ** kernel send buffer is set to the same size at adoption), then a final
-** `stream.closed` event, END_REQUEST, and the fd is closed at the first
-** keepalive tick CLOSE_GRACE_S or more later whether or not that was read.
+** `stream.closed` event, END_REQUEST, and the fd is closed at the stream's
+** first keepalive slot CLOSE_GRACE_S or more later whether or not that
+** was read.
 */
 #include "mcp.h"
 
@@ -62,6 +73,7 @@
 #define CLOSE_GRACE_S 5u
 #define STOP_FLUSH_MS 2000u          /* shutdown: time to flush final records */
 #define FINAL_RESERVE 4096u          /* room kept for the final event + END */
+#define KA_SLOTS 16u                 /* keepalive wheel: ticks per interval */
 
 struct vmb_parked {
   char subject[VMB_SUBJECT_MAX + 1];
@@ -89,6 +101,8 @@ struct pstream {
   uint64_t deadline_us;              /* closing: close the fd by then */
   struct pstream *snext, *sprev;     /* same bucket */
   struct pstream *anext, *aprev;     /* all streams / inbox */
+  struct pstream *wnext, *wprev;     /* same keepalive slot */
+  unsigned wslot;
 };
 
 static struct {
@@ -106,6 +120,9 @@ static struct {
   struct pstream *all;
   struct pstream *bucket[NBUCKETS];
   uint64_t cursor;
+  struct pstream *wheel[KA_SLOTS];
+  unsigned wheel_n[KA_SLOTS];
+  unsigned wheel_pos;                /* the slot the next tick serves */
   bool stopping;
   uint64_t stop_deadline_us;
 } L = {.lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT, .start_rc = -1,
@@ -247,6 +264,13 @@ static void destroy(struct pstream *s)
     L.all = s->anext;
   if(s->anext)
     s->anext->aprev = s->aprev;
+  if(s->wprev)
+    s->wprev->wnext = s->wnext;
+  else
+    L.wheel[s->wslot] = s->wnext;
+  if(s->wnext)
+    s->wnext->wprev = s->wprev;
+  L.wheel_n[s->wslot]--;
   vmb_buf_free(&s->out);
   vmb_mcp_park_drop(s->p);
   free(s);
@@ -408,6 +432,23 @@ static void adopt(struct pstream *s, struct vmb_buf *tmp)
   if(L.all)
     L.all->aprev = s;
   L.all = s;
+  {
+    /* The least-filled keepalive slot, looking from the one served next
+       so that ties spread too. */
+    unsigned i, w = L.wheel_pos;
+    for(i = 1; i < KA_SLOTS; i++) {
+      unsigned c = (L.wheel_pos + i) % KA_SLOTS;
+      if(L.wheel_n[c] < L.wheel_n[w])
+        w = c;
+    }
+    s->wslot = w;
+    s->wprev = NULL;
+    s->wnext = L.wheel[w];
+    if(s->wnext)
+      s->wnext->wprev = s;
+    L.wheel[w] = s;
+    L.wheel_n[w]++;
+  }
   atomic_fetch_add(&n_parked, 1);
   vmb_metrics_streams(1);
   if(L.stopping) {
@@ -493,15 +534,55 @@ static void on_input(struct pstream *s, uint32_t events)
   }
 }
 
-static void keepalive_all(struct vmb_buf *tmp)
+/* Streams of subjects the registry no longer admits (disabled or
+   expired), and streams opened with a registry API key since revoked,
+   end. Checked once per keepalive interval per stream (with its
+   keepalive) through the same registry snapshot requests use: a lookup,
+   and a reload (a Vault read, on this thread) only when an admin write
+   moved the registry's generation or REGISTRY_REFRESH_SECONDS passed. The
+   loop has a worker of its own for that (curl handle, arena). false when
+   s was finished. */
+static struct vmb_worker *reg_worker;   /* loop thread only */
+
+static bool registry_admits(struct pstream *s)
+{
+  struct vmb_request req;
+  const char *detail = NULL;
+  bool ok = true;
+  if(!reg_worker && !(reg_worker = vmb_worker_create()))
+    return true;
+  memset(&req, 0, sizeof(req));
+  req.arena = vmb_worker_arena(reg_worker);
+  req.worker = reg_worker;
+  req.method = "GET";
+  req.path = "/mcp/sse";
+  req.query = "";
+  req.client_addr = "stream";
+  snprintf(req.request_id, sizeof(req.request_id), "%s", s->p->request_id);
+  req.identity.authenticated = true;
+  req.identity.mode = "stream";
+  snprintf(req.identity.subject, sizeof(req.identity.subject), "%s", s->p->subject);
+  if(vmb_registry_resolve(&req, &detail) == VMB_ERR_SUBJECT_DISABLED) {
+    finish(s, "subject_disabled");
+    ok = false;
+  }
+  else if(s->p->registry_key && vmb_registry_apikey_live(&req, s->p->key_digest) == 0) {
+    finish(s, "key_revoked");
+    ok = false;
+  }
+  vmb_worker_reset(reg_worker);
+  return ok;
+}
+
+/* One tick: the streams of one keepalive slot. */
+static void serve_slot(unsigned slot)
 {
   static const char ka[] = ": keepalive\n\n";
-  struct pstream *s = L.all, *next;
+  struct pstream *s = L.wheel[slot], *next;
   uint64_t now = vmb_monotonic_us();
   long long wall = (long long)time(NULL);
-  (void)tmp;
   for(; s; s = next) {
-    next = s->anext;
+    next = s->wnext;                 /* each step ends at most s */
     if(s->closing) {
       if(now >= s->deadline_us)
         destroy(s);                  /* its reader never took the end */
@@ -514,45 +595,8 @@ static void keepalive_all(struct vmb_buf *tmp)
       finish(s, "credential_expired");
       continue;
     }
-    queue(s, ka, sizeof(ka) - 1);
-  }
-}
-
-/* Streams of subjects the registry no longer admits (disabled or
-   expired), and streams opened with a registry API key since revoked, end, checked at every keepalive tick through the same
-   registry snapshot requests use: a lookup per stream, and a reload
-   (a Vault read, on this thread) only when an admin write moved the
-   registry's generation or REGISTRY_REFRESH_SECONDS passed. The loop has
-   a worker of its own for that (curl handle, arena). */
-static struct vmb_worker *reg_worker;   /* loop thread only */
-
-static void check_subjects(void)
-{
-  struct pstream *s, *next;
-  if(!L.all || (!reg_worker && !(reg_worker = vmb_worker_create())))
-    return;
-  for(s = L.all; s; s = next) {
-    struct vmb_request req;
-    const char *detail = NULL;
-    next = s->anext;
-    if(s->closing)
-      continue;
-    memset(&req, 0, sizeof(req));
-    req.arena = vmb_worker_arena(reg_worker);
-    req.worker = reg_worker;
-    req.method = "GET";
-    req.path = "/mcp/sse";
-    req.query = "";
-    req.client_addr = "stream";
-    snprintf(req.request_id, sizeof(req.request_id), "%s", s->p->request_id);
-    req.identity.authenticated = true;
-    req.identity.mode = "stream";
-    snprintf(req.identity.subject, sizeof(req.identity.subject), "%s", s->p->subject);
-    if(vmb_registry_resolve(&req, &detail) == VMB_ERR_SUBJECT_DISABLED)
-      finish(s, "subject_disabled");
-    else if(s->p->registry_key && vmb_registry_apikey_live(&req, s->p->key_digest) == 0)
-      finish(s, "key_revoked");
-    vmb_worker_reset(reg_worker);
+    if(registry_admits(s))
+      queue(s, ka, sizeof(ka) - 1);
   }
 }
 
@@ -609,11 +653,16 @@ static void *loop_main(void *arg)
       dispatch(&tmp, &sse);
     }
     if(tick) {
-      uint64_t v;
+      /* Ticks missed while the loop was busy are served now, each slot
+         at most once. */
+      uint64_t v = 0, k;
       ssize_t r = read(L.tfd, &v, sizeof(v));
-      (void)r;
-      keepalive_all(&tmp);
-      check_subjects();
+      if(r != (ssize_t)sizeof(v) || v == 0)
+        v = 1;
+      for(k = 0; k < v && k < KA_SLOTS; k++) {
+        serve_slot(L.wheel_pos);
+        L.wheel_pos = (L.wheel_pos + 1) % KA_SLOTS;
+      }
     }
   }
   /* Whatever did not flush in time is closed as it is. */
@@ -652,8 +701,12 @@ static void start(void)
   if(L.ep < 0 || L.efd < 0 || L.tfd < 0)
     return;
   memset(&its, 0, sizeof(its));
-  its.it_value.tv_sec = keepalive_s;
-  its.it_interval.tv_sec = keepalive_s;
+  {
+    long long tick_ns = (long long)keepalive_s * 1000000000LL / KA_SLOTS;
+    its.it_interval.tv_sec = (time_t)(tick_ns / 1000000000LL);
+    its.it_interval.tv_nsec = (long)(tick_ns % 1000000000LL);
+    its.it_value = its.it_interval;
+  }
   memset(&ev, 0, sizeof(ev));
   ev.events = EPOLLIN;
   ev.data.ptr = &L.efd;
