@@ -458,6 +458,46 @@ def case_slow_reader(cl):
     print("ok slow reader closed after %d events with a final stream.closed" % n)
 
 
+def case_keepalive_spread(cl):
+    """Keepalives are spread over the interval, not written to every
+    stream at once: 64 streams opened together get their keepalives over
+    most of the (1 s) interval, and each stream still gets one every
+    interval."""
+    import select
+    tmp = m.tmpdir(cl, "vmb-streams-ka-")
+    b = bridge(cl, tmp, threads=2)
+    streams = open_many(b, 64)
+    wait_for("64 parked", lambda: parked_metric(b) == 64)
+    arrivals = {i: [] for i in range(len(streams))}
+    by_sock = {st.sock: i for i, st in enumerate(streams)}
+    seen = {i: st.out.count(b": keepalive") for i, st in enumerate(streams)}
+    deadline = time.time() + 3.5
+    while time.time() < deadline:
+        ready, _, _ = select.select(list(by_sock), [], [], 0.05)
+        now = time.time()
+        for sock in ready:
+            i = by_sock[sock]
+            st = streams[i]
+            st._record(now + 5)
+            while st.buf and len(st.buf) >= 8:
+                st._record(now + 5)
+            c = st.out.count(b": keepalive")
+            arrivals[i].extend([now] * (c - seen[i]))
+            seen[i] = c
+    for i, ts in arrivals.items():
+        check(len(ts) >= 2, "stream %d got %d keepalives in 3.5 s" % (i, len(ts)))
+        gaps = [b_ - a_ for a_, b_ in zip(ts, ts[1:])]
+        check(all(g < 1.6 for g in gaps), "stream %d keepalive gaps %r" % (i, gaps))
+    # Each stream's keepalive time within the interval: spread over most
+    # of it (16 slots of 62.5 ms; one burst would put all within a few ms).
+    phases = sorted((ts[0] - min(t[0] for t in arrivals.values())) for ts in arrivals.values())
+    span = phases[-1] - phases[0]
+    check(span >= 0.5, "first keepalives of 64 streams span %.3f s: %r" % (span, phases))
+    for st in streams:
+        st.close()
+    print("ok keepalives of 64 streams spread over %.2f s of the 1 s interval" % span)
+
+
 def case_subject_disabled(cl):
     """A subject disabled through the admin API loses its open streams;
     so does a stream opened with a registry API key that is revoked."""
