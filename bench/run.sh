@@ -153,6 +153,14 @@ cleanup() {
     [ -z "$p" ] && break
     sleep 0.1
   done
+  # Whatever ignored SIGTERM for 3 s is killed while its working directory
+  # still names it as this run's (after the rm below it could not be found).
+  for q in "${started[@]}" $(bridge_pids) $(ceiling_pids) $(ceiling2_pids); do
+    if kill -0 "$q" 2>/dev/null; then
+      echo "bench/run.sh: pid $q ignored SIGTERM; killing it" >&2
+      kill -9 "$q" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
