@@ -190,6 +190,16 @@ def case_basics():
         for op in ("kv.read", "kv.write", "kv.list", "kv.delete", "health.readyz"):
             check(op in ops, "operation %s missing from openapi.json" % op)
         check(set(doc["paths"]["/secrets/{path}"]) >= {"get", "put", "delete"}, "secrets methods")
+        # documents say their media type, and it is the one served
+        for path, media in (("/metrics", "text/plain"), ("/admin/subjects.csv", "text/csv"),
+                            ("/openapi.json", "application/json")):
+            ok = doc["paths"][path]["get"]["responses"]["200"]
+            check(list(ok.get("content", {})) == [media], "%s 200 content %r" % (path, ok))
+        st, h, b = s.req("GET", "/metrics")
+        served = {k.lower(): v for k, v in dict(h).items()}.get("content-type")
+        check(st == 200 and served ==
+              doc["paths"]["/metrics"]["get"]["responses"]["200"]["x-content-type"],
+              "/metrics Content-Type %r" % served)
         # readiness against the stand-in Vault
         st, h, b = s.req("GET", "/readyz")
         check(st == 200 and json.loads(b)["ok"] is True, "readyz %d %r" % (st, b))

@@ -168,7 +168,8 @@ static void test_install_refuses_document_tool(void **state)
 {
   static const struct vmb_arg none[] = {{0}};
   static const struct vmb_op doc[] = {
-    {.id = "x.doc_tool", .title = "x", .flags = VMB_OP_TOOL | VMB_OP_DOCUMENT, .args = none},
+    {.id = "x.doc_tool", .title = "x", .flags = VMB_OP_TOOL | VMB_OP_DOCUMENT, .args = none,
+     .produces = "text/plain"},
   };
   static const struct vmb_op opaque[] = {
     {.id = "x.body_tool", .title = "x", .flags = VMB_OP_TOOL | VMB_OP_BODY_OPAQUE,
@@ -180,6 +181,35 @@ static void test_install_refuses_document_tool(void **state)
   assert_int_equal(vmb_ops_install(opaque, 1), -1);
   assert_ptr_equal(vmb_ops_rows(&n), vmb_ops);
   assert_int_equal(n, vmb_n_ops);
+}
+
+/* A document row names its media type (REST's Content-Type and OpenAPI's
+   200 come from it); no other row may name one. The installed table
+   obeys both. */
+static void test_install_document_media_type(void **state)
+{
+  static const struct vmb_arg none[] = {{0}};
+  static const struct vmb_op unnamed[] = {
+    {.id = "x.doc", .title = "x", .flags = VMB_OP_DOCUMENT, .args = none},
+  };
+  static const struct vmb_op stray[] = {
+    {.id = "x.json", .title = "x", .args = none, .produces = "text/csv"},
+  };
+  static const struct vmb_op named[] = {
+    {.id = "x.doc", .title = "x", .flags = VMB_OP_DOCUMENT, .args = none,
+     .produces = "text/csv"},
+  };
+  size_t n = 0, i;
+  const struct vmb_op *rows;
+  (void)state;
+  assert_int_equal(vmb_ops_install(unnamed, 1), -1);
+  assert_int_equal(vmb_ops_install(stray, 1), -1);
+  assert_ptr_equal(vmb_ops_rows(&n), vmb_ops);
+  assert_int_equal(vmb_ops_install(named, 1), 0);
+  assert_int_equal(vmb_ops_install(vmb_ops, vmb_n_ops), 0);
+  rows = vmb_ops_rows(&n);
+  for(i = 0; i < n; i++)
+    assert_true(!(rows[i].flags & VMB_OP_DOCUMENT) == !rows[i].produces);
 }
 
 /* Only the transports stay RAW (docs/architecture.md): every other row
@@ -207,6 +237,7 @@ int main(void)
     cmocka_unit_test(test_schema),
     cmocka_unit_test(test_scopes),
     cmocka_unit_test(test_install_refuses_raw_tool),
+    cmocka_unit_test(test_install_document_media_type),
     cmocka_unit_test(test_install_refuses_document_tool),
     cmocka_unit_test(test_raw_rows_are_transports),
   };

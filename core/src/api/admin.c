@@ -801,7 +801,7 @@ enum vmb_err vmb_h_admin_csv(struct vmb_call *c)
     free(body);
     return VMB_ERR_NOMEM;
   }
-  c->document.content_type = "text/csv; charset=utf-8";
+  c->document.content_type = c->op->produces;
   c->document.body = body;
   c->document.filename = "subjects.csv";
   return VMB_ERR_OK;

@@ -50,7 +50,7 @@ enum vmb_err vmb_h_metrics(struct vmb_call *c)
     free(body);
     return VMB_ERR_NOMEM;
   }
-  c->document.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  c->document.content_type = c->op->produces;
   c->document.body = body;
   c->document.len = len;
   return VMB_ERR_OK;

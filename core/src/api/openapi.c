@@ -101,6 +101,23 @@ static json_object *operation_doc(const struct vmb_op *op)
   json_object_put(body_required);
   json_object_put(schema);
   json_object_object_add(ok, "description", json_object_new_string("success"));
+  if(op->produces) {
+    /* A document: its media type (the key without parameters, which
+       stay in the description of what is sent) and a string body, or the
+       JSON object this document is. */
+    char media[64];
+    size_t k = strcspn(op->produces, ";");
+    json_object *content = json_object_new_object(), *mt = json_object_new_object(),
+                *ds = json_object_new_object();
+    snprintf(media, sizeof(media), "%.*s", (int)(k < sizeof(media) - 1 ? k : sizeof(media) - 1),
+             op->produces);
+    json_object_object_add(ds, "type", json_object_new_string(
+                             strcmp(media, "application/json") ? "string" : "object"));
+    json_object_object_add(mt, "schema", ds);
+    json_object_object_add(content, media, mt);
+    json_object_object_add(ok, "content", content);
+    json_object_object_add(ok, "x-content-type", json_object_new_string(op->produces));
+  }
   json_object_object_add(responses, "200", ok);
   /* The 4xx answers every operation of this kind can give (docs/errors):
      the linter's operation-4xx-response rule wants them named. */
@@ -210,7 +227,7 @@ enum vmb_err vmb_h_openapi(struct vmb_call *c)
   if(!openapi_text)
     return VMB_ERR_NOMEM;
   /* Built once per process and kept: the document borrows it. */
-  c->document.content_type = "application/json";
+  c->document.content_type = c->op->produces;
   c->document.body = openapi_text;
   c->document.len = strlen(openapi_text);
   return VMB_ERR_OK;

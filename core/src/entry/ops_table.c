@@ -256,7 +256,7 @@ const struct vmb_op vmb_ops[] = {
    .flags = VMB_OP_PUBLIC | VMB_OP_READONLY | VMB_OP_DOCUMENT | VMB_OP_NO_RATE_LIMIT |
             VMB_OP_NO_BODY,
    .args = no_args, .description = "This API, described from the operation table.",
-   .handler = vmb_h_openapi},
+   .produces = "application/json", .handler = vmb_h_openapi},
 
   /* ---- MCP transport (mcp_http.c, mcp_bus.c); the tools are the TOOL
      rows below. GET /mcp/rpc has no row: the router answers 405 with
@@ -435,7 +435,7 @@ const struct vmb_op vmb_ops[] = {
   {.id = "admin.subjects_csv", .title = "Export subjects as CSV", .method = "GET",
    .path = "/admin/subjects.csv", .scope = VMB_SCOPE_ADMIN,
    .flags = VMB_OP_READONLY | VMB_OP_NO_BODY | VMB_OP_DOCUMENT, .args = no_args,
-   .handler = vmb_h_admin_csv,
+   .handler = vmb_h_admin_csv, .produces = "text/csv; charset=utf-8",
    .description = "The registry as CSV, one subject per row (no key material)."},
   {.id = "admin.subject_get", .title = "Show a subject", .method = "GET",
    .path = "/admin/subjects/{subject}", .scope = VMB_SCOPE_ADMIN,
@@ -493,7 +493,7 @@ const struct vmb_op vmb_ops[] = {
    .flags = VMB_OP_PUBLIC | VMB_OP_NO_RATE_LIMIT | VMB_OP_DOCUMENT | VMB_OP_READONLY | VMB_OP_NO_BODY,
    .args = no_args,
    .description = "Prometheus text (0.0.4) for the whole pool of the host.",
-   .handler = vmb_h_metrics},
+   .produces = "text/plain; version=0.0.4; charset=utf-8", .handler = vmb_h_metrics},
   {.id = "observability.summary", .title = "Observability summary", .method = "GET",
    .path = "/observability/summary", .scope = VMB_SCOPE_READ,
    .flags = VMB_OP_READONLY | VMB_OP_NO_BODY, .args = no_args,

@@ -20,10 +20,13 @@ static size_t ops_n;
 int vmb_ops_install(const struct vmb_op *rows, size_t n)
 {
   size_t i;
-  for(i = 0; i < n; i++)
+  for(i = 0; i < n; i++) {
     if((rows[i].flags & VMB_OP_TOOL) &&
        (rows[i].flags & (VMB_OP_RAW | VMB_OP_DOCUMENT | VMB_OP_BODY_OPAQUE)))
       return -1;
+    if(!(rows[i].flags & VMB_OP_DOCUMENT) != !rows[i].produces)
+      return -1;
+  }
   ops_rows = rows;
   ops_n = n;
   return 0;

@@ -119,6 +119,10 @@ struct vmb_op {
      call->result. NULL = none. */
   vmb_op_handler before;
   vmb_op_handler after;
+  /* VMB_OP_DOCUMENT rows: the document's media type (static), the one
+     place it is named: REST's Content-Type and the 200 response of
+     /openapi.json both come from it. NULL for every other row. */
+  const char *produces;
 };
 
 /* The table is defined above the gate (entry/ops_table.c binds rows to
@@ -126,7 +130,8 @@ struct vmb_op {
    request: rows is BORROWED and must outlive every request. Returns -1
    when an MCP tool row is RAW, a DOCUMENT or BODY_OPAQUE: a tool's
    handler must work without an HTTP response or body, on JSON arguments,
-   and return a JSON result (MCP renders it). */
+   and return a JSON result (MCP renders it); and when a DOCUMENT row does
+   not say what it produces, or another row does. */
 int vmb_ops_install(const struct vmb_op *rows, size_t n);
 /* The installed rows; *n gets their number (0 before install). */
 const struct vmb_op *vmb_ops_rows(size_t *n);
