@@ -32,15 +32,28 @@ class Cleanup:
 # Scratch files. Everything a test makes outside its build directory goes
 # under $TMPDIR (tempfile honours it; scripts/test.sh gives each ctest pass
 # its own and fails the pass when anything is left there) and is removed
-# by the case's Cleanup. VMB_KEEP_TMP=1 keeps it, naming it on stderr.
+# by the case's Cleanup. It is kept, and named on stderr, when the case is
+# failing (Cleanup.run called from a `finally` while an exception is on its
+# way out) or when VMB_KEEP_TMP=1.
 
 def keep_tmp():
     return os.environ.get("VMB_KEEP_TMP", "") not in ("", "0")
 
 
+def _failing():
+    """True while an exception other than a clean sys.exit is on its way
+    out (Python 3.11 reports it to code running in a `finally`)."""
+    e = sys.exc_info()[1]
+    if isinstance(e, SystemExit):
+        return e.code not in (None, 0)
+    return e is not None
+
+
 def _remove(path):
     if keep_tmp():
         print("kept %s (VMB_KEEP_TMP)" % path, file=sys.stderr)
+    elif _failing():
+        print("kept %s (the case failed)" % path, file=sys.stderr)
     elif os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)
     else:
@@ -51,7 +64,8 @@ def _remove(path):
 
 
 def tmpdir(cleanup, prefix):
-    """A temporary directory removed at cleanup (kept when VMB_KEEP_TMP is set)."""
+    """A temporary directory removed at cleanup (kept when the case fails or
+    VMB_KEEP_TMP is set)."""
     d = tempfile.mkdtemp(prefix=prefix)
     cleanup.add(lambda: _remove(d))
     return d
@@ -59,7 +73,7 @@ def tmpdir(cleanup, prefix):
 
 def tmpfile(cleanup, prefix, suffix=""):
     """An open temporary file (binary, writable), closed and removed at
-    cleanup (kept when VMB_KEEP_TMP is set). For logs of child processes:
+    cleanup (kept like tmpdir). For logs of child processes:
     pass it as their stdout and read it back by .name."""
     f = tempfile.NamedTemporaryFile(prefix=prefix, suffix=suffix, delete=False)
     cleanup.add(lambda: (f.close(), _remove(f.name)))
