@@ -6,7 +6,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dev=${DEV_DIR:-$root/.dev}
 fail() { echo "FAIL: $*" >&2; exit 1; }
-trap 'bash "$root/scripts/dev.sh" down >/dev/null 2>&1 || true' EXIT
+# vault-mcp-stdio, run below as the README says, keeps its shared files in
+# $XDG_RUNTIME_DIR/vault-mcp-bridge (a desktop session has one); as root
+# without it they would go to /tmp/vault-mcp-bridge-0 and stay there.
+xdg=$(mktemp -d)
+trap 'bash "$root/scripts/dev.sh" down >/dev/null 2>&1 || true; rm -rf "$xdg"' EXIT
 
 # Start from nothing, as on a fresh checkout.
 bash "$root/scripts/dev.sh" down >/dev/null 2>&1 || true
@@ -68,7 +72,8 @@ out=$(printf '%s\n' \
   '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
   '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
   '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' |
-  SUBJECT=$DEMO_SUBJECT VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=$VAULT_TOKEN LOG_DIR= "$stdio" 2>/dev/null) ||
+  SUBJECT=$DEMO_SUBJECT VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=$VAULT_TOKEN LOG_DIR= \
+    XDG_RUNTIME_DIR=$xdg "$stdio" 2>/dev/null) ||
   fail "vault-mcp-stdio exited non-zero"
 n=$(printf '%s\n' "$out" | jq -s '[.[] | select(.id == 2) | .result.tools | length] | first // 0')
 [ "$n" -gt 0 ] || fail "vault-mcp-stdio tools/list: $(printf '%s' "$out" | head -c 300)"
