@@ -100,6 +100,9 @@ static const struct module modules[] = {
   {"trace", trace_init, vmb_trace_cleanup},       /* after otlp, its sender */
   {"backends", backends_init, NULL},
   {"mcp", vmb_mcp_init, vmb_mcp_cleanup},
+  /* Background threads that call Vault record metrics and spans: they
+     start after, and are joined before, metrics, otlp and trace. */
+  {"vault_renewal", vmb_vault_auth_start_renewal, vmb_vault_auth_stop_renewal},
   {"probe", vmb_probe_start, vmb_probe_stop},     /* after vault, metrics */
   {"gate", vmb_gate_init, NULL},
 };

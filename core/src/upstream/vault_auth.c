@@ -81,6 +81,7 @@ static struct child_slot child_cache[CHILD_CACHE_SLOTS];
 
 static pthread_t renew_thread;
 static int renew_started;
+static long first_ttl;               /* the TTL of init's login, for the thread */
 static pthread_mutex_t renew_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t renew_cond = PTHREAD_COND_INITIALIZER;
 static int renew_stop;
@@ -275,8 +276,16 @@ int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen)
   /* Vault may come up after us (a dev stack): a failed first login is
      retried by the renewal thread, and /readyz says not ready meanwhile. */
   approle_login(&ttl);
+  first_ttl = ttl;
+  return 0;
+}
+
+int vmb_vault_auth_start_renewal(const struct vmb_config *cfg, char *err, size_t errlen)
+{
+  if(!*cfg->vault_role_id || !secret_page)
+    return 0;
   renew_stop = 0;
-  if(pthread_create(&renew_thread, NULL, renew_main, (void *)(intptr_t)ttl) != 0) {
+  if(pthread_create(&renew_thread, NULL, renew_main, (void *)(intptr_t)first_ttl) != 0) {
     snprintf(err, errlen, "cannot start the token renewal thread");
     return -1;
   }
@@ -284,7 +293,7 @@ int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen)
   return 0;
 }
 
-void vmb_vault_auth_cleanup(void)
+void vmb_vault_auth_stop_renewal(void)
 {
   if(renew_started) {
     pthread_mutex_lock(&renew_lock);
@@ -294,6 +303,11 @@ void vmb_vault_auth_cleanup(void)
     pthread_join(renew_thread, NULL);
     renew_started = 0;
   }
+}
+
+void vmb_vault_auth_cleanup(void)
+{
+  vmb_vault_auth_stop_renewal();     /* already joined in a normal shutdown */
   secret_drop();
   pthread_mutex_lock(&child_lock);
   OPENSSL_cleanse(child_cache, sizeof(child_cache));

@@ -14,6 +14,11 @@
 
 int vmb_vault_auth_init(const struct vmb_config *cfg, char *err, size_t errlen);
 void vmb_vault_auth_cleanup(void);
+/* The AppRole token's renewal thread, started and stopped apart from
+   init/cleanup: its calls record metrics and trace spans, so it must start
+   after those modules and be joined before they are released. */
+int vmb_vault_auth_start_renewal(const struct vmb_config *cfg, char *err, size_t errlen);
+void vmb_vault_auth_stop_renewal(void);
 /* The token to use for subject's calls into out; OK, or an error.
    *from_cache tells whether it was reused rather than minted just now. */
 enum vmb_err vmb_vault_subject_token(struct vmb_request *req, const char *subject,
