@@ -59,6 +59,36 @@ vmb_stop_pids() {
   rm -f "$@"
 }
 
+# vmb_sanitizer_check FILE... : fails (1), printing the first lines of the
+# first report, when a file holds a sanitizer report. For logs that get
+# our binaries' stderr: a leak found at exit or a report from a sanitizer
+# that does not halt shows only there (docs/testing.md).
+vmb_sanitizer_check() {
+  local f
+  for f in "$@"; do
+    [ -f "$f" ] || continue
+    if grep -qE 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|SUMMARY: UndefinedBehaviorSanitizer|runtime error:' "$f"; then
+      echo "sanitizer report in $f:" >&2
+      grep -m1 -A11 -E 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|SUMMARY: UndefinedBehaviorSanitizer|runtime error:' "$f" >&2
+      return 1
+    fi
+  done
+  return 0
+}
+
+# vmb_stop_child PID : TERM one process this shell started with `&`, wait
+# up to 15 s (KILL after that) and return its exit status (137 when killed).
+vmb_stop_child() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  wait "$pid"
+}
+
 # vmb_pids_alive PIDFILE : true when every pid in the file runs.
 vmb_pids_alive() {
   local pid n=0
@@ -164,14 +194,15 @@ vmb_stop_postgres() {
   rm -f "$1"
 }
 
-# vmb_start_pool BIN SOCKET PROCS THREADS PIDFILE [USER]
+# vmb_start_pool BIN SOCKET PROCS THREADS PIDFILE [USER [STDERR_FILE]]
 # Starts PROCS bridge processes of THREADS threads each under spawn-fcgi on
 # a unix socket. The bridge reads its settings from the caller's
 # environment (export them, or APP_CONFIG_FILE, before calling). With USER
 # the processes and the socket belong to that user (spawn-fcgi must run as
-# root for that).
+# root for that). With STDERR_FILE the processes' stderr is appended there
+# (for vmb_sanitizer_check) instead of going to the caller's stderr.
 vmb_start_pool() {
-  local bin=$1 sock=$2 procs=$3 threads=$4 pidfile=$5 user=${6:-}
+  local bin=$1 sock=$2 procs=$3 threads=$4 pidfile=$5 user=${6:-} err=${7:-/dev/stderr}
   local -a own=()
   if [ -n "$user" ]; then
     own=(-u "$user" -g "$user" -U "$user" -G "$user")
@@ -181,7 +212,7 @@ vmb_start_pool() {
   # may connect. spawn-fcgi forks the children and exits; the pid file
   # gets one line per child.
   spawn-fcgi -s "$sock" -M 0660 "${own[@]}" -F "$procs" -P "$pidfile" \
-    -- "$bin" --threads "$threads" >/dev/null || return 1
+    -- "$bin" --threads "$threads" >/dev/null 2>>"$err" || return 1
   vmb_wait_sock "$sock" 10
 }
 

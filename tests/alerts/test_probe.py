@@ -43,8 +43,9 @@ class Bridge:
                   "VAULT_TOKEN": "root", "HEALTH_PROBE_SECONDS": "1",
                   "API_KEYS_JSON": json.dumps({"k" * 40: "agent_a"})})
         e.update(env)
-        self.proc = subprocess.Popen([BRIDGE, "--listen", "127.0.0.1:%d" % self.port,
-                                      "--threads", "2"], env=e, cwd=tmp)
+        with open(os.path.join(tmp, "stderr-%d.txt" % self.port), "w") as err:
+            self.proc = subprocess.Popen([BRIDGE, "--listen", "127.0.0.1:%d" % self.port,
+                                          "--threads", "2"], env=e, cwd=tmp, stderr=err)
         procs.wait_port(self.port, proc=self.proc)
 
     def metrics(self):
@@ -87,9 +88,10 @@ def wait_reason(b, want, timeout=15.0):
 
 
 def start_sim(port, token="root"):
-    p = subprocess.Popen([SIM, "--dev", "--dev-root-token-id", token,
-                          "--dev-listen-address", "127.0.0.1:%d" % port],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with tempfile.TemporaryFile() as err:   # read again by procs.stop
+        p = subprocess.Popen([SIM, "--dev", "--dev-root-token-id", token,
+                              "--dev-listen-address", "127.0.0.1:%d" % port],
+                             stdout=subprocess.DEVNULL, stderr=err)
     procs.wait_port(port, proc=p)
     return p
 
@@ -119,15 +121,13 @@ def case_vault_states():
         urllib.request.urlopen(req, timeout=5).read()
         check(wait_reason(b, "sealed") == "sealed", "sealed Vault: reason sealed")
         check(sample(b.metrics(), "vault_up") == 0.0, "vault_up 0 when sealed")
-        sim.send_signal(signal.SIGTERM)
-        sim.wait(10)
+        procs.stop(sim)
         check(wait_reason(b, "refused") == "refused", "Vault stopped: reason refused")
         check(sample(b.metrics(), "vault_up") == 0.0, "vault_up 0")
     finally:
         if b:
             b.stop()
-        if sim.poll() is None:
-            sim.kill()
+        procs.stop(sim)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -319,8 +319,7 @@ def case_prefix():
     finally:
         if b:
             b.stop()
-        sim.kill()
-        sim.wait(5)
+        procs.stop(sim)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

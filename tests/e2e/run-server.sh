@@ -56,6 +56,7 @@ chmod 0755 "$tmp"
 mkdir -p "$tmp/logs" "$tmp/run" "$tmp/bridge-logs" "$tmp/www/docs" "$tmp/www/redoc" "$tmp/www/console" "$tmp/www/static"
 chown www-data:www-data "$tmp/run" "$tmp/bridge-logs" "$tmp/logs"
 server_pid=""
+sim_pid=""
 
 cleanup() {
   local rc=$?
@@ -66,7 +67,23 @@ cleanup() {
   fi
   # Apache's mod_fcgid children die with Apache; the pool and the
   # simulator were started by us.
-  vmb_stop_pids "$tmp/pool.pid" "$tmp/vault.pid"
+  vmb_stop_pids "$tmp/pool.pid"
+  # The simulator is our child: its exit status after SIGTERM must be 0,
+  # and no log that gets our binaries' stderr may hold a sanitizer report
+  # (LeakSanitizer reports at exit; docs/testing.md). The pool's and
+  # mod_fcgid's processes are not our children: only their stderr is seen.
+  if [ -n "$sim_pid" ]; then
+    vmb_stop_child "$sim_pid"
+    st=$?
+    if [ "$st" -ne 0 ]; then
+      echo "vault-sim exited with $st after SIGTERM (expected 0)" >&2
+      [ "$rc" -ne 0 ] || rc=1
+    fi
+  fi
+  if ! vmb_sanitizer_check "$tmp/logs/vault-sim.log" "$tmp/logs/bridge-stderr.log" \
+      "$tmp/logs/error.log"; then
+    [ "$rc" -ne 0 ] || rc=1
+  fi
   if [ "$rc" -ne 0 ]; then
     echo "--- failure: last lines of the logs in $tmp"
     for f in "$tmp"/logs/* "$tmp"/bridge-logs/server.log; do
@@ -102,6 +119,7 @@ vault_token=root
 
 # ---- Vault simulator ------------------------------------------------------
 vmb_start_vault_sim "$sim" "$vport" "$vault_token" "$tmp/logs/vault-sim.log" "$tmp/vault.pid"
+sim_pid=$(cat "$tmp/vault.pid")
 # A provisioning failure is reported but not fatal here: the checks then
 # show which features suffer from it.
 vmb_provision_vault "$root" "http://127.0.0.1:$vport" "$vault_token" "$tmp/logs/provision.log" ||
@@ -127,7 +145,7 @@ export APP_CONFIG_FILE=$tmp/bridge.json
 sock=$tmp/run/fcgi.sock
 start_pool() {
   # 2 processes x 4 threads, as in deploy/spawn-fcgi/.
-  vmb_start_pool "$bridge" "$sock" 2 4 "$tmp/pool.pid" www-data
+  vmb_start_pool "$bridge" "$sock" 2 4 "$tmp/pool.pid" www-data "$tmp/logs/bridge-stderr.log"
 }
 
 # Common placeholder values.

@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -75,9 +76,10 @@ def main():
     # Start each stdio entry against a simulator.
     port = free_port()
     token = "cfg-test-root"
-    sim = subprocess.Popen([binary("vault-sim"), "--dev", "--dev-root-token-id", token,
-                            "--dev-listen-address", "127.0.0.1:%d" % port],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with tempfile.TemporaryFile() as err:   # read again by procs.stop
+        sim = subprocess.Popen([binary("vault-sim"), "--dev", "--dev-root-token-id", token,
+                                "--dev-listen-address", "127.0.0.1:%d" % port],
+                               stdout=subprocess.DEVNULL, stderr=err)
     cleanup = Cleanup()
     try:
         runtime = tmpdir(cleanup, "vmb-cfg-runtime-")

@@ -90,7 +90,8 @@ class Stack:
                 e[k] = v
         self.proc = subprocess.Popen(
             [procs.binary("vault-mcp-fcgi"), "--listen", "127.0.0.1:%d" % self.port,
-             "--threads", str(threads)], env=e, cwd=self.tmp)
+             "--threads", str(threads)], env=e, cwd=self.tmp,
+            stderr=open(os.path.join(self.tmp, "stderr.txt"), "w"))
         CLEANUP.add(lambda: procs.stop(self.proc))
         procs.wait_port(self.port, proc=self.proc)
         self.addr = ("127.0.0.1", self.port)
@@ -282,7 +283,8 @@ def case_unixsocket():
     open(sock, "w").close()          # a stale file where the socket goes
     e = dict(os.environ, LOG_DIR=os.path.join(tmp, "logs"), RUN_DIR=os.path.join(tmp, "run"))
     p = subprocess.Popen([procs.binary("vault-mcp-fcgi"), "--listen", sock, "--threads", "2"],
-                         env=e, cwd=tmp)
+                         env=e, cwd=tmp, stderr=open(os.path.join(tmp, "stderr.txt"), "w"))
+    procs.watch(p)
     try:
         deadline = time.time() + 10
         while True:

@@ -65,7 +65,16 @@ chmod 0755 "$work" "$root"
 cleanup() {
   local rc=$?
   set +e
-  vmb_stop_pids "$work/vault-sim.pid"
+  # Our child: exit 0 after SIGTERM and no sanitizer report (docs/testing.md).
+  if [ -s "$work/vault-sim.pid" ]; then
+    vmb_stop_child "$(cat "$work/vault-sim.pid")"
+    st=$?
+    if [ "$st" -ne 0 ]; then
+      echo "vault-sim exited with $st after SIGTERM (expected 0)" >&2
+      [ "$rc" -ne 0 ] || rc=1
+    fi
+  fi
+  vmb_sanitizer_check "$work/vault-sim.log" || { [ "$rc" -ne 0 ] || rc=1; }
   if [ "$user_existed" = 0 ] && getent passwd "$pool_user" >/dev/null; then
     userdel "$pool_user" 2>/dev/null
     getent group "$pool_user" >/dev/null && groupdel "$pool_user" 2>/dev/null

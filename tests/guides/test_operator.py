@@ -164,8 +164,9 @@ def case_mtls_disabled():
         e = base_env(tmp)
         e["API_KEYS_JSON"] = json.dumps({"k" * 40: "agent_key"})
         port = procs.free_port()
-        proc = subprocess.Popen([BRIDGE, "--listen", "127.0.0.1:%d" % port, "--threads", "2"],
-                                env=e, cwd=tmp)
+        with open(os.path.join(tmp, "stderr.txt"), "w") as err:
+            proc = subprocess.Popen([BRIDGE, "--listen", "127.0.0.1:%d" % port, "--threads", "2"],
+                                    env=e, cwd=tmp, stderr=err)
         procs.wait_port(port, proc=proc)
         cert = {"HTTPS": "on", "SSL_CLIENT_VERIFY": "SUCCESS",
                 "SSL_CLIENT_S_DN": "CN=agent_mtls,O=Example"}

@@ -93,8 +93,10 @@ class Bridge:
         self.addr = ("127.0.0.1", self.port)
 
     def close(self):
-        procs.stop(self.proc)
-        self.stderr.close()
+        try:
+            procs.stop(self.proc)
+        finally:
+            self.stderr.close()
 
     def alive(self):
         return self.proc.poll() is None

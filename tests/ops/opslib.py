@@ -226,8 +226,10 @@ class Bridge:
         self.addr = ("127.0.0.1", self.port)
 
     def close(self):
-        procs.stop(self.proc)
-        self.stderr.close()
+        try:
+            procs.stop(self.proc)
+        finally:
+            self.stderr.close()
 
     def raw(self, method, path, key=None, body=None, query="", headers=None, timeout=15.0):
         h = dict(headers or {})

@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import Cleanup, check, tmpdir  # noqa: E402
+import procs  # noqa: E402
 from procs import free_port, wait_port  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -132,9 +133,10 @@ class Sim:
         return "http://127.0.0.1:%d" % self.port
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        try:
+            procs.stop(self.proc)
+        except procs.StopCheckFailed as e:   # main() fails the case on these
+            SANITIZER_REPORTS.append("vault-sim: %s" % e)
 
 
 class Host:
@@ -167,6 +169,7 @@ class Host:
                                  env=base, stdout=subprocess.DEVNULL,
                                  stderr=open(self.stderr, "ab"))
             self.procs.append(p)
+            procs.watch(p)
         time.sleep(0.3)
         for p in self.procs:
             check(p.poll() is None, "%s: a worker exited at start-up: %s" %
@@ -218,13 +221,20 @@ class Host:
         for p in self.procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
+        rcs = []
         for p in self.procs:
             try:
-                p.wait(15)
+                rcs.append(p.wait(15))
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+                rcs.append(None)
         self.listener.close()
+        for p, rc in zip(self.procs, rcs):   # exit status, as procs.stop checks it
+            try:
+                procs.check_stopped(p, rc)
+            except procs.StopCheckFailed as e:
+                SANITIZER_REPORTS.append("%s: %s" % (self.name, e))
         err = open(self.stderr, errors="replace").read() if os.path.exists(self.stderr) else ""
         # Cleanup swallows exceptions; main() fails the case on these.
         for marker in ("ERROR: AddressSanitizer", "WARNING: ThreadSanitizer",

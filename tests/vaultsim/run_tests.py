@@ -27,6 +27,9 @@ import time
 
 import fidelity
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import procs  # noqa: E402
+
 ROOT = "root"
 
 # Keys whose values are random or time-dependent in a real server.
@@ -73,6 +76,7 @@ class Sim:
                 try:
                     socket.create_connection(("127.0.0.1", port), 0.2).close()
                     self.proc, self.port = proc, port
+                    procs.watch(proc)
                     # The port may open before the banner reaches the pipe
                     # (slow starts under sanitizers): wait for it, bounded.
                     banner_deadline = time.time() + 10
@@ -105,6 +109,10 @@ class Sim:
             raise Fail("vault-sim did not exit on SIGTERM")
         if rc != 0:
             raise Fail("vault-sim exited with %r (crash?)" % rc)
+        try:
+            procs.check_stopped(self.proc, rc)   # a sanitizer report in its output
+        except procs.StopCheckFailed as e:
+            raise Fail(str(e))
 
     def req(self, method, path, body=None, token=ROOT, headers=None,
             raw=None, conn=None):
