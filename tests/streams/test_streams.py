@@ -489,7 +489,7 @@ def case_keepalive_spread(cl):
         gaps = [b_ - a_ for a_, b_ in zip(ts, ts[1:])]
         check(all(g < 1.6 for g in gaps), "stream %d keepalive gaps %r" % (i, gaps))
     # Each stream's keepalive time within the interval: spread over most
-    # of it (16 slots of 62.5 ms; one burst would put all within a few ms).
+    # of it (20 slots of 50 ms; one burst would put all within a few ms).
     phases = sorted((ts[0] - min(t[0] for t in arrivals.values())) for ts in arrivals.values())
     span = phases[-1] - phases[0]
     check(span >= 0.5, "first keepalives of 64 streams span %.3f s: %r" % (span, phases))

@@ -16,12 +16,14 @@
 ** only watched for input (the web server closing, or ABORT_REQUEST) and,
 ** while its buffer is not empty, for output.
 **
-** Keepalives are spread over the interval: the timer ticks KA_SLOTS times
-** per MCP_SSE_KEEPALIVE_SECONDS and each tick serves one slot of a wheel
+** Keepalives are spread over the interval: the timer ticks every
+** KA_TICK_MS (n_slots = MCP_SSE_KEEPALIVE_SECONDS / KA_TICK_MS times per
+** interval, at most KA_SLOTS_MAX) and each tick serves one slot of a wheel
 ** (each stream sits in the least-filled slot from adoption on), so 10 000
 ** streams opened together do not all write at the same instant: one burst
 ** of 10 000 writes held the front web server's workers long enough to
-** raise the p99 of ordinary requests eightfold (docs/benchmarks.md, run 6).
+** raise the p99 of ordinary requests eightfold, 16 bursts of 625 still
+** 2.7-fold (docs/benchmarks.md, runs 6 and 7).
 ** A stream still gets a keepalive every MCP_SSE_KEEPALIVE_SECONDS; the
 ** per-stream checks that ride on it (grace period, credential expiry,
 ** registry) keep that cadence too.
@@ -73,7 +75,8 @@
 #define CLOSE_GRACE_S 5u
 #define STOP_FLUSH_MS 2000u          /* shutdown: time to flush final records */
 #define FINAL_RESERVE 4096u          /* room kept for the final event + END */
-#define KA_SLOTS 16u                 /* keepalive wheel: ticks per interval */
+#define KA_TICK_MS 50u               /* keepalive wheel: one slot per tick */
+#define KA_SLOTS_MAX 1024u
 
 struct vmb_parked {
   char subject[VMB_SUBJECT_MAX + 1];
@@ -120,8 +123,8 @@ static struct {
   struct pstream *all;
   struct pstream *bucket[NBUCKETS];
   uint64_t cursor;
-  struct pstream *wheel[KA_SLOTS];
-  unsigned wheel_n[KA_SLOTS];
+  struct pstream *wheel[KA_SLOTS_MAX];
+  unsigned wheel_n[KA_SLOTS_MAX];
   unsigned wheel_pos;                /* the slot the next tick serves */
   bool stopping;
   uint64_t stop_deadline_us;
@@ -129,6 +132,7 @@ static struct {
        .ep = -1, .efd = -1, .tfd = -1, .efd_ready = -1};
 
 static long keepalive_s = 15;
+static unsigned n_slots = 16;        /* keepalive wheel slots, set at init */
 static size_t buf_max = 64u * 1024u;
 static atomic_long n_parked;
 
@@ -137,6 +141,10 @@ int vmb_mcp_park_init(const struct vmb_config *cfg, char *err, size_t errlen)
   (void)err;
   (void)errlen;
   keepalive_s = cfg->mcp_sse_keepalive_seconds > 0 ? cfg->mcp_sse_keepalive_seconds : 15;
+  {
+    long n = keepalive_s * 1000 / (long)KA_TICK_MS;
+    n_slots = n < 1 ? 1u : n > (long)KA_SLOTS_MAX ? KA_SLOTS_MAX : (unsigned)n;
+  }
   buf_max = cfg->mcp_stream_buffer_bytes > 0 ? (size_t)cfg->mcp_stream_buffer_bytes :
             64u * 1024u;
   return 0;
@@ -436,8 +444,8 @@ static void adopt(struct pstream *s, struct vmb_buf *tmp)
     /* The least-filled keepalive slot, looking from the one served next
        so that ties spread too. */
     unsigned i, w = L.wheel_pos;
-    for(i = 1; i < KA_SLOTS; i++) {
-      unsigned c = (L.wheel_pos + i) % KA_SLOTS;
+    for(i = 1; i < n_slots; i++) {
+      unsigned c = (L.wheel_pos + i) % n_slots;
       if(L.wheel_n[c] < L.wheel_n[w])
         w = c;
     }
@@ -659,9 +667,9 @@ static void *loop_main(void *arg)
       ssize_t r = read(L.tfd, &v, sizeof(v));
       if(r != (ssize_t)sizeof(v) || v == 0)
         v = 1;
-      for(k = 0; k < v && k < KA_SLOTS; k++) {
+      for(k = 0; k < v && k < n_slots; k++) {
         serve_slot(L.wheel_pos);
-        L.wheel_pos = (L.wheel_pos + 1) % KA_SLOTS;
+        L.wheel_pos = (L.wheel_pos + 1) % n_slots;
       }
     }
   }
@@ -702,7 +710,7 @@ static void start(void)
     return;
   memset(&its, 0, sizeof(its));
   {
-    long long tick_ns = (long long)keepalive_s * 1000000000LL / KA_SLOTS;
+    long long tick_ns = (long long)keepalive_s * 1000000000LL / n_slots;
     its.it_interval.tv_sec = (time_t)(tick_ns / 1000000000LL);
     its.it_interval.tv_nsec = (long)(tick_ns % 1000000000LL);
     its.it_value = its.it_interval;
