@@ -468,6 +468,22 @@ def case_session_delete_outage(args, wd, cleanup):
         check(st == 404, "ended everywhere: %s answered %d %r" % (h.name, st, doc))
 
 
+def subject_with_key(a, subject):
+    """Create subject and an API key for it through host A's admin API:
+    (key, key_id)."""
+    st, _, body = a.req("POST", "/admin/subjects", key=ADMIN, body={"subject": subject})
+    check(st == 201, "create %s on A: %d %s" % (subject, st, body[:300]))
+    st, _, body = a.req("POST", "/admin/subjects/%s/api-keys" % subject, key=ADMIN, body=b"")
+    doc = json.loads(body)
+    check(st == 201 and doc.get("api_key"), "key for %s: %d %s" % (subject, st, body[:300]))
+    return doc["api_key"], doc["key_id"]
+
+
+def seen_on_b(b, key, subject):
+    check(wait_for(lambda: b.req("GET", "/whoami", key=key)[0] == 200, 2.0),
+          "B accepts %s's new key (it learnt of the change)" % subject)
+
+
 def case_registry_revoke(args, wd, cleanup):
     """A key revoked, and a subject disabled, through host A's admin API
     are refused on host B within 1 s (REGISTRY_REFRESH_SECONDS is an hour,
@@ -476,16 +492,10 @@ def case_registry_revoke(args, wd, cleanup):
     env = {"REGISTRY_REFRESH_SECONDS": "3600"}
     a, b = two_hosts(args, wd, cleanup, redis, limit=100000, workers=2, threads=2,
                      env_a=env, env_b=env)
-    st, _, body = a.req("POST", "/admin/subjects", key=ADMIN, body={"subject": "carol"})
-    check(st == 201, "create carol on A: %d %s" % (st, body[:300]))
-    st, _, body = a.req("POST", "/admin/subjects/carol/api-keys", key=ADMIN, body=b"")
-    doc = json.loads(body)
-    check(st == 201 and doc.get("api_key"), "key for carol: %d %s" % (st, body[:300]))
-    key, key_id = doc["api_key"], doc["key_id"]
+    key, key_id = subject_with_key(a, "carol")
     st, _, body = a.req("POST", "/admin/subjects/carol/api-keys", key=ADMIN, body=b"")
     key2 = json.loads(body)["api_key"]
-    check(wait_for(lambda: b.req("GET", "/whoami", key=key)[0] == 200, 2.0),
-          "B accepts carol's new key (it learnt of the change)")
+    seen_on_b(b, key, "carol")
 
     def refused_within(what, pred):
         t0 = time.time()
@@ -513,14 +523,8 @@ def case_registry_after_restart(args, wd, cleanup):
     env = {"REGISTRY_REFRESH_SECONDS": "3600"}
     a, b = two_hosts(args, wd, cleanup, redis, limit=100000, workers=1, threads=2,
                      env_a=env, env_b=env)
-    st, _, body = a.req("POST", "/admin/subjects", key=ADMIN, body={"subject": "erin"})
-    check(st == 201, "create erin on A: %d %s" % (st, body[:300]))
-    st, _, body = a.req("POST", "/admin/subjects/erin/api-keys", key=ADMIN, body=b"")
-    doc = json.loads(body)
-    check(st == 201 and doc.get("api_key"), "key for erin: %d %s" % (st, body[:300]))
-    key, key_id = doc["api_key"], doc["key_id"]
-    check(wait_for(lambda: b.req("GET", "/whoami", key=key)[0] == 200, 2.0),
-          "B accepts erin's new key (it learnt of the change)")
+    key, key_id = subject_with_key(a, "erin")
+    seen_on_b(b, key, "erin")
     redis.kill()
     redis.start()
     # Two changes in quick succession, before B has any reason to look.
@@ -544,14 +548,8 @@ def case_registry_outage(args, wd, cleanup):
     env = {"REGISTRY_REFRESH_SECONDS": "3600"}
     a, b = two_hosts(args, wd, cleanup, redis, limit=100000, workers=1, threads=2,
                      env_a=env, env_b=env)
-    st, _, body = a.req("POST", "/admin/subjects", key=ADMIN, body={"subject": "gina"})
-    check(st == 201, "create gina on A: %d %s" % (st, body[:300]))
-    st, _, body = a.req("POST", "/admin/subjects/gina/api-keys", key=ADMIN, body=b"")
-    doc = json.loads(body)
-    check(st == 201 and doc.get("api_key"), "key for gina: %d %s" % (st, body[:300]))
-    key, key_id = doc["api_key"], doc["key_id"]
-    check(wait_for(lambda: b.req("GET", "/whoami", key=key)[0] == 200, 2.0),
-          "B accepts gina's new key (it learnt of the change)")
+    key, key_id = subject_with_key(a, "gina")
+    seen_on_b(b, key, "gina")
     check(redis.cli("SAVE").strip() == "OK", "SAVE")
     redis.kill()
     st, _, body = a.req("DELETE", "/admin/subjects/gina/api-keys/" + key_id, key=ADMIN)
