@@ -76,17 +76,23 @@ vmb_sanitizer_check() {
   return 0
 }
 
+# vmb_signal_then_kill SIGNAL PID : send SIGNAL, wait up to 15 s for PID to
+# go, KILL it after that.
+vmb_signal_then_kill() {
+  local i
+  kill -"$1" "$2" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$2" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$2" 2>/dev/null || true
+}
+
 # vmb_stop_child PID : TERM one process this shell started with `&`, wait
 # up to 15 s (KILL after that) and return its exit status (137 when killed).
 vmb_stop_child() {
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 150; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  wait "$pid"
+  vmb_signal_then_kill TERM "$1"
+  wait "$1"
 }
 
 # vmb_pids_alive PIDFILE : true when every pid in the file runs.
@@ -180,16 +186,11 @@ vmb_start_postgres() {
 # vmb_stop_postgres PIDFILE : fast shutdown (SIGINT ends open sessions),
 # then wait up to 15 s; KILL only as the last resort.
 vmb_stop_postgres() {
-  local pid i
+  local pid
   [ -f "$1" ] || return 0
   pid=$(head -n 1 "$1")
   if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
-    kill -INT "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    vmb_signal_then_kill INT "$pid"
   fi
   rm -f "$1"
 }
